@@ -1,0 +1,53 @@
+/**
+ * Request bodies of the images API: the OpenAI fields plus this server's extensions.
+ *
+ * @example
+ * ```ts
+ * import { imageRequestSchema } from "./src/config/image_request.ts";
+ * imageRequestSchema.parse({ prompt: "a red circle", size: "128x128" });
+ * ```
+ */
+import { z } from "zod";
+
+export const MAX_PROMPT_CHARS = 1000;
+
+export const accelerationSchema = z.object({
+  method: z.enum(["base", "ralu", "naive", "bottleneck"]).default("base"),
+  preset: z.string().regex(/^[a-z0-9]+$/).optional(),
+  N: z.array(z.number().int().min(1).max(100)).length(3).optional(),
+  e: z.array(z.number().gt(0).lte(1)).length(3).optional(),
+  r: z.number().min(0).max(1).optional(),
+  h: z.array(z.number().min(0.5).max(10)).length(3).optional(),
+  Z: z.number().min(2).max(100).optional(),
+  /** naive: time at which everything is upsampled. */
+  t_up: z.number().gt(0).lt(1).optional(),
+  /** Variance-exact noise for tokens not copied at a boundary (RALU.md §3). */
+  exact_noise: z.boolean().optional(),
+  /** "ours" maps the decoder's [-1, 1] to [0, 1] before gray; "clip" is the reference code's way. */
+  gray: z.enum(["ours", "clip"]).optional(),
+  /** false keeps the base schedule across boundaries (ablation). */
+  nt_matching: z.boolean().optional(),
+}).strict();
+
+export type Acceleration = z.infer<typeof accelerationSchema>;
+
+export const imageRequestSchema = z.object({
+  prompt: z.string().min(1).max(MAX_PROMPT_CHARS),
+  model: z.string().max(64).optional(),
+  n: z.number().int().min(1).max(4).default(1),
+  size: z.string().regex(/^\d{1,4}x\d{1,4}$/, "size must look like 128x128").optional(),
+  response_format: z.enum(["b64_json", "url"]).default("b64_json"),
+  output_format: z.enum(["png", "jpeg"]).default("png"),
+  quality: z.string().max(16).optional(),
+  stream: z.boolean().default(false),
+  partial_images: z.number().int().min(0).max(3).default(0),
+  user: z.string().max(256).optional(),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+  steps: z.number().int().min(1).max(200).optional(),
+  guidance: z.number().min(0).max(20).optional(),
+  negative_prompt: z.string().max(MAX_PROMPT_CHARS).optional(),
+  preview_every: z.number().int().min(1).max(200).optional(),
+  acceleration: accelerationSchema.optional(),
+}).strict();
+
+export type ImageRequest = z.infer<typeof imageRequestSchema>;

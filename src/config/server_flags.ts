@@ -1,0 +1,88 @@
+/**
+ * Command-line flags of `serve` and `generate`, parsed with node:util and validated by zod.
+ *
+ * @example
+ * ```ts
+ * import { parseServeFlags } from "./src/config/server_flags.ts";
+ * parseServeFlags(["--port", "9000"]).port; // 9000
+ * ```
+ */
+import { parseArgs } from "node:util";
+import { z } from "zod";
+
+export const serveFlagsSchema = z.object({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.coerce.number().int().min(0).max(65535).default(8787),
+  model: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).default("default"),
+  ep: z.enum(["auto", "webgpu", "wasm"]).default("auto"),
+  "api-key": z.string().min(8).optional(),
+  "cors-origin": z.array(z.string().url().or(z.literal("*"))).default([]),
+  "queue-size": z.coerce.number().int().min(1).max(10_000).default(16),
+  "job-timeout": z.coerce.number().int().min(1).default(600),
+  "body-limit": z.coerce.number().int().min(1024).default(64 * 1024),
+  "preview-every": z.coerce.number().int().min(0).default(5),
+});
+
+export type ServeFlags = z.infer<typeof serveFlagsSchema>;
+
+export const SERVE_HELP = `ralu-server serve [flags]
+  --host HOST            bind address (default 127.0.0.1)
+  --port PORT            (default 8787; 0 picks a free port)
+  --model ID             model directory under models/ (default "default")
+  --ep auto|webgpu|wasm  execution provider for the DiT (auto: WebGPU on a real GPU)
+  --api-key KEY          require "Authorization: Bearer KEY" on every route but /health
+  --cors-origin ORIGIN   allow a browser origin (repeatable; off by default)
+  --queue-size N         jobs allowed to wait (default 16; more get 429)
+  --job-timeout SECONDS  per-job limit (default 600)
+  --body-limit BYTES     request body limit (default 65536; larger gets 413)
+  --preview-every K      job SSE preview interval in steps (default 5; 0 = none)
+
+ralu-server generate --prompt TEXT --out FILE.png [--model ID] [--ep E] [--seed N]
+  [--steps N] [--size WxH] [--guidance G] [--method base|ralu|naive|bottleneck] [--preset 4x|7x]
+
+ralu-server schedule --N 5,6,7 --e 0.3,0.45,1.0 [--h0 3] [--json]
+ralu-server edges --in image.png --out edges.png [--ratio r --patches overlay.png]`;
+
+export function parseServeFlags(args: string[]): ServeFlags {
+  const { values } = parseArgs({
+    args,
+    options: {
+      host: { type: "string" },
+      port: { type: "string" },
+      model: { type: "string" },
+      ep: { type: "string" },
+      "api-key": { type: "string" },
+      "cors-origin": { type: "string", multiple: true },
+      "queue-size": { type: "string" },
+      "job-timeout": { type: "string" },
+      "body-limit": { type: "string" },
+      "preview-every": { type: "string" },
+    },
+    strict: true,
+  });
+  return serveFlagsSchema.parse(values);
+}
+
+export const generateFlagsSchema = z.object({
+  prompt: z.string().min(1),
+  out: z.string().min(1),
+  model: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).default("default"),
+  ep: z.enum(["auto", "webgpu", "wasm"]).default("auto"),
+  seed: z.coerce.number().int().min(0).default(0),
+  steps: z.coerce.number().int().min(1).optional(),
+  size: z.string().optional(),
+  guidance: z.coerce.number().min(0).optional(),
+  method: z.enum(["base", "ralu", "naive", "bottleneck"]).default("base"),
+  preset: z.string().optional(),
+});
+
+export function parseGenerateFlags(args: string[]): z.infer<typeof generateFlagsSchema> {
+  const { values } = parseArgs({
+    args,
+    options: Object.fromEntries(
+      ["prompt", "out", "model", "ep", "seed", "steps", "size", "guidance", "method", "preset"].map((k) => [k, { type: "string" as const }]),
+    ),
+    strict: true,
+  });
+  return generateFlagsSchema.parse(values);
+}

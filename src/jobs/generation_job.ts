@@ -1,0 +1,97 @@
+/**
+ * The work of one image request inside the queue: n images, events out as they happen.
+ *
+ * @example
+ * ```ts ignore
+ * import { generationWork } from "./src/jobs/generation_job.ts";
+ * const job = queue.submit(generationWork(model, request));
+ * ```
+ */
+import type { ImageRequest } from "../config/image_request.ts";
+import { costReport, type CostReport } from "../pipeline/cost.ts";
+import { generateImage, type PipelineEvent } from "../pipeline/generate.ts";
+import type { LoadedModel } from "../pipeline/model.ts";
+import { encodeBase64 } from "../http/base64.ts";
+import { encodeGrayPng } from "../pipeline/image_codec.ts";
+import type { Job } from "./queue.ts";
+
+export interface GenerationResult {
+  created: number;
+  model: string;
+  images: { b64_json: string; seed: number; width: number; height: number; format: string }[];
+  timings: { total_ms: number; per_image_ms: number[] };
+  cost: CostReport;
+}
+
+/** Steps between previews so that `count` of them spread over the run. */
+export function previewInterval(steps: number, count: number): number {
+  return count <= 0 ? 0 : Math.max(1, Math.floor(steps / (count + 1)));
+}
+
+function eventData(ev: PipelineEvent): [string, unknown] {
+  switch (ev.type) {
+    case "preview":
+      return ["preview", { stage: ev.stage, step: ev.step, width: ev.width, height: ev.height, b64_png: encodeBase64(ev.png) }];
+    case "edge_mask":
+      return ["edge_mask", {
+        width: ev.width,
+        height: ev.height,
+        selected: ev.selected,
+        b64_png: encodeBase64(encodeGrayPng(ev.mask, ev.width, ev.height)),
+      }];
+    case "step": {
+      const { type: _t, preview: _p, ...rest } = ev;
+      return ["step", rest];
+    }
+    default: {
+      const { type: _t, ...rest } = ev;
+      return [ev.type, rest];
+    }
+  }
+}
+
+export function generationWork(model: LoadedModel, req: ImageRequest, seed: number): (job: Job) => Promise<GenerationResult> {
+  return async (job) => {
+    const m = model.manifest;
+    const steps = req.steps ?? m.default_steps;
+    const previewEvery = req.preview_every ?? (req.stream ? previewInterval(steps, req.partial_images) : 0);
+    const images: GenerationResult["images"] = [];
+    const perImage: number[] = [];
+    let cost: CostReport | undefined;
+    const t0 = performance.now();
+    for (let i = 0; i < req.n; i++) {
+      const img = await generateImage(model, {
+        prompt: req.prompt,
+        negativePrompt: req.negative_prompt,
+        size: req.size,
+        seed: seed + i,
+        steps: req.steps,
+        guidance: req.guidance,
+        acceleration: req.acceleration,
+        outputFormat: req.output_format,
+      }, {
+        signal: job.signal,
+        previewEvery,
+        emit: (ev) => {
+          const [name, data] = eventData(ev);
+          job.emit(name, { image_index: i, ...(data as object) });
+        },
+      });
+      const guidance = req.guidance ?? m.default_guidance;
+      const evals = guidance > 1 ? 2 : 1;
+      const full = (img.width / m.vae_scale_factor / 2) * (img.height / m.vae_scale_factor / 2);
+      cost = costReport(img.cost, evals, m.max_text_tokens, m.architecture, m.default_steps, full);
+      perImage.push(img.timings.totalMs);
+      images.push({ b64_json: encodeBase64(img.bytes), seed: img.seed, width: img.width, height: img.height, format: img.format });
+    }
+    const result: GenerationResult = {
+      created: Math.floor(Date.now() / 1000),
+      model: model.id,
+      images,
+      timings: { total_ms: performance.now() - t0, per_image_ms: perImage },
+      cost: cost!,
+    };
+    job.emit("completed", result);
+    return result;
+  };
+}

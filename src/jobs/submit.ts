@@ -1,0 +1,47 @@
+/**
+ * Validates an image request once, up front (body, model, size, method), then queues it.
+ * Anything wrong is an HttpError before the queue sees it, so nothing accepted is lost.
+ */
+import { imageRequestSchema, type ImageRequest } from "../config/image_request.ts";
+import { fromZod, HttpError } from "../http/errors.ts";
+import { resolveSize } from "../pipeline/generate.ts";
+import { samplerFor } from "../samplers/registry.ts";
+import type { ServerState } from "../server_state.ts";
+import { type GenerationResult, generationWork } from "./generation_job.ts";
+import type { Job } from "./queue.ts";
+
+export async function readJson(req: Request): Promise<unknown> {
+  const text = await req.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "the request body is not valid JSON", null, "invalid_json");
+  }
+}
+
+export function parseImageRequest(body: unknown): ImageRequest {
+  const parsed = imageRequestSchema.safeParse(body);
+  if (!parsed.success) throw fromZod(parsed.error);
+  return parsed.data;
+}
+
+export async function submitGeneration(state: ServerState, body: unknown): Promise<{ job: Job; request: ImageRequest }> {
+  const request = parseImageRequest(body);
+  const model = await state.registry.get(request.model ?? state.registry.defaultId);
+  resolveSize(model, request.size);
+  const method = request.acceleration?.method ?? "base";
+  if (method !== "base") samplerFor(method);
+  if (request.negative_prompt !== undefined && model.manifest.default_guidance <= 1 && (request.guidance ?? 0) <= 1) {
+    throw new HttpError(400, "negative_prompt needs guidance > 1", "negative_prompt");
+  }
+  const seed = request.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const job = state.queue.submit(generationWork(model, request, seed));
+  job.finished.then(() => {
+    if (job.status !== "completed") return;
+    const r = job.result as GenerationResult;
+    state.counters.imagesGenerated += r.images.length;
+    state.counters.generationSeconds += r.timings.total_ms / 1000;
+    state.counters.tokenSteps += r.cost.token_steps * r.images.length;
+  });
+  return { job, request };
+}

@@ -1,0 +1,25 @@
+/**
+ * Flow-matching updates, CPU references of shaders/euler.wgsl.
+ *
+ * @example
+ * ```ts
+ * import { eulerStep } from "./src/kernels/euler_cpu.ts";
+ * const x = Float32Array.of(1, 2);
+ * eulerStep(x, Float32Array.of(1, 1), -0.5); // x is now [0.5, 1.5]
+ * ```
+ */
+
+/** In place: `x += dt * v` (dt = sigma_next - sigma, negative while denoising). */
+export function eulerStep(x: Float32Array, v: Float32Array, dt: number): Float32Array {
+  const d = Math.fround(dt);
+  for (let i = 0; i < x.length; i++) x[i] = Math.fround(x[i]! + Math.fround(d * v[i]!));
+  return x;
+}
+
+/** Clean estimate `x0 = x - sigma * v`. */
+export function cleanEstimate(x: Float32Array, v: Float32Array, sigma: number): Float32Array {
+  const s = Math.fround(sigma);
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = Math.fround(x[i]! - Math.fround(s * v[i]!));
+  return out;
+}

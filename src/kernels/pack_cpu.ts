@@ -1,0 +1,67 @@
+/**
+ * Latent ↔ token packing (2x2 patches, FLUX order: channel, then row offset, then column
+ * offset) and nearest 2x downsampling; CPU references of shaders/pack.wgsl.
+ *
+ * @example
+ * ```ts
+ * import { pack, unpack } from "./src/kernels/pack_cpu.ts";
+ * const latent = new Float32Array(4 * 8 * 8);
+ * const tokens = pack(latent, 4, 8, 8); // 16 tokens x 16 numbers
+ * unpack(tokens, 4, 8, 8); // equals latent
+ * ```
+ */
+
+/** [C, H, W] → [(H/2)(W/2), 4C]. */
+export function pack(latent: Float32Array, c: number, h: number, w: number): Float32Array {
+  const out = new Float32Array(latent.length);
+  const tw = w / 2;
+  for (let ch = 0; ch < c; ch++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const token = (y >> 1) * tw + (x >> 1);
+        const lane = ch * 4 + (y & 1) * 2 + (x & 1);
+        out[token * 4 * c + lane] = latent[(ch * h + y) * w + x]!;
+      }
+    }
+  }
+  return out;
+}
+
+/** [(H/2)(W/2), 4C] → [C, H, W]. */
+export function unpack(tokens: Float32Array, c: number, h: number, w: number): Float32Array {
+  const out = new Float32Array(tokens.length);
+  const tw = w / 2;
+  for (let ch = 0; ch < c; ch++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const token = (y >> 1) * tw + (x >> 1);
+        out[(ch * h + y) * w + x] = tokens[token * 4 * c + ch * 4 + (y & 1) * 2 + (x & 1)]!;
+      }
+    }
+  }
+  return out;
+}
+
+/** Nearest 2x downsampling of [C, H, W]: keep even rows and columns. */
+export function downsample2x(latent: Float32Array, c: number, h: number, w: number): Float32Array {
+  const hh = h / 2, ww = w / 2;
+  const out = new Float32Array(c * hh * ww);
+  for (let ch = 0; ch < c; ch++) {
+    for (let y = 0; y < hh; y++) {
+      for (let x = 0; x < ww; x++) out[(ch * hh + y) * ww + x] = latent[(ch * h + 2 * y) * w + 2 * x]!;
+    }
+  }
+  return out;
+}
+
+/** Ids (0, row, col) of a raster token grid, `[n, 3]`. */
+export function gridIds(rows: number, cols: number): Float32Array {
+  const ids = new Float32Array(rows * cols * 3);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      ids[(r * cols + c) * 3 + 1] = r;
+      ids[(r * cols + c) * 3 + 2] = c;
+    }
+  }
+  return ids;
+}

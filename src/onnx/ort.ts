@@ -1,0 +1,126 @@
+/**
+ * The only module that imports onnxruntime-web. It picks the execution provider, loads
+ * the wasm binary through the asset loader (so it works from a compiled binary), creates
+ * sessions from bytes, and serialises runs per session.
+ *
+ * @example
+ * ```ts
+ * import { createSession } from "./src/onnx/ort.ts";
+ * const s = await createSession(await Deno.readFile("models/fixture/vae_decoder.onnx"), "wasm");
+ * ```
+ */
+import * as ortWasm from "onnxruntime-web";
+import * as ortGpu from "onnxruntime-web/webgpu";
+import { readAsset } from "../assets.ts";
+
+export type Ep = "wasm" | "webgpu";
+type Ort = typeof ortWasm;
+
+const WASM_DIR = "node_modules/onnxruntime-web/dist/";
+const runtimes: Partial<Record<Ep, Promise<Ort>>> = {};
+
+async function runtime(ep: Ep): Promise<Ort> {
+  runtimes[ep] ??= (async () => {
+    const ort = (ep === "wasm" ? ortWasm : ortGpu) as Ort;
+    // Threads would make ORT spawn a blob: worker, which Deno refuses; the WebGPU build
+    // runs its kernels on the GPU anyway.
+    ort.env.wasm.numThreads = ep === "wasm" ? Math.min(2, navigator.hardwareConcurrency) : 1;
+    ort.env.logLevel = "error";
+    ort.env.wasm.wasmBinary = await readAsset(
+      WASM_DIR + (ep === "wasm" ? "ort-wasm-simd-threaded.wasm" : "ort-wasm-simd-threaded.asyncify.wasm"),
+    );
+    return ort;
+  })();
+  return await runtimes[ep]!;
+}
+
+/** What the GPU adapter is, and whether it is a real GPU (llvmpipe and other CPU fallbacks are not). */
+export interface AdapterInfo {
+  description: string;
+  isRealGpu: boolean;
+}
+
+let adapterInfo: Promise<AdapterInfo | undefined> | undefined;
+
+export function probeAdapter(): Promise<AdapterInfo | undefined> {
+  adapterInfo ??= (async () => {
+    if (!("gpu" in navigator)) return undefined;
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) return undefined;
+    const info = adapter.info;
+    const description = `${info.vendor} ${info.description || info.device}`.trim();
+    const software = info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|softpipe/i.test(description);
+    return { description, isRealGpu: !software };
+  })();
+  return adapterInfo;
+}
+
+/** `auto` takes WebGPU only for a real GPU: a CPU adapter runs the DiT ~3x slower than wasm. */
+export async function chooseEp(pref: "auto" | Ep): Promise<Ep> {
+  if (pref !== "auto") return pref;
+  const info = await probeAdapter();
+  return info?.isRealGpu ? "webgpu" : "wasm";
+}
+
+export type TensorData = Float32Array | BigInt64Array;
+
+/** A tensor on the CPU (`data`) or, on the WebGPU EP, in a GPU buffer owned by ORT. */
+export interface HostTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+/** One ONNX session; runs are queued so concurrent callers never overlap. */
+export class Session {
+  #chain: Promise<unknown> = Promise.resolve();
+  constructor(
+    readonly ep: Ep,
+    private readonly ort: Ort,
+    private readonly session: ortWasm.InferenceSession,
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  /** Runs with CPU tensors and returns CPU tensors. */
+  run(feeds: Record<string, { data: TensorData; dims: number[] }>): Promise<Record<string, HostTensor>> {
+    const next = this.#chain.then(async () => {
+      const ortFeeds: Record<string, ortWasm.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) {
+        const type = t.data instanceof BigInt64Array ? "int64" : "float32";
+        ortFeeds[name] = new this.ort.Tensor(type, t.data, t.dims);
+      }
+      const out = await this.session.run(ortFeeds);
+      const result: Record<string, HostTensor> = {};
+      for (const [name, t] of Object.entries(out)) {
+        const data = t.location === "cpu" ? t.data : await t.getData(true);
+        result[name] = { data: new Float32Array(data as Float32Array), dims: [...t.dims] };
+        t.dispose();
+      }
+      return result;
+    });
+    this.#chain = next.catch(() => undefined);
+    return next;
+  }
+
+  async release(): Promise<void> {
+    await this.#chain;
+    await this.session.release();
+  }
+}
+
+export async function createSession(bytes: Uint8Array, ep: Ep): Promise<Session> {
+  const ort = await runtime(ep);
+  const session = await ort.InferenceSession.create(bytes, {
+    executionProviders: [ep],
+    graphOptimizationLevel: "all",
+  });
+  return new Session(ep, ort, session);
+}
+
+/** ORT's own GPUDevice (WebGPU EP only): our kernels must share it for zero-copy buffers. */
+export async function ortGpuDevice(): Promise<GPUDevice | undefined> {
+  const ort = await runtime("webgpu");
+  return await (ort.env.webgpu as unknown as { device: Promise<GPUDevice> }).device;
+}

@@ -1,0 +1,134 @@
+/**
+ * prompt → embeddings → sampler → decode → image, for one image of a request.
+ *
+ * @example
+ * ```ts ignore
+ * import { generateImage } from "./src/pipeline/generate.ts";
+ * const img = await generateImage(model, { prompt: "a red circle" }, hooks);
+ * ```
+ */
+import { parseSize } from "../config/manifest.ts";
+import type { Acceleration } from "../config/image_request.ts";
+import { sampleBase } from "../samplers/base.ts";
+import type { Cost, SamplerContext, SamplerEvent, SamplerResult } from "../samplers/types.ts";
+import { previewRgba } from "../kernels/preview_cpu.ts";
+import { encodeImage, type OutputFormat, planarToRgba } from "./image_codec.ts";
+import type { Conditioning, LoadedModel } from "./model.ts";
+import { HttpError } from "../http/errors.ts";
+import { samplerFor } from "../samplers/registry.ts";
+
+export interface GenerateParams {
+  prompt: string;
+  negativePrompt?: string | undefined;
+  size?: string | undefined;
+  seed: number;
+  steps?: number | undefined;
+  guidance?: number | undefined;
+  acceleration?: Acceleration | undefined;
+  outputFormat?: OutputFormat;
+}
+
+export type PipelineEvent =
+  | SamplerEvent
+  | { type: "preview"; stage: number; step: number; png: Uint8Array; width: number; height: number };
+
+export interface GenerateHooks {
+  signal: AbortSignal;
+  /** Emit a preview every k steps (0 = never). */
+  previewEvery?: number;
+  emit?: (event: PipelineEvent) => void;
+}
+
+export interface GeneratedImage {
+  bytes: Uint8Array;
+  format: OutputFormat;
+  width: number;
+  height: number;
+  seed: number;
+  cost: Cost;
+  timings: { encodeMs: number; sampleMs: number; decodeMs: number; totalMs: number };
+}
+
+/** Checks a request against the model before it is queued, so errors come back as 400s. */
+export function resolveSize(model: LoadedModel, size: string | undefined): { width: number; height: number } {
+  const m = model.manifest;
+  const chosen = size ?? m.default_size;
+  if (!m.sizes.includes(chosen)) {
+    throw new HttpError(400, `size ${chosen} is not supported by model ${m.id}; use one of ${m.sizes.join(", ")}`, "size");
+  }
+  return parseSize(chosen);
+}
+
+export async function generateImage(model: LoadedModel, p: GenerateParams, hooks: GenerateHooks): Promise<GeneratedImage> {
+  const m = model.manifest;
+  const t0 = performance.now();
+  const { width, height } = resolveSize(model, p.size);
+  const f = m.vae_scale_factor;
+  const shape = { channels: m.latent_channels, height: height / f, width: width / f };
+  const guidance = p.guidance ?? m.default_guidance;
+  const emit = hooks.emit ?? (() => {});
+
+  // 1. Text conditioning (an empty prompt is the unconditional branch of guidance)
+  const cond = await model.encodePrompt(p.prompt);
+  const useCfg = guidance > 1;
+  const uncond: Conditioning | undefined = useCfg ? await model.encodePrompt(p.negativePrompt ?? "") : undefined;
+  const tEncode = performance.now();
+
+  // 2. Velocity with classifier-free guidance
+  const velocity = async (x: Float32Array, ids: Float32Array, sigma: number) => {
+    const vc = await model.velocity(x, ids, sigma, cond);
+    if (!uncond) return vc;
+    const vu = await model.velocity(x, ids, sigma, uncond);
+    for (let i = 0; i < vc.length; i++) vc[i] = vu[i]! + guidance * (vc[i]! - vu[i]!);
+    return vc;
+  };
+
+  // 3. Sample
+  const previewEvery = hooks.previewEvery ?? 0;
+  const ctx: SamplerContext = {
+    shape,
+    seed: p.seed,
+    steps: p.steps ?? m.default_steps,
+    baseShift: m.base_shift,
+    velocity,
+    decode: (latent, h, w) => model.decode(latent, h, w),
+    tokenFootprintPx: m.token_footprint_px,
+    evalsPerStep: useCfg ? 2 : 1,
+    signal: hooks.signal,
+    emit: (ev) => {
+      if (ev.type === "step" && previewEvery > 0 && ev.step % previewEvery === 0) {
+        const pv = ev.preview();
+        const rgba = previewRgba(pv.latent, m.preview.weights, m.latent_channels, pv.height, pv.width);
+        const png = encodeImage(rgba, pv.width, pv.height, "png");
+        emit({ ...ev, preview: undefined as never });
+        emit({ type: "preview", stage: ev.stage, step: ev.step, png, width: pv.width, height: pv.height });
+        return;
+      }
+      emit(ev);
+    },
+  };
+  const method = p.acceleration?.method ?? "base";
+  const result: SamplerResult = method === "base"
+    ? await sampleBase(ctx)
+    : await samplerFor(method)(ctx, p.acceleration ?? { method }, m);
+  const tSample = performance.now();
+
+  // 4. Decode and encode the file
+  const image = await model.decode(result.latent, shape.height, shape.width);
+  const bytes = encodeImage(planarToRgba(image, width, height), width, height, p.outputFormat ?? "png");
+  const tEnd = performance.now();
+  return {
+    bytes,
+    format: p.outputFormat ?? "png",
+    width,
+    height,
+    seed: p.seed,
+    cost: result.cost,
+    timings: {
+      encodeMs: tEncode - t0,
+      sampleMs: tSample - tEncode,
+      decodeMs: tEnd - tSample,
+      totalMs: tEnd - t0,
+    },
+  };
+}

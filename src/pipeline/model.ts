@@ -1,0 +1,99 @@
+/**
+ * A loaded model: its manifest, tokenizer and three ONNX sessions, behind the small
+ * surface the samplers need (text conditioning, velocity, decode).
+ *
+ * @example
+ * ```ts
+ * import { loadModel } from "./src/pipeline/model.ts";
+ * const m = await loadModel("fixture", "wasm");
+ * const cond = await m.encodePrompt("a red circle");
+ * ```
+ */
+import { type Manifest, parseManifest } from "../config/manifest.ts";
+import { readAsset, readAssetText, safeRelative } from "../assets.ts";
+import { createSession, type Ep, type Session } from "../onnx/ort.ts";
+import { WordTokenizer } from "./tokenizer.ts";
+
+export interface Conditioning {
+  /** `[L, D_txt]` */
+  text: Float32Array;
+  /** `[D_txt]` */
+  pooled: Float32Array;
+}
+
+export class LoadedModel {
+  /** Network evaluations since load (for metrics). */
+  evaluations = 0;
+
+  constructor(
+    readonly manifest: Manifest,
+    readonly ep: Ep,
+    readonly tokenizer: WordTokenizer,
+    private readonly textEncoder: Session,
+    private readonly transformer: Session,
+    private readonly vae: Session,
+  ) {}
+
+  get id(): string {
+    return this.manifest.id;
+  }
+
+  async encodePrompt(prompt: string): Promise<Conditioning> {
+    const ids = this.tokenizer.encode(prompt);
+    const out = await this.textEncoder.run({ input_ids: { data: ids, dims: [1, ids.length] } });
+    return { text: out.last_hidden_state!.data, pooled: out.pooled_output!.data };
+  }
+
+  /** Velocity (noise − data) for `n` packed tokens at noise level `sigma`. */
+  async velocity(tokens: Float32Array, ids: Float32Array, sigma: number, cond: Conditioning): Promise<Float32Array> {
+    const m = this.manifest;
+    const n = ids.length / 3;
+    const L = m.max_text_tokens;
+    this.evaluations++;
+    const out = await this.transformer.run({
+      hidden_states: { data: tokens, dims: [1, n, 4 * m.latent_channels] },
+      encoder_hidden_states: { data: cond.text, dims: [1, L, m.text_dim] },
+      pooled_projections: { data: cond.pooled, dims: [1, m.text_dim] },
+      timestep: { data: Float32Array.of(sigma), dims: [1] },
+      img_ids: { data: ids, dims: [n, 3] },
+      txt_ids: { data: new Float32Array(L * 3), dims: [L, 3] },
+    });
+    return out.out_hidden_states!.data;
+  }
+
+  /** Model-space latent `[C, h, w]` → image `[3, f h, f w]` in [-1, 1]. */
+  async decode(latent: Float32Array, h: number, w: number): Promise<Float32Array> {
+    const m = this.manifest;
+    const raw = new Float32Array(latent.length);
+    for (let i = 0; i < raw.length; i++) raw[i] = latent[i]! / m.vae_scaling + m.vae_shift;
+    const out = await this.vae.run({ latent_sample: { data: raw, dims: [1, m.latent_channels, h, w] } });
+    return out.sample!.data;
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.textEncoder.release(), this.transformer.release(), this.vae.release()]);
+  }
+}
+
+export async function loadModel(id: string, ep: Ep): Promise<LoadedModel> {
+  const dir = `models/${safeRelative(id)}/`;
+  const manifest = parseManifest(JSON.parse(await readAssetText(dir + "manifest.json")));
+  const vocab = JSON.parse(await readAssetText(dir + manifest.files.vocab)) as string[];
+  const [te, tr, vae] = await Promise.all([
+    readAsset(dir + manifest.files.text_encoder),
+    readAsset(dir + manifest.files.transformer),
+    readAsset(dir + manifest.files.vae_decoder),
+  ]);
+  // sessions are created one after another: ORT's wasm init is not re-entrant
+  const textEncoder = await createSession(te, ep);
+  const transformer = await createSession(tr, ep);
+  const vaeSession = await createSession(vae, ep);
+  return new LoadedModel(
+    manifest,
+    ep,
+    new WordTokenizer(vocab, manifest.max_text_tokens),
+    textEncoder,
+    transformer,
+    vaeSession,
+  );
+}

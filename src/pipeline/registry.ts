@@ -1,0 +1,61 @@
+/**
+ * The installed models (directories under `models/` with a manifest) and the loaded ones.
+ *
+ * @example
+ * ```ts ignore
+ * import { ModelRegistry } from "./src/pipeline/registry.ts";
+ * const reg = new ModelRegistry("default", "wasm");
+ * const model = await reg.get(); // the default model
+ * ```
+ */
+import { type Manifest, parseManifest } from "../config/manifest.ts";
+import { listAssetDirs, readAssetText } from "../assets.ts";
+import { HttpError } from "../http/errors.ts";
+import type { Ep } from "../onnx/ort.ts";
+import { type LoadedModel, loadModel } from "./model.ts";
+
+const MODEL_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+export class ModelRegistry {
+  readonly #loaded = new Map<string, Promise<LoadedModel>>();
+
+  constructor(readonly defaultId: string, readonly ep: Ep) {}
+
+  /** Manifests of every installed model. */
+  async list(): Promise<Manifest[]> {
+    const out: Manifest[] = [];
+    for (const dir of await listAssetDirs("models")) {
+      if (!MODEL_ID.test(dir)) continue;
+      try {
+        out.push(parseManifest(JSON.parse(await readAssetText(`models/${dir}/manifest.json`))));
+      } catch {
+        // a directory without a valid manifest is not a model
+      }
+    }
+    return out;
+  }
+
+  /** A loaded model; 404 for a name that is not installed (names never leave `models/`). */
+  async get(id: string = this.defaultId): Promise<LoadedModel> {
+    if (!MODEL_ID.test(id) || id.includes("..")) {
+      throw new HttpError(404, `model "${id}" does not exist`, "model", "model_not_found");
+    }
+    if (!this.#loaded.has(id)) {
+      const installed = (await this.list()).some((m) => m.id === id);
+      if (!installed) throw new HttpError(404, `model "${id}" does not exist`, "model", "model_not_found");
+      const p = loadModel(id, this.ep);
+      p.catch(() => this.#loaded.delete(id));
+      this.#loaded.set(id, p);
+    }
+    return await this.#loaded.get(id)!;
+  }
+
+  loadedIds(): string[] {
+    return [...this.#loaded.keys()];
+  }
+
+  async releaseAll(): Promise<void> {
+    for (const p of this.#loaded.values()) await (await p).release();
+    this.#loaded.clear();
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * What every sampler takes and returns. Samplers see a velocity function and shapes, never
+ * the model files; the pipeline wires them up.
+ */
+import type { Conditioning } from "../pipeline/model.ts";
+
+export interface LatentShape {
+  channels: number;
+  /** Latent height and width at full resolution (image size / VAE factor). */
+  height: number;
+  width: number;
+}
+
+export type StepEvent = {
+  stage: number;
+  step: number;
+  total: number;
+  sigma: number;
+  tokens: number;
+  /** Clean-estimate latent `[C, h, w]` for previews, computed only when asked for. */
+  preview: () => { latent: Float32Array; height: number; width: number };
+};
+
+export type SamplerEvent =
+  | { type: "stage"; stage: number; tokens: number; resolution: string }
+  | { type: "edge_mask"; width: number; height: number; mask: Uint8Array; selected: number }
+  | ({ type: "step" } & StepEvent);
+
+export interface Cost {
+  /** Image tokens of each network evaluation, in order. */
+  tokensPerStep: number[];
+  /** Sum of image tokens over evaluations (× 2 under classifier-free guidance). */
+  tokenSteps: number;
+  /** Network evaluations (× 2 under classifier-free guidance). */
+  evaluations: number;
+  /** RALU's own work (edges, selection, repacking, noise), milliseconds. */
+  overheadMs: number;
+}
+
+export type VelocityFn = (tokens: Float32Array, ids: Float32Array, sigma: number) => Promise<Float32Array>;
+
+export interface SamplerContext {
+  shape: LatentShape;
+  seed: number;
+  steps: number;
+  baseShift: number;
+  velocity: VelocityFn;
+  /** Decodes a model-space latent `[C, h, w]` to `[3, f h, f w]` in [-1, 1] (RALU edge step). */
+  decode: (latent: Float32Array, h: number, w: number) => Promise<Float32Array>;
+  /** Image pixels covered by one token (side length) at full resolution. */
+  tokenFootprintPx: number;
+  emit: (event: SamplerEvent) => void;
+  signal: AbortSignal;
+  evalsPerStep: number;
+}
+
+export interface SamplerResult {
+  /** Model-space latent `[C, H, W]` at full resolution. */
+  latent: Float32Array;
+  cost: Cost;
+}
+
+export type Sampler<Options> = (ctx: SamplerContext, options: Options) => Promise<SamplerResult>;
+
+/** Throws the signal's reason if the job was cancelled; called once per step. */
+export function checkCancelled(signal: AbortSignal): void {
+  if (signal.aborted) throw signal.reason ?? new DOMException("cancelled", "AbortError");
+}

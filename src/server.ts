@@ -1,0 +1,57 @@
+/**
+ * Starts the HTTP server: picks the execution provider, loads the default model, serves,
+ * and shuts down gracefully on SIGTERM/SIGINT (queued jobs are cancelled, the running one
+ * is stopped within a step, open connections are drained).
+ *
+ * @example
+ * ```ts ignore
+ * import { startServer } from "./src/server.ts";
+ * const s = await startServer(parseServeFlags(["--port", "0"]));
+ * await s.shutdown();
+ * ```
+ */
+import type { ServeFlags } from "./config/server_flags.ts";
+import { createApp } from "./app.ts";
+import { JobQueue } from "./jobs/queue.ts";
+import { chooseEp, probeAdapter } from "./onnx/ort.ts";
+import { ModelRegistry } from "./pipeline/registry.ts";
+import { newCounters, type ServerState } from "./server_state.ts";
+
+export interface RunningServer {
+  state: ServerState;
+  port: number;
+  shutdown: () => Promise<void>;
+}
+
+export async function createState(flags: ServeFlags): Promise<ServerState> {
+  const ep = await chooseEp(flags.ep);
+  const adapter = await probeAdapter();
+  const registry = new ModelRegistry(flags.model, ep);
+  return {
+    flags,
+    registry,
+    queue: new JobQueue({ maxQueued: flags["queue-size"], timeoutMs: flags["job-timeout"] * 1000 }),
+    ep,
+    adapter,
+    counters: newCounters(),
+    startedAt: Date.now(),
+  };
+}
+
+export async function startServer(flags: ServeFlags): Promise<RunningServer> {
+  const state = await createState(flags);
+  await state.registry.get(); // load the default model now: fail fast, answer the first request fast
+  const app = createApp(state);
+  const server = Deno.serve({ hostname: flags.host, port: flags.port, onListen: () => {} }, app.fetch);
+  const port = server.addr.port;
+  console.log(`listening on http://${flags.host}:${port} (model ${flags.model}, ep ${state.ep}, adapter ${state.adapter?.description ?? "none"})`);
+  let stopping: Promise<void> | undefined;
+  const shutdown = () => {
+    stopping ??= (async () => {
+      await state.queue.shutdown();
+      await server.shutdown();
+    })();
+    return stopping;
+  };
+  return { state, port, shutdown };
+}

@@ -1,0 +1,34 @@
+/** Shared test set-up: a server state on the fixture model and the wasm EP. */
+import { serveFlagsSchema, type ServeFlags } from "../src/config/server_flags.ts";
+import { createApp } from "../src/app.ts";
+import { createState } from "../src/server.ts";
+import type { ServerState } from "../src/server_state.ts";
+import type { Hono } from "hono";
+
+export async function fixtureApp(overrides: Partial<ServeFlags> = {}): Promise<{ app: Hono; state: ServerState }> {
+  const flags = serveFlagsSchema.parse({ model: "fixture", ep: "wasm", ...overrides });
+  const state = await createState(flags);
+  await state.registry.get();
+  return { app: createApp(state), state };
+}
+
+/** Options for tests that hold ORT sessions or streams across the test boundary. */
+export const ortTest = { sanitizeResources: false, sanitizeOps: false } as const;
+
+export function post(body: unknown, headers: Record<string, string> = {}): RequestInit {
+  return { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
+}
+
+/** Parses an SSE body into events. */
+export async function readSse(res: Response): Promise<{ event: string; data: string }[]> {
+  const text = await res.text();
+  return text.split("\n\n").filter((b) => b.trim()).map((block) => {
+    let event = "message";
+    const data: string[] = [];
+    for (const line of block.split("\n")) {
+      if (line.startsWith("event:")) event = line.slice(6).trim();
+      else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+    }
+    return { event, data: data.join("\n") };
+  });
+}

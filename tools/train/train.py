@@ -1,0 +1,268 @@
+"""Train and export the default model (offline tooling; the server never imports this).
+
+  python3 tools/train/train.py ae      --steps 1500   # autoencoder (f = 4, C = 4)
+  python3 tools/train/train.py dit     --steps 6000   # text encoder + DiT, flow matching
+  python3 tools/train/train.py export  --out models/default
+  python3 tools/train/train.py fixture --out models/fixture   # untrained, tiny, for tests
+
+Every stage is seeded and resumes from tools/train/checkpoint.pt (fp16 weights + EMA),
+which is replaced in place every --save-every steps.
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import scenes
+from model import DiT, Autoencoder, Decoder, TextEncoder, grid_ids, patchify
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CKPT = os.path.join(HERE, "checkpoint.pt")
+FULL, HALF = 128, 64
+LATENT_C = 4
+DEFAULT_ARCH = {"dim": 128, "depth": 5, "heads": 2, "axes_dim": [8, 28, 28], "txt_dim": 64,
+                "txt_layers": 2, "ae_width": 64}
+FIXTURE_ARCH = {"dim": 32, "depth": 1, "heads": 1, "axes_dim": [4, 14, 14], "txt_dim": 16,
+                "txt_layers": 1, "ae_width": 8}
+
+
+def build(arch):
+    ae = Autoencoder(LATENT_C, arch["ae_width"])
+    te = TextEncoder(len(scenes.VOCAB), scenes.MAX_TOKENS, arch["txt_dim"], arch["txt_layers"])
+    dit = DiT(4 * LATENT_C, arch["txt_dim"], arch["dim"], arch["depth"], arch["heads"],
+              tuple(arch["axes_dim"]))
+    return ae, te, dit
+
+
+def half_state(module):
+    return {k: v.detach().half() for k, v in module.state_dict().items()}
+
+
+def load_state(module, state):
+    module.load_state_dict({k: v.float() for k, v in state.items()})
+
+
+def save(ckpt):
+    tmp = CKPT + ".tmp"
+    torch.save(ckpt, tmp)
+    os.replace(tmp, CKPT)
+
+
+def load():
+    return torch.load(CKPT) if os.path.exists(CKPT) else {"arch": DEFAULT_ARCH}
+
+
+def log(msg):
+    line = f"{time.strftime('%H:%M:%S')} {msg}"
+    print(line, flush=True)
+    with open(os.path.join(HERE, "train.log"), "a") as f:
+        f.write(line + "\n")
+
+
+def train_ae(args):
+    ckpt = load()
+    ae, _, _ = build(ckpt["arch"])
+    step = ckpt.get("ae_step", 0)
+    if "ae" in ckpt:
+        load_state(ae, ckpt["ae"])
+    opt = torch.optim.AdamW(ae.parameters(), lr=1e-3, weight_decay=0.0)
+    rng = np.random.default_rng(args.seed + step)
+    torch.manual_seed(args.seed + step)
+    t0 = time.time()
+    while step < args.steps:
+        size = FULL if step % 2 == 0 else HALF
+        x, _, _ = scenes.batch(rng, args.batch, size)
+        x = torch.from_numpy(x)
+        z = ae.encode(x)
+        # noise on the latent keeps the decoder tolerant of imperfect diffusion samples
+        rec = ae.decode(z + 0.05 * torch.randn_like(z))
+        loss = F.l1_loss(rec, x) + F.mse_loss(rec, x) + 1e-4 * z.pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            log(f"ae step {step} loss {loss.item():.4f} {(time.time() - t0) / 50:.2f}s/step")
+            t0 = time.time()
+        if step % args.save_every == 0 or step == args.steps:
+            ckpt["ae"], ckpt["ae_step"] = half_state(ae), step
+            ckpt["latent_stats"] = latent_stats(ae)
+            save(ckpt)
+
+
+@torch.no_grad()
+def latent_stats(ae):
+    x, _, _ = scenes.batch(np.random.default_rng(1234), 64, FULL)
+    z = ae.encode(torch.from_numpy(x))
+    return {"shift": z.mean().item(), "scale": 1.0 / z.std().item()}
+
+
+def train_dit(args):
+    ckpt = load()
+    ae, te, dit = build(ckpt["arch"])
+    load_state(ae, ckpt["ae"])
+    ae.eval()
+    stats = ckpt["latent_stats"]
+    step = ckpt.get("dit_step", 0)
+    if "dit" in ckpt:
+        load_state(dit, ckpt["dit"])
+        load_state(te, ckpt["te"])
+    ema_dit, ema_te = build(ckpt["arch"])[2], build(ckpt["arch"])[1]
+    load_state(ema_dit, ckpt.get("dit_ema", half_state(dit)))
+    load_state(ema_te, ckpt.get("te_ema", half_state(te)))
+    params = list(dit.parameters()) + list(te.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    rng = np.random.default_rng(args.seed + 7919 * step)
+    torch.manual_seed(args.seed + step)
+    t0, losses = time.time(), []
+    while step < args.steps:
+        full = rng.random() < args.full_share
+        size = FULL if full else HALF
+        bsz = args.batch
+        x, ids, _ = scenes.batch(rng, bsz, size)
+        ids = torch.from_numpy(ids)
+        drop = torch.from_numpy(rng.random(bsz) < 0.1)
+        ids[drop] = 0  # empty prompt, for classifier-free guidance
+        with torch.no_grad():
+            z = (ae.encode(torch.from_numpy(x)) - stats["shift"]) * stats["scale"]
+        x0 = patchify(z)
+        noise = torch.randn_like(x0)
+        sigma = torch.sigmoid(torch.randn(bsz))
+        uni = torch.rand(bsz)
+        sigma = torch.where(torch.rand(bsz) < 0.2, uni, sigma)
+        xt = (1 - sigma[:, None, None]) * x0 + sigma[:, None, None] * noise
+        img_ids = grid_ids(z.shape[2], z.shape[3])
+        txt_ids = torch.zeros(scenes.MAX_TOKENS, 3)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            txt, pooled = te(ids)
+            v = dit(xt, txt, pooled, sigma, img_ids, txt_ids)
+        loss = F.mse_loss(v.float(), noise - x0)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        for g in opt.param_groups:
+            g["lr"] = args.lr * min(1.0, (step + 1) / 200)
+        opt.step()
+        step += 1
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for e, m in ((ema_dit, dit), (ema_te, te)):
+                for pe, pm in zip(e.parameters(), m.parameters()):
+                    pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
+        losses.append(loss.item())
+        if step % 25 == 0:
+            log(f"dit step {step} loss {np.mean(losses):.4f} {(time.time() - t0) / 25:.2f}s/step")
+            t0, losses = time.time(), []
+        if step % args.save_every == 0 or step == args.steps:
+            ckpt.update(dit=half_state(dit), te=half_state(te), dit_ema=half_state(ema_dit),
+                        te_ema=half_state(ema_te), dit_step=step)
+            save(ckpt)
+
+
+def export(args, ae, te, dit, stats, arch, fixture):
+    os.makedirs(args.out, exist_ok=True)
+    ae.eval(), te.eval(), dit.eval()
+    L = scenes.MAX_TOKENS
+    ids = torch.zeros(1, L, dtype=torch.int64)
+    torch.onnx.export(te, (ids,), os.path.join(args.out, "text_encoder.onnx"), opset_version=17,
+                      input_names=["input_ids"], output_names=["last_hidden_state", "pooled_output"])
+    z = torch.zeros(1, LATENT_C, 32, 32)
+    torch.onnx.export(Decoder(ae), (z,), os.path.join(args.out, "vae_decoder.onnx"), opset_version=17,
+                      input_names=["latent_sample"], output_names=["sample"],
+                      dynamic_axes={"latent_sample": {2: "h", 3: "w"}, "sample": {2: "H", 3: "W"}})
+    n = 64
+    inputs = (torch.zeros(1, n, 4 * LATENT_C), torch.zeros(1, L, arch["txt_dim"]),
+              torch.zeros(1, arch["txt_dim"]), torch.ones(1), grid_ids(16, 16), torch.zeros(L, 3))
+    torch.onnx.export(dit, inputs, os.path.join(args.out, "transformer.onnx"), opset_version=17,
+                      input_names=["hidden_states", "encoder_hidden_states", "pooled_projections",
+                                   "timestep", "img_ids", "txt_ids"],
+                      output_names=["out_hidden_states"],
+                      dynamic_axes={"hidden_states": {1: "n"}, "img_ids": {0: "n"},
+                                    "encoder_hidden_states": {1: "L"}, "txt_ids": {0: "L"},
+                                    "out_hidden_states": {1: "n"}})
+    json.dump(scenes.VOCAB, open(os.path.join(args.out, "vocab.json"), "w"))
+    preview = preview_projection(ae, stats)
+    params = sum(p.numel() for p in dit.parameters())
+    manifest = {
+        "id": os.path.basename(os.path.normpath(args.out)),
+        "description": ("untrained test fixture (random weights) — never the default" if fixture
+                        else "procedural-scenes DiT trained by tools/train (FLUX contract)"),
+        "files": {"transformer": "transformer.onnx", "text_encoder": "text_encoder.onnx",
+                  "vae_decoder": "vae_decoder.onnx", "vocab": "vocab.json"},
+        "latent_channels": LATENT_C,
+        "vae_scale_factor": 4,
+        "vae_scaling": stats["scale"],
+        "vae_shift": stats["shift"],
+        "token_footprint_px": 8,
+        "max_text_tokens": L,
+        "text_dim": arch["txt_dim"],
+        "base_shift": 3.0,
+        "default_steps": 50,
+        "default_guidance": 1.0 if fixture else 3.0,
+        "default_size": "64x64" if fixture else "128x128",
+        "sizes": ["128x128", "64x64", "256x256"] if not fixture else ["32x32", "64x64", "128x128"],
+        "architecture": {"hidden": arch["dim"], "depth": arch["depth"], "heads": arch["heads"],
+                         "mlp_ratio": 4, "parameters": params},
+        "preview": preview,
+        "presets": {
+            "4x": {"N": [5, 6, 7], "e": [0.3, 0.45, 1.0], "r": 0.3},
+            "7x": {"N": [2, 3, 5], "e": [0.2, 0.3, 1.0], "r": 0.1},
+        },
+    }
+    json.dump(manifest, open(os.path.join(args.out, "manifest.json"), "w"), indent=2)
+    log(f"exported {args.out}: DiT {params} parameters")
+
+
+@torch.no_grad()
+def preview_projection(ae, stats):
+    """Least-squares latent (model space) -> RGB in [-1, 1], 3 x (C + 1) with a bias column."""
+    x, _, _ = scenes.batch(np.random.default_rng(99), 32, FULL)
+    x = torch.from_numpy(x)
+    z = (ae.encode(x) - stats["shift"]) * stats["scale"]
+    rgb = F.avg_pool2d(x, 4)
+    a = torch.cat([z, torch.ones_like(z[:, :1])], 1).permute(0, 2, 3, 1).reshape(-1, LATENT_C + 1)
+    b = rgb.permute(0, 2, 3, 1).reshape(-1, 3)
+    w = torch.linalg.lstsq(a, b).solution  # [C+1, 3]
+    return {"weights": w.t().tolist()}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("stage", choices=["ae", "dit", "export", "fixture"])
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--full-share", type=float, default=0.35)
+    p.add_argument("--bf16", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=int, default=100)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default="models/default")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.stage == "ae":
+        train_ae(args)
+    elif args.stage == "dit":
+        train_dit(args)
+    elif args.stage == "export":
+        ckpt = load()
+        ae, te, dit = build(ckpt["arch"])
+        load_state(ae, ckpt["ae"])
+        load_state(te, ckpt["te_ema"])
+        load_state(dit, ckpt["dit_ema"])
+        export(args, ae, te, dit, ckpt["latent_stats"], ckpt["arch"], False)
+    else:
+        torch.manual_seed(args.seed)
+        ae, te, dit = build(FIXTURE_ARCH)
+        for m in list(dit.mods) + [dit.final_mod, dit.final]:
+            torch.nn.init.normal_(m.weight, std=0.05)
+        export(args, ae, te, dit, {"shift": 0.0, "scale": 1.0}, FIXTURE_ARCH, True)
+
+
+if __name__ == "__main__":
+    main()
