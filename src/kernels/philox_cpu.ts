@@ -49,7 +49,8 @@ export function seedKey(seed: number): [number, number] {
 
 /** (0, 1] uniform from a word: never 0, so log() is finite. */
 function uniform(word: number): number {
-  return Math.fround((word + 1) * 2.3283064365386963e-10);
+  // as the shader computes it: f32(word) * 2^-32 + 2^-32
+  return Math.fround(Math.fround(word) * 2.3283064365386963e-10 + 2.3283064365386963e-10);
 }
 
 /** Standard normals for elements `start .. start + count` of a stream. */

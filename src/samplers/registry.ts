@@ -24,3 +24,6 @@ export function samplerFor(name: string): AcceleratedSampler {
   if (!s) throw new HttpError(400, `acceleration method "${name}" is not available`, "acceleration.method");
   return s;
 }
+
+import { sampleRalu } from "./ralu.ts";
+registerSampler("ralu", (ctx, acc, m) => sampleRalu(ctx, acc, m));

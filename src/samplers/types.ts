@@ -2,7 +2,7 @@
  * What every sampler takes and returns. Samplers see a velocity function and shapes, never
  * the model files; the pipeline wires them up.
  */
-import type { Conditioning } from "../pipeline/model.ts";
+import type { KernelOps } from "../kernels/ops.ts";
 
 export interface LatentShape {
   channels: number;
@@ -52,6 +52,8 @@ export interface SamplerContext {
   emit: (event: SamplerEvent) => void;
   signal: AbortSignal;
   evalsPerStep: number;
+  /** Where RALU's kernels run; the CPU references when absent. */
+  ops?: KernelOps;
 }
 
 export interface SamplerResult {

@@ -1,0 +1,16 @@
+// downsample: nearest 2x downsampling [C, H, W] -> [C, H/2, W/2] (even rows and columns),
+// how stage 1 takes the seed's full-resolution noise. Bindings: 0 out, 1 latent, 2 Params.
+override WG: u32 = 64u;
+struct Params { c: u32, h: u32, w: u32 }
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> latent: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let hh = params.h / 2u; let ww = params.w / 2u;
+  let i = gid.x;
+  if (i >= params.c * hh * ww) { return; }
+  let x = i % ww; let y = (i / ww) % hh; let ch = i / (ww * hh);
+  out[i] = latent[(ch * params.h + 2u * y) * params.w + 2u * x];
+}

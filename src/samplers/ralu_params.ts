@@ -1,0 +1,54 @@
+/**
+ * Resolves a request's `acceleration` into a complete RALU plan: preset from the model's
+ * manifest, custom fields on top, `h`/`Z` from NT-matching when not given.
+ *
+ * @example
+ * ```ts ignore
+ * import { resolveRalu } from "./src/samplers/ralu_params.ts";
+ * const p = resolveRalu({ method: "ralu", preset: "4x" }, manifest);
+ * ```
+ */
+import type { Acceleration } from "../config/image_request.ts";
+import type { Manifest } from "../config/manifest.ts";
+import { HttpError } from "../http/errors.ts";
+import { solveNtMatching } from "../schedule/nt_matching.ts";
+
+export interface RaluParams {
+  N: number[];
+  e: number[];
+  r: number;
+  h: number[];
+  Z: number;
+  exactNoise: boolean;
+  gray: "ours" | "clip";
+  ntMatching: boolean;
+}
+
+const solved = new Map<string, { h: number[]; Z: number }>();
+
+export function resolveRalu(acc: Acceleration, manifest: Manifest): RaluParams {
+  const presetName = acc.preset ?? (acc.N ? undefined : "4x");
+  const preset = presetName ? manifest.presets[presetName] : undefined;
+  if (presetName && !preset) {
+    throw new HttpError(400, `unknown preset "${presetName}"; this model has ${Object.keys(manifest.presets).join(", ")}`, "acceleration.preset");
+  }
+  const N = acc.N ?? preset?.N;
+  const e = acc.e ?? preset?.e;
+  const r = acc.r ?? preset?.r ?? 0.3;
+  if (!N || !e) throw new HttpError(400, "a custom RALU run needs N and e", "acceleration.N");
+  if (e[2] !== 1 || !(e[0]! < e[1]! && e[1]! < 1)) {
+    throw new HttpError(400, "e must be increasing with e3 = 1", "acceleration.e");
+  }
+  let h = acc.h ?? preset?.h;
+  let Z = acc.Z ?? preset?.Z;
+  if (!h || !Z) {
+    const key = `${N}|${e}|${manifest.base_shift}`;
+    if (!solved.has(key)) solved.set(key, solveNtMatching(N, e, manifest.base_shift));
+    const s = solved.get(key)!;
+    h ??= s.h;
+    Z ??= s.Z;
+  }
+  const ntMatching = acc.nt_matching ?? true;
+  if (!ntMatching) h = [manifest.base_shift, manifest.base_shift, manifest.base_shift];
+  return { N, e, r, h, Z, exactNoise: acc.exact_noise ?? false, gray: acc.gray ?? "ours", ntMatching };
+}

@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { gaussian, philox } from "../../src/kernels/philox_cpu.ts";
+import { downsample2x, gridIds, pack, unpack } from "../../src/kernels/pack_cpu.ts";
+import { canny, edgeScores, grayFromDecoded } from "../../src/kernels/canny_cpu.ts";
+import { topkMask } from "../../src/kernels/topk_cpu.ts";
+import { expandStage3, repackStage2 } from "../../src/kernels/repack_cpu.ts";
+import { correlatedNoise } from "../../src/kernels/noise_cpu.ts";
+import { randomFloats } from "./_gpu.ts";
+
+Deno.test("philox 4x32-10 matches the Random123 known-answer vectors", () => {
+  assert.deepEqual([...philox([0, 0, 0, 0], [0, 0])], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+  const f = 0xffffffff;
+  assert.deepEqual([...philox([f, f, f, f], [f, f])], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]);
+  const pi = [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344] as [number, number, number, number];
+  assert.deepEqual([...philox(pi, [0xa4093822, 0x299f31d0])], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]);
+});
+
+Deno.test("gaussian noise has mean 0 and variance 1 and is addressable by element", () => {
+  const g = gaussian(42, 0, 0, 200_000);
+  const mean = g.reduce((s, v) => s + v, 0) / g.length;
+  const variance = g.reduce((s, v) => s + (v - mean) ** 2, 0) / g.length;
+  assert.ok(Math.abs(mean) < 0.01, `mean ${mean}`);
+  assert.ok(Math.abs(variance - 1) < 0.01, `variance ${variance}`);
+  assert.deepEqual(gaussian(42, 0, 1001, 7), g.slice(1001, 1008));
+  assert.notDeepEqual(gaussian(42, 1, 0, 8), g.slice(0, 8));
+});
+
+Deno.test("pack and unpack are inverse; lanes follow FLUX's (channel, dy, dx) order", () => {
+  const c = 3, h = 6, w = 4;
+  const latent = Float32Array.from({ length: c * h * w }, (_, i) => i);
+  const tokens = pack(latent, c, h, w);
+  assert.deepEqual(unpack(tokens, c, h, w), latent);
+  // token (1, 1) lane for channel 2, dy 1, dx 0 = latent[2, 3, 2]
+  assert.equal(tokens[(1 * 2 + 1) * 12 + 2 * 4 + 2], latent[(2 * h + 3) * w + 2]);
+  const down = downsample2x(latent, c, h, w);
+  assert.equal(down.length, c * 3 * 2);
+  assert.equal(down[1 * 6 + 1 * 2 + 1], latent[(1 * h + 2) * w + 2]);
+  assert.deepEqual([...gridIds(2, 2)], [0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 1]);
+});
+
+Deno.test("canny finds a step edge, thins it, and ignores flat or faint images", () => {
+  const w = 16, h = 16;
+  const step = Uint8Array.from({ length: w * h }, (_, i) => (i % w < 8 ? 10 : 240));
+  const e = canny(step, w, h);
+  for (let y = 0; y < h; y++) {
+    const row = [...e.slice(y * w, y * w + w)];
+    assert.equal(row.reduce((a, b) => a + b, 0), 1, `row ${y} has one edge pixel`);
+    assert.ok(row[7] === 1 || row[8] === 1);
+  }
+  assert.equal(canny(new Uint8Array(w * h).fill(128), w, h).reduce((a, b) => a + b, 0), 0);
+  const faint = Uint8Array.from({ length: w * h }, (_, i) => (i % w < 8 ? 100 : 120));
+  assert.equal(canny(faint, w, h).reduce((a, b) => a + b, 0), 0, "below the low threshold");
+});
+
+Deno.test("hysteresis keeps weak edges connected to strong ones only", () => {
+  // a ramp whose gradient is strong on the top rows and weak below
+  const w = 12, h = 12;
+  const g = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) g[y * w + x] = x < 6 ? 0 : y < 6 ? 200 : 40;
+  const e = canny(g, w, h);
+  // Sobel L1 of a 40-level step is 160 (weak) and it touches the strong part: kept
+  assert.ok(e.slice(8 * w, 9 * w).some((v) => v === 1));
+  const iso = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) iso[y * w + x] = x < 6 ? 0 : 40;
+  assert.equal(canny(iso, w, h).reduce((a, b) => a + b, 0), 0, "weak everywhere: nothing");
+});
+
+Deno.test("gray uses BT.601 weights; 'ours' maps [-1,1] while 'clip' loses dark levels", () => {
+  const img = Float32Array.of(-1, 1, -0.5, -1, 1, 0, -1, 1, 0.5); // 3 pixels, planar RGB
+  assert.deepEqual([...grayFromDecoded(img, 3, 1, "ours")], [0, 255, 116]);
+  assert.deepEqual([...grayFromDecoded(img, 3, 1, "clip")], [0, 255, 15]);
+});
+
+Deno.test("edge scores count edge pixels per token footprint", () => {
+  const edges = new Uint8Array(8 * 8);
+  edges[0] = 1;
+  edges[9] = 1;
+  edges[63] = 1;
+  assert.deepEqual([...edgeScores(edges, 8, 8, 4)], [2, 0, 0, 1]);
+});
+
+Deno.test("top-k takes the highest scores, ties to the lower index", () => {
+  assert.deepEqual([...topkMask(Uint32Array.of(3, 5, 5, 1, 5), 2)], [0, 1, 1, 0, 0]);
+  assert.deepEqual([...topkMask(Uint32Array.of(0, 0, 0), 0)], [0, 0, 0]);
+  assert.deepEqual([...topkMask(Uint32Array.of(1, 2), 5)], [1, 1]);
+});
+
+Deno.test("stage 2 keeps unselected tokens in order and appends 4 copies with fractional ids", () => {
+  const dim = 2;
+  const tokens = Float32Array.from({ length: 4 * dim }, (_, i) => Math.floor(i / dim));
+  const r = repackStage2(tokens, gridIds(2, 2), Uint32Array.of(0, 1, 0, 1), dim);
+  assert.equal(r.count, 2 + 8);
+  assert.equal(r.lowCount, 2);
+  assert.deepEqual([...r.tokens].filter((_, i) => i % dim === 0), [0, 2, 1, 1, 1, 1, 3, 3, 3, 3]);
+  const rowsCols = Array.from({ length: r.count }, (_, t) => [r.ids[t * 3 + 1], r.ids[t * 3 + 2]]);
+  assert.deepEqual(rowsCols, [[0, 0], [1, 0], [0, 1], [0, 1.5], [0.5, 1], [0.5, 1.5], [1, 1], [1, 1.5], [1.5, 1], [1.5, 1.5]]);
+  assert.deepEqual([...r.groups.slice(8, 12)], [2, 3, 4, 5]);
+  assert.deepEqual([...r.groups.slice(0, 4)], [-1, -1, -1, -1]);
+});
+
+Deno.test("stage 3 doubles ids to integers and puts every token at its raster position", () => {
+  const dim = 1;
+  const s2 = repackStage2(Float32Array.of(10, 11, 12, 13), gridIds(2, 2), Uint32Array.of(0, 1, 0, 0), dim);
+  const s2tok = s2.tokens.map((v, i) => (i >= s2.lowCount ? v + 0.25 * (i - s2.lowCount) : v));
+  const r = expandStage3(s2tok, s2.ids, s2.lowCount, dim, 4, 4);
+  assert.equal(r.count, 16);
+  for (let t = 0; t < 16; t++) {
+    assert.equal(r.ids[t * 3 + 1], Math.floor(t / 4));
+    assert.equal(r.ids[t * 3 + 2], t % 4);
+  }
+  // token 1 (selected at stage 2) -> its 4 distinct copies in the top-right block
+  assert.deepEqual([r.tokens[2], r.tokens[3], r.tokens[6], r.tokens[7]], [11, 11.25, 11.5, 11.75]);
+  // token 0 (low until now) -> a 2x2 block of one value, grouped for correlated noise
+  assert.deepEqual([r.tokens[0], r.tokens[1], r.tokens[4], r.tokens[5]], [10, 10, 10, 10]);
+  assert.deepEqual([...r.groups.slice(0, 4)], [0, 1, 4, 5]);
+  assert.deepEqual([...r.groups.slice(2 * 4, 3 * 4)], [-1, -1, -1, -1]);
+});
+
+Deno.test("injected noise per 4-copy group has covariance I - c 11^T (100k groups)", () => {
+  const groupsN = 100_000;
+  const Z = 4;
+  const c = 1 / (Z * Z);
+  const groups = new Int32Array(groupsN * 16);
+  for (let t = 0; t < groupsN * 4; t++) for (let m = 0; m < 4; m++) groups[t * 4 + m] = (t - (t % 4)) + m;
+  const n = correlatedNoise(groups, 1, { seed: 3, boundary: 1, beta: 1, alpha: 1, c, exactScale: 1 });
+  const cov = Array.from({ length: 4 }, () => new Array(4).fill(0));
+  for (let g = 0; g < groupsN; g++) for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) cov[a]![b] += n[g * 4 + a]! * n[g * 4 + b]! / groupsN;
+  for (let a = 0; a < 4; a++) {
+    for (let b = 0; b < 4; b++) {
+      const target = (a === b ? 1 : 0) - c;
+      assert.ok(Math.abs(cov[a]![b] - target) < 0.02, `cov[${a}][${b}] = ${cov[a]![b]} vs ${target}`);
+    }
+  }
+});
+
+Deno.test("random images: canny output is thin (no 2x2 blocks of edges)", () => {
+  const w = 32, h = 32;
+  const img = randomFloats(3 * w * h, 9).map((v, i) => (Math.floor((i % (w * h)) / w) < 16 ? v * 0.2 : v));
+  const e = canny(grayFromDecoded(img, w, h), w, h);
+  assert.ok(e.reduce((a, b) => a + b, 0) > 0);
+});
