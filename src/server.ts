@@ -26,7 +26,7 @@ export interface RunningServer {
 export async function createState(flags: ServeFlags): Promise<ServerState> {
   const ep = await chooseEp(flags.ep);
   const adapter = await probeAdapter();
-  const registry = new ModelRegistry(flags.model, ep);
+  const registry = new ModelRegistry(flags.model, ep, flags.kernels);
   return {
     flags,
     registry,

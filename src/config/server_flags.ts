@@ -21,6 +21,7 @@ export const serveFlagsSchema = z.object({
   "job-timeout": z.coerce.number().int().min(1).default(600),
   "body-limit": z.coerce.number().int().min(1024).default(64 * 1024),
   "preview-every": z.coerce.number().int().min(0).default(5),
+  kernels: z.enum(["auto", "gpu", "cpu"]).default("auto"),
 });
 
 export type ServeFlags = z.infer<typeof serveFlagsSchema>;
@@ -36,6 +37,7 @@ export const SERVE_HELP = `ralu-server serve [flags]
   --job-timeout SECONDS  per-job limit (default 600)
   --body-limit BYTES     request body limit (default 65536; larger gets 413)
   --preview-every K      job SSE preview interval in steps (default 5; 0 = none)
+  --kernels auto|gpu|cpu where RALU's kernels run (auto: the GPU adapter if any)
 
 ralu-server generate --prompt TEXT --out FILE.png [--model ID] [--ep E] [--seed N]
   [--steps N] [--size WxH] [--guidance G] [--method base|ralu|naive|bottleneck] [--preset 4x|7x]
@@ -57,6 +59,7 @@ export function parseServeFlags(args: string[]): ServeFlags {
       "job-timeout": { type: "string" },
       "body-limit": { type: "string" },
       "preview-every": { type: "string" },
+      kernels: { type: "string" },
     },
     strict: true,
   });
@@ -74,13 +77,14 @@ export const generateFlagsSchema = z.object({
   guidance: z.coerce.number().min(0).optional(),
   method: z.enum(["base", "ralu", "naive", "bottleneck"]).default("base"),
   preset: z.string().optional(),
+  kernels: z.enum(["auto", "gpu", "cpu"]).default("auto"),
 });
 
 export function parseGenerateFlags(args: string[]): z.infer<typeof generateFlagsSchema> {
   const { values } = parseArgs({
     args,
     options: Object.fromEntries(
-      ["prompt", "out", "model", "ep", "seed", "steps", "size", "guidance", "method", "preset"].map((k) => [k, { type: "string" as const }]),
+      ["prompt", "out", "model", "ep", "seed", "steps", "size", "guidance", "method", "preset", "kernels"].map((k) => [k, { type: "string" as const }]),
     ),
     strict: true,
   });

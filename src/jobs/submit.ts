@@ -30,7 +30,7 @@ export async function submitGeneration(state: ServerState, body: unknown): Promi
   const model = await state.registry.get(request.model ?? state.registry.defaultId);
   resolveSize(model, request.size);
   const method = request.acceleration?.method ?? "base";
-  if (method !== "base") samplerFor(method);
+  samplerFor(method);
   if (request.negative_prompt !== undefined && model.manifest.default_guidance <= 1 && (request.guidance ?? 0) <= 1) {
     throw new HttpError(400, "negative_prompt needs guidance > 1", "negative_prompt");
   }

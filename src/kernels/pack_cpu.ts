@@ -65,3 +65,18 @@ export function gridIds(rows: number, cols: number): Float32Array {
   }
   return ids;
 }
+
+/** 2x2 average pooling of [C, H, W] (how Bottleneck Sampling goes down a resolution). */
+export function avgPool2x(latent: Float32Array, c: number, h: number, w: number): Float32Array {
+  const hh = h / 2, ww = w / 2;
+  const out = new Float32Array(c * hh * ww);
+  for (let ch = 0; ch < c; ch++) {
+    for (let y = 0; y < hh; y++) {
+      for (let x = 0; x < ww; x++) {
+        const at = (dy: number, dx: number) => latent[(ch * h + 2 * y + dy) * w + 2 * x + dx]!;
+        out[(ch * hh + y) * ww + x] = 0.25 * (at(0, 0) + at(0, 1) + at(1, 0) + at(1, 1));
+      }
+    }
+  }
+  return out;
+}

@@ -9,7 +9,6 @@
  */
 import { parseSize } from "../config/manifest.ts";
 import type { Acceleration } from "../config/image_request.ts";
-import { sampleBase } from "../samplers/base.ts";
 import type { Cost, SamplerContext, SamplerEvent, SamplerResult } from "../samplers/types.ts";
 import { previewRgba } from "../kernels/preview_cpu.ts";
 import { encodeImage, type OutputFormat, planarToRgba } from "./image_codec.ts";
@@ -94,6 +93,7 @@ export async function generateImage(model: LoadedModel, p: GenerateParams, hooks
     decode: (latent, h, w) => model.decode(latent, h, w),
     tokenFootprintPx: m.token_footprint_px,
     evalsPerStep: useCfg ? 2 : 1,
+    ops: model.kernels,
     signal: hooks.signal,
     emit: (ev) => {
       if (ev.type === "step" && previewEvery > 0 && ev.step % previewEvery === 0) {
@@ -108,9 +108,7 @@ export async function generateImage(model: LoadedModel, p: GenerateParams, hooks
     },
   };
   const method = p.acceleration?.method ?? "base";
-  const result: SamplerResult = method === "base"
-    ? await sampleBase(ctx)
-    : await samplerFor(method)(ctx, p.acceleration ?? { method }, m);
+  const result: SamplerResult = await samplerFor(method)(ctx, p.acceleration ?? { method }, m);
   const tSample = performance.now();
 
   // 4. Decode and encode the file

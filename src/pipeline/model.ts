@@ -13,6 +13,8 @@ import { type Manifest, parseManifest } from "../config/manifest.ts";
 import { readAsset, readAssetText, safeRelative } from "../assets.ts";
 import { createSession, type Ep, type Session } from "../onnx/ort.ts";
 import { WordTokenizer } from "./tokenizer.ts";
+import type { KernelOps } from "../kernels/ops.ts";
+import { type KernelMode, selectKernelOps } from "../kernels/select.ts";
 
 export interface Conditioning {
   /** `[L, D_txt]` */
@@ -32,6 +34,8 @@ export class LoadedModel {
     private readonly textEncoder: Session,
     private readonly transformer: Session,
     private readonly vae: Session,
+    /** Where RALU's kernels run for this model. */
+    readonly kernels: KernelOps,
   ) {}
 
   get id(): string {
@@ -75,7 +79,7 @@ export class LoadedModel {
   }
 }
 
-export async function loadModel(id: string, ep: Ep): Promise<LoadedModel> {
+export async function loadModel(id: string, ep: Ep, kernels: KernelMode = "auto"): Promise<LoadedModel> {
   const dir = `models/${safeRelative(id)}/`;
   const manifest = parseManifest(JSON.parse(await readAssetText(dir + "manifest.json")));
   const vocab = JSON.parse(await readAssetText(dir + manifest.files.vocab)) as string[];
@@ -95,5 +99,6 @@ export async function loadModel(id: string, ep: Ep): Promise<LoadedModel> {
     textEncoder,
     transformer,
     vaeSession,
+    await selectKernelOps(kernels, ep),
   );
 }

@@ -13,13 +13,14 @@ import { listAssetDirs, readAssetText } from "../assets.ts";
 import { HttpError } from "../http/errors.ts";
 import type { Ep } from "../onnx/ort.ts";
 import { type LoadedModel, loadModel } from "./model.ts";
+import type { KernelMode } from "../kernels/select.ts";
 
 const MODEL_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export class ModelRegistry {
   readonly #loaded = new Map<string, Promise<LoadedModel>>();
 
-  constructor(readonly defaultId: string, readonly ep: Ep) {}
+  constructor(readonly defaultId: string, readonly ep: Ep, readonly kernels: KernelMode = "auto") {}
 
   /** Manifests of every installed model. */
   async list(): Promise<Manifest[]> {
@@ -43,7 +44,7 @@ export class ModelRegistry {
     if (!this.#loaded.has(id)) {
       const installed = (await this.list()).some((m) => m.id === id);
       if (!installed) throw new HttpError(404, `model "${id}" does not exist`, "model", "model_not_found");
-      const p = loadModel(id, this.ep);
+      const p = loadModel(id, this.ep, this.kernels);
       p.catch(() => this.#loaded.delete(id));
       this.#loaded.set(id, p);
     }

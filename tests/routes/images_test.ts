@@ -96,3 +96,17 @@ Deno.test("metrics count generated images", ortTest, async () => {
   assert.match(text, new RegExp(`ralu_images_generated_total ${before + 1}`));
   assert.match(text, /# TYPE ralu_queue_depth gauge/);
 });
+
+Deno.test("acceleration: ralu 4x through the API reports its cost next to base's", ortTest, async () => {
+  const res = await app.request("/v1/images/generations", post({ prompt: "a red circle", size: "128x128", seed: 1, acceleration: { method: "ralu", preset: "4x" } }));
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(decode(decodeBase64(body.data[0].b64_json)).width, 128);
+  const cost = body.ralu.cost;
+  assert.equal(cost.base.token_steps, 50 * 256);
+  assert.ok(cost.speedup_token_steps >= 4);
+  assert.ok(cost.speedup_flops > 1);
+  const bad = await app.request("/v1/images/generations", post({ prompt: "x", acceleration: { method: "ralu", preset: "9x" } }));
+  assert.equal(bad.status, 400);
+  assert.equal((await bad.json()).error.param, "acceleration.preset");
+});

@@ -1,0 +1,33 @@
+/**
+ * Where RALU's kernels run: `gpu` on the kernel device (ORT's on the WebGPU EP, any
+ * adapter otherwise), `cpu` on the references, `auto` = gpu when an adapter exists.
+ *
+ * @example
+ * ```ts ignore
+ * const ops = await selectKernelOps("auto", "wasm");
+ * ```
+ */
+import { kernelDevice } from "../gpu/device.ts";
+import type { Ep } from "../onnx/ort.ts";
+import { GpuOps } from "./gpu_ops.ts";
+import { cpuOps, type KernelOps } from "./ops.ts";
+
+export type KernelMode = "auto" | "gpu" | "cpu";
+
+const cache = new Map<string, Promise<KernelOps>>();
+
+export function selectKernelOps(mode: KernelMode, ep: Ep): Promise<KernelOps> {
+  const key = `${mode}:${ep}`;
+  if (!cache.has(key)) {
+    cache.set(key, (async () => {
+      if (mode === "cpu") return cpuOps;
+      const device = await kernelDevice(ep);
+      if (!device) {
+        if (mode === "gpu") throw new Error("--kernels gpu: no WebGPU adapter");
+        return cpuOps;
+      }
+      return await GpuOps.create(device);
+    })());
+  }
+  return cache.get(key)!;
+}
