@@ -38,4 +38,64 @@ async function schedule(args: string[]): Promise<void> {
   }
 }
 
-export const tools: Record<string, (args: string[]) => Promise<void>> = { schedule };
+/** Gray levels of a PNG: a gray image's values as they are, colour by BT.601 (Q14). */
+export function pngGray(png: { width: number; height: number; channels: number; data: ArrayLike<number>; depth: number }): Uint8Array {
+  const n = png.width * png.height;
+  const out = new Uint8Array(n);
+  const scale = png.depth === 16 ? 1 / 257 : 1;
+  for (let p = 0; p < n; p++) {
+    const at = (k: number) => Math.round(png.data[p * png.channels + k]! * scale);
+    out[p] = png.channels <= 2 ? at(0) : (at(0) * 4899 + at(1) * 9617 + at(2) * 1868 + 8192) >> 14;
+  }
+  return out;
+}
+
+async function edges(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      in: { type: "string" },
+      out: { type: "string" },
+      ratio: { type: "string" },
+      patches: { type: "string" },
+      footprint: { type: "string" },
+      kernels: { type: "string" },
+    },
+  });
+  if (!values.in || !values.out) throw new TypeError("missing argument: edges needs --in and --out");
+  const { decode } = await import("fast-png");
+  const { encodeGrayPng, encodeImage } = await import("./pipeline/image_codec.ts");
+  const { selectKernelOps } = await import("./kernels/select.ts");
+  const { canny, edgeScores } = await import("./kernels/canny_cpu.ts");
+  const { GpuOps } = await import("./kernels/gpu_ops.ts");
+  const png = decode(await Deno.readFile(values.in));
+  const { width: w, height: h } = png;
+  const gray = pngGray(png);
+  const ops = await selectKernelOps((values.kernels as "auto" | "gpu" | "cpu" | undefined) ?? "auto", "wasm");
+  const map = ops instanceof GpuOps ? await ops.cannyGray(gray, w, h) : canny(gray, w, h);
+  await Deno.writeFile(values.out, encodeGrayPng(map.map((v) => v * 255), w, h));
+  const count = map.reduce((a, b) => a + b, 0);
+  console.log(`wrote ${values.out}: ${count} edge pixels of ${w * h} (${ops.name} kernels)`);
+  if (values.patches) {
+    const fp = Number(values.footprint ?? 16);
+    const ratio = Number(values.ratio ?? 0.3);
+    if (w % fp || h % fp) throw new TypeError(`image size ${w}x${h} is not a multiple of the token footprint ${fp}`);
+    const scores = await ops.edgeScores(map, w, h, fp);
+    const k = Math.floor(scores.length * ratio);
+    const mask = await ops.topk(scores, k);
+    const rgba = new Uint8Array(w * h * 4);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const p = y * w + x;
+        const sel = mask[Math.floor(y / fp) * (w / fp) + Math.floor(x / fp)] === 1;
+        const g = gray[p]!;
+        rgba.set(sel ? [Math.round(g * 0.5 + 127), Math.round(g * 0.5), Math.round(g * 0.5), 255] : [g, g, g, 255], p * 4);
+        if (map[p]) rgba.set([255, 255, 0, 255], p * 4);
+      }
+    }
+    await Deno.writeFile(values.patches, encodeImage(rgba, w, h, "png"));
+    console.log(`wrote ${values.patches}: ${k} of ${scores.length} tokens selected (ratio ${ratio}, ${fp}px tokens)`);
+  }
+}
+
+export const tools: Record<string, (args: string[]) => Promise<void>> = { schedule, edges };

@@ -39,7 +39,7 @@ export async function denoiseStage(
   const n = ids.length / 3;
   let lastV: Float32Array | undefined;
   for (let i = 0; i + 1 < sigmas.length; i++) {
-    checkCancelled(ctx.signal);
+    await checkCancelled(ctx.signal);
     const sigma = sigmas[i]!;
     const v = await ctx.velocity(x, ids, sigma);
     cost.tokensPerStep.push(n);

@@ -64,7 +64,12 @@ export interface SamplerResult {
 
 export type Sampler<Options> = (ctx: SamplerContext, options: Options) => Promise<SamplerResult>;
 
-/** Throws the signal's reason if the job was cancelled; called once per step. */
-export function checkCancelled(signal: AbortSignal): void {
+/**
+ * Called once per step: lets the event loop run (the DiT computes on this thread, so
+ * without a macrotask break no request — a DELETE, an SSE write — would be served until
+ * the run ends), then throws the signal's reason if the job was cancelled meanwhile.
+ */
+export async function checkCancelled(signal: AbortSignal): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 0));
   if (signal.aborted) throw signal.reason ?? new DOMException("cancelled", "AbortError");
 }
