@@ -1,6 +1,8 @@
 /**
  * Where RALU's kernels run: `gpu` on the kernel device (ORT's on the WebGPU EP, any
- * adapter otherwise), `cpu` on the references, `auto` = gpu when an adapter exists.
+ * adapter otherwise), `cpu` on the references. `auto` = gpu on the WebGPU EP or a real
+ * GPU; on a software adapter (llvmpipe) the CPU references are several times faster
+ * (every hysteresis check is a readback), so `auto` takes them — same results either way.
  *
  * @example
  * ```ts ignore
@@ -8,7 +10,7 @@
  * ```
  */
 import { kernelDevice } from "../gpu/device.ts";
-import type { Ep } from "../onnx/ort.ts";
+import { type Ep, probeAdapter } from "../onnx/ort.ts";
 import { GpuOps } from "./gpu_ops.ts";
 import { cpuOps, type KernelOps } from "./ops.ts";
 
@@ -21,6 +23,7 @@ export function selectKernelOps(mode: KernelMode, ep: Ep): Promise<KernelOps> {
   if (!cache.has(key)) {
     cache.set(key, (async () => {
       if (mode === "cpu") return cpuOps;
+      if (mode === "auto" && ep !== "webgpu" && !(await probeAdapter())?.isRealGpu) return cpuOps;
       const device = await kernelDevice(ep);
       if (!device) {
         if (mode === "gpu") throw new Error("--kernels gpu: no WebGPU adapter");
