@@ -72,3 +72,14 @@ Deno.test("unknown jobs are 404", ortTest, async () => {
     assert.equal((await r.json()).error.type, "not_found_error");
   }
 });
+
+Deno.test("a job over the per-job timeout fails with code timeout and the server keeps serving", ortTest, async () => {
+  const { app: slow, state: s2 } = await fixtureApp({ "job-timeout": 1 });
+  const res = await slow.request("/v1/images/jobs", post({ prompt: "x", size: "128x128", steps: 200, n: 4 }));
+  const job = await res.json();
+  await s2.queue.get(job.id)!.finished;
+  const after = await (await slow.request(`/v1/images/jobs/${job.id}`)).json();
+  assert.equal(after.status, "failed");
+  assert.equal(after.error.code, "timeout");
+  assert.equal((await slow.request("/v1/images/generations", post({ prompt: "x", size: "32x32", steps: 1 }))).status, 200);
+});
