@@ -75,11 +75,11 @@ export async function generateImage(model: LoadedModel, p: GenerateParams, hooks
 
   // 2. Velocity with classifier-free guidance
   const velocity = async (x: Float32Array, ids: Float32Array, sigma: number) => {
-    const vc = await model.velocity(x, ids, sigma, cond);
-    if (!uncond) return vc;
-    const vu = await model.velocity(x, ids, sigma, uncond);
-    for (let i = 0; i < vc.length; i++) vc[i] = vu[i]! + guidance * (vc[i]! - vu[i]!);
-    return vc;
+    if (!uncond) return (await model.velocity(x, ids, sigma, [cond]))[0]!;
+    const [vc, vu] = await model.velocity(x, ids, sigma, [cond, uncond]) as [Float32Array, Float32Array];
+    const out = new Float32Array(vc.length);
+    for (let i = 0; i < vc.length; i++) out[i] = vu[i]! + guidance * (vc[i]! - vu[i]!);
+    return out;
   };
 
   // 3. Sample

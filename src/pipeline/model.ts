@@ -48,21 +48,35 @@ export class LoadedModel {
     return { text: out.last_hidden_state!.data, pooled: out.pooled_output!.data };
   }
 
-  /** Velocity (noise − data) for `n` packed tokens at noise level `sigma`. */
-  async velocity(tokens: Float32Array, ids: Float32Array, sigma: number, cond: Conditioning): Promise<Float32Array> {
+  /**
+   * Velocity (noise − data) for `n` packed tokens at noise level `sigma`, one per
+   * conditioning, in a single batched call (guidance's two branches cost one run).
+   */
+  async velocity(tokens: Float32Array, ids: Float32Array, sigma: number, conds: Conditioning[]): Promise<Float32Array[]> {
     const m = this.manifest;
     const n = ids.length / 3;
     const L = m.max_text_tokens;
-    this.evaluations++;
+    const B = conds.length;
+    const batched = (parts: Float32Array[]) => {
+      const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+      let o = 0;
+      for (const p of parts) {
+        out.set(p, o);
+        o += p.length;
+      }
+      return out;
+    };
+    this.evaluations += B;
     const out = await this.transformer.run({
-      hidden_states: { data: tokens, dims: [1, n, 4 * m.latent_channels] },
-      encoder_hidden_states: { data: cond.text, dims: [1, L, m.text_dim] },
-      pooled_projections: { data: cond.pooled, dims: [1, m.text_dim] },
-      timestep: { data: Float32Array.of(sigma), dims: [1] },
+      hidden_states: { data: batched(conds.map(() => tokens)), dims: [B, n, 4 * m.latent_channels] },
+      encoder_hidden_states: { data: batched(conds.map((c) => c.text)), dims: [B, L, m.text_dim] },
+      pooled_projections: { data: batched(conds.map((c) => c.pooled)), dims: [B, m.text_dim] },
+      timestep: { data: new Float32Array(B).fill(sigma), dims: [B] },
       img_ids: { data: ids, dims: [n, 3] },
       txt_ids: { data: new Float32Array(L * 3), dims: [L, 3] },
     });
-    return out.out_hidden_states!.data;
+    const v = out.out_hidden_states!.data;
+    return conds.map((_, b) => v.subarray(b * tokens.length, (b + 1) * tokens.length));
   }
 
   /** Model-space latent `[C, h, w]` → image `[3, f h, f w]` in [-1, 1]. */

@@ -181,9 +181,11 @@ def export(args, ae, te, dit, stats, arch, fixture):
                       input_names=["hidden_states", "encoder_hidden_states", "pooled_projections",
                                    "timestep", "img_ids", "txt_ids"],
                       output_names=["out_hidden_states"],
-                      dynamic_axes={"hidden_states": {1: "n"}, "img_ids": {0: "n"},
-                                    "encoder_hidden_states": {1: "L"}, "txt_ids": {0: "L"},
-                                    "out_hidden_states": {1: "n"}})
+                      # batch is dynamic so guidance runs both branches in one call
+                      dynamic_axes={"hidden_states": {0: "B", 1: "n"}, "img_ids": {0: "n"},
+                                    "encoder_hidden_states": {0: "B", 1: "L"}, "txt_ids": {0: "L"},
+                                    "pooled_projections": {0: "B"}, "timestep": {0: "B"},
+                                    "out_hidden_states": {0: "B", 1: "n"}})
     json.dump(scenes.VOCAB, open(os.path.join(args.out, "vocab.json"), "w"))
     preview = preview_projection(ae, stats)
     params = sum(p.numel() for p in dit.parameters())
