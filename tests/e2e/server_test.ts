@@ -9,7 +9,7 @@ import { decodeBase64 } from "../../src/http/base64.ts";
 
 async function startServer(...extra: string[]): Promise<{ url: string; proc: Deno.ChildProcess; stop: () => Promise<number> }> {
   const proc = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", "serve", "--port", "0", "--model", "fixture", "--ep", "wasm", ...extra],
+    args: ["run", "--unstable-no-legacy-abort", "-A", "main.ts", "serve", "--port", "0", "--model", "fixture", "--ep", "wasm", ...extra],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
