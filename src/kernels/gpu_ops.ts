@@ -23,7 +23,7 @@ const WG = 64;
 const SHADERS = [
   "gaussian", "noise", "euler", "clean_estimate", "pack", "unpack", "downsample", "gray",
   "canny_sobel", "canny_nms", "canny_hysteresis", "edge_score", "topk", "repack_stage2",
-  "repack_stage3", "preview",
+  "repack_stage3", "preview", "cfg_combine",
 ] as const;
 type ShaderName = typeof SHADERS[number];
 type Typed = Float32Array | Uint32Array | Int32Array;
@@ -93,6 +93,60 @@ export class GpuOps implements KernelOps {
 
   #done(...bufs: GPUBuffer[]): void {
     for (const b of bufs) this.pool.release(b);
+  }
+
+  // --- device-resident steps (the WebGPU EP's denoising loop) ----------------------------
+
+  /** A pooled storage buffer holding `data`; give it back with {@link releaseBuffer}. */
+  uploadBuffer(data: Float32Array, label: string): GPUBuffer {
+    return this.#upload(data, label);
+  }
+
+  emptyBuffer(bytes: number, label: string): GPUBuffer {
+    return this.#empty(bytes, label);
+  }
+
+  releaseBuffer(buf: GPUBuffer): void {
+    this.pool.release(buf);
+  }
+
+  readBuffer(buf: GPUBuffer, floats: number): Promise<Float32Array> {
+    return this.#read(buf, floats * 4, Float32Array);
+  }
+
+  /** `dst[offset..] = src` on the device (e.g. the two halves of a guidance batch). */
+  copyInto(src: GPUBuffer, dst: GPUBuffer, bytes: number, offset: number): void {
+    const enc = this.device.createCommandEncoder({ label: "copy" });
+    enc.copyBufferToBuffer(src, 0, dst, offset, bytes);
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  /** In place on the device: x += dt * v. */
+  eulerOnDevice(x: GPUBuffer, v: GPUBuffer, dt: number, count: number): void {
+    this.#run("euler", [x, v], [["f32", dt], ["u32", count]], Math.ceil(count / WG));
+  }
+
+  /** x0 = x - sigma v into a new pooled buffer. */
+  cleanEstimateOnDevice(x: GPUBuffer, v: GPUBuffer, sigma: number, count: number): GPUBuffer {
+    const out = this.#empty(count * 4, "x0");
+    this.#run("clean_estimate", [out, x, v], [["f32", sigma], ["u32", count]], Math.ceil(count / WG));
+    return out;
+  }
+
+  /** Guidance on a batched [2, count] output into a new pooled buffer. */
+  cfgOnDevice(batch: GPUBuffer, guidance: number, count: number): GPUBuffer {
+    const out = this.#empty(count * 4, "guided v");
+    this.#run("cfg_combine", [out, batch], [["f32", guidance], ["u32", count]], Math.ceil(count / WG));
+    return out;
+  }
+
+  /** CPU-array form of cfg_combine, for tests against the CPU formula. */
+  async cfgCombine(batch: Float32Array, guidance: number): Promise<Float32Array> {
+    const b = this.#upload(batch, "batch");
+    const out = this.cfgOnDevice(b, guidance, batch.length / 2);
+    const r = await this.#read(out, batch.length * 2, Float32Array);
+    this.#done(b, out);
+    return r;
   }
 
   // --- single kernels (each mirrors a *_cpu.ts function) ---------------------------------

@@ -18,8 +18,11 @@ export type KernelMode = "auto" | "gpu" | "cpu";
 
 const cache = new Map<string, Promise<KernelOps>>();
 
-export function selectKernelOps(mode: KernelMode, ep: Ep): Promise<KernelOps> {
+export async function selectKernelOps(mode: KernelMode, ep: Ep): Promise<KernelOps> {
   const key = `${mode}:${ep}`;
+  const cached = await cache.get(key);
+  // ORT replaces its device when every WebGPU session has been released: follow it
+  if (cached instanceof GpuOps && ep === "webgpu" && cached.device !== (await kernelDevice(ep))) cache.delete(key);
   if (!cache.has(key)) {
     cache.set(key, (async () => {
       if (mode === "cpu") return cpuOps;
@@ -32,5 +35,5 @@ export function selectKernelOps(mode: KernelMode, ep: Ep): Promise<KernelOps> {
       return await GpuOps.create(device);
     })());
   }
-  return cache.get(key)!;
+  return await cache.get(key)!;
 }

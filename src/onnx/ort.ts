@@ -70,6 +70,15 @@ export interface HostTensor {
   dims: number[];
 }
 
+export type DeviceFeed = { data: TensorData; dims: number[] } | { buffer: GPUBuffer; dims: number[] };
+
+/** An output left on the GPU by the WebGPU EP. */
+export interface DeviceTensor {
+  buffer: GPUBuffer;
+  dims: number[];
+  dispose: () => void;
+}
+
 /** One ONNX session; runs are queued so concurrent callers never overlap. */
 export class Session {
   #chain: Promise<unknown> = Promise.resolve();
@@ -104,6 +113,29 @@ export class Session {
     return next;
   }
 
+  /**
+   * WebGPU EP only: runs with inputs that may be GPU buffers (ORT's device) and returns
+   * outputs that stay GPU buffers; the caller disposes them.
+   */
+  runOnDevice(feeds: Record<string, DeviceFeed>): Promise<Record<string, DeviceTensor>> {
+    const next = this.#chain.then(async () => {
+      const ortFeeds: Record<string, ortWasm.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) {
+        ortFeeds[name] = "buffer" in t
+          ? this.ort.Tensor.fromGpuBuffer(t.buffer, { dataType: "float32", dims: t.dims })
+          : new this.ort.Tensor(t.data instanceof BigInt64Array ? "int64" : "float32", t.data, t.dims);
+      }
+      const out = await this.session.run(ortFeeds);
+      const result: Record<string, DeviceTensor> = {};
+      for (const [name, t] of Object.entries(out)) {
+        result[name] = { buffer: t.gpuBuffer as GPUBuffer, dims: [...t.dims], dispose: () => t.dispose() };
+      }
+      return result;
+    });
+    this.#chain = next.catch(() => undefined);
+    return next;
+  }
+
   async release(): Promise<void> {
     await this.#chain;
     await this.session.release();
@@ -115,6 +147,8 @@ export async function createSession(bytes: Uint8Array, ep: Ep): Promise<Session>
   const session = await ort.InferenceSession.create(bytes, {
     executionProviders: [ep],
     graphOptimizationLevel: "all",
+    // on WebGPU, outputs stay on the device; `run` downloads them, `runOnDevice` does not
+    ...(ep === "webgpu" ? { preferredOutputLocation: "gpu-buffer" as const } : {}),
   });
   return new Session(ep, ort, session);
 }

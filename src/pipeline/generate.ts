@@ -14,6 +14,7 @@ import { previewRgba } from "../kernels/preview_cpu.ts";
 import { encodeImage, type OutputFormat, planarToRgba } from "./image_codec.ts";
 import type { Conditioning, LoadedModel } from "./model.ts";
 import { HttpError } from "../http/errors.ts";
+import { GpuOps } from "../kernels/gpu_ops.ts";
 import { samplerFor } from "../samplers/registry.ts";
 
 export interface GenerateParams {
@@ -94,6 +95,16 @@ export async function generateImage(model: LoadedModel, p: GenerateParams, hooks
     tokenFootprintPx: m.token_footprint_px,
     evalsPerStep: useCfg ? 2 : 1,
     ops: model.kernels,
+    previewEvery,
+    ...(model.ep === "webgpu" && model.kernels instanceof GpuOps
+      ? {
+        device: {
+          gpu: model.kernels,
+          velocity: (x: GPUBuffer, ids: Float32Array, sigma: number) =>
+            model.velocityOnDevice(x, ids, sigma, uncond ? [cond, uncond] : [cond], guidance, model.kernels as GpuOps),
+        },
+      }
+      : {}),
     signal: hooks.signal,
     emit: (ev) => {
       if (ev.type === "step" && previewEvery > 0 && ev.step % previewEvery === 0) {

@@ -14,6 +14,7 @@ import { readAsset, readAssetText, safeRelative } from "../assets.ts";
 import { createSession, type Ep, type Session } from "../onnx/ort.ts";
 import { WordTokenizer } from "./tokenizer.ts";
 import type { KernelOps } from "../kernels/ops.ts";
+import type { GpuOps } from "../kernels/gpu_ops.ts";
 import { type KernelMode, selectKernelOps } from "../kernels/select.ts";
 
 export interface Conditioning {
@@ -77,6 +78,53 @@ export class LoadedModel {
     });
     const v = out.out_hidden_states!.data;
     return conds.map((_, b) => v.subarray(b * tokens.length, (b + 1) * tokens.length));
+  }
+
+  /**
+   * WebGPU EP: the same as {@link velocity} with the latent already on ORT's device and
+   * the guided velocity left there (a pooled buffer of `gpu`, released by the caller).
+   */
+  async velocityOnDevice(
+    x: GPUBuffer,
+    ids: Float32Array,
+    sigma: number,
+    conds: Conditioning[],
+    guidance: number,
+    gpu: GpuOps,
+  ): Promise<GPUBuffer> {
+    const m = this.manifest;
+    const n = ids.length / 3;
+    const L = m.max_text_tokens;
+    const B = conds.length;
+    const count = n * 4 * m.latent_channels;
+    const batch = gpu.emptyBuffer(B * count * 4, "dit batch");
+    for (let b = 0; b < B; b++) gpu.copyInto(x, batch, count * 4, b * count * 4);
+    const cat = (parts: Float32Array[]) => {
+      const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+      parts.reduce((o, p) => (out.set(p, o), o + p.length), 0);
+      return out;
+    };
+    this.evaluations += B;
+    const out = await this.transformer.runOnDevice({
+      hidden_states: { buffer: batch, dims: [B, n, 4 * m.latent_channels] },
+      encoder_hidden_states: { data: cat(conds.map((c) => c.text)), dims: [B, L, m.text_dim] },
+      pooled_projections: { data: cat(conds.map((c) => c.pooled)), dims: [B, m.text_dim] },
+      timestep: { data: new Float32Array(B).fill(sigma), dims: [B] },
+      img_ids: { data: ids, dims: [n, 3] },
+      txt_ids: { data: new Float32Array(L * 3), dims: [L, 3] },
+    });
+    gpu.releaseBuffer(batch);
+    const v = out.out_hidden_states!;
+    let guided: GPUBuffer;
+    if (B === 2) {
+      guided = gpu.cfgOnDevice(v.buffer, guidance, count);
+    } else {
+      guided = gpu.emptyBuffer(count * 4, "v");
+      gpu.copyInto(v.buffer, guided, count * 4, 0);
+    }
+    // the copy/combine is queued before ORT may reuse the output buffer
+    v.dispose();
+    return guided;
   }
 
   /** Model-space latent `[C, h, w]` → image `[3, f h, f w]` in [-1, 1]. */

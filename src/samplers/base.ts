@@ -36,15 +36,14 @@ export async function denoiseStage(
   cost: Cost,
   previewGrid: (x0: Float32Array) => { latent: Float32Array; height: number; width: number },
 ): Promise<{ x: Float32Array; lastV: Float32Array | undefined }> {
+  if (ctx.device) return await denoiseStageOnDevice(ctx, x, ids, sigmas, stage, cost, previewGrid);
   const n = ids.length / 3;
   let lastV: Float32Array | undefined;
   for (let i = 0; i + 1 < sigmas.length; i++) {
     await checkCancelled(ctx.signal);
     const sigma = sigmas[i]!;
     const v = await ctx.velocity(x, ids, sigma);
-    cost.tokensPerStep.push(n);
-    cost.tokenSteps += n * ctx.evalsPerStep;
-    cost.evaluations += ctx.evalsPerStep;
+    countStep(ctx, cost, n);
     const before = x;
     ctx.emit({
       type: "step",
@@ -59,6 +58,56 @@ export async function denoiseStage(
     lastV = v;
   }
   return { x, lastV };
+}
+
+function countStep(ctx: SamplerContext, cost: Cost, n: number): void {
+  cost.tokensPerStep.push(n);
+  cost.tokenSteps += n * ctx.evalsPerStep;
+  cost.evaluations += ctx.evalsPerStep;
+}
+
+/**
+ * The same loop with the latent in a GPU buffer: the DiT reads and writes ORT's device
+ * memory and the Euler update runs in shaders/euler.wgsl. The latent crosses to the CPU
+ * only for a preview and once at the end of the stage (with the last velocity).
+ */
+async function denoiseStageOnDevice(
+  ctx: SamplerContext,
+  x: Float32Array,
+  ids: Float32Array,
+  sigmas: Float64Array,
+  stage: number,
+  cost: Cost,
+  previewGrid: (x0: Float32Array) => { latent: Float32Array; height: number; width: number },
+): Promise<{ x: Float32Array; lastV: Float32Array | undefined }> {
+  const { gpu, velocity } = ctx.device!;
+  const n = ids.length / 3;
+  const count = x.length;
+  const xb = gpu.uploadBuffer(x, "latent");
+  let lastV: GPUBuffer | undefined;
+  try {
+    for (let i = 0; i + 1 < sigmas.length; i++) {
+      await checkCancelled(ctx.signal);
+      const sigma = sigmas[i]!;
+      const v = await velocity(xb, ids, sigma);
+      countStep(ctx, cost, n);
+      let preview = () => previewGrid(new Float32Array(count));
+      if (ctx.previewEvery && (i + 1) % ctx.previewEvery === 0) {
+        const x0b = gpu.cleanEstimateOnDevice(xb, v, sigma, count);
+        const x0 = await gpu.readBuffer(x0b, count);
+        gpu.releaseBuffer(x0b);
+        preview = () => previewGrid(x0);
+      }
+      ctx.emit({ type: "step", stage, step: i + 1, total: sigmas.length - 1, sigma, tokens: n, preview });
+      gpu.eulerOnDevice(xb, v, sigmas[i + 1]! - sigma, count);
+      if (lastV) gpu.releaseBuffer(lastV);
+      lastV = v;
+    }
+    return { x: await gpu.readBuffer(xb, count), lastV: lastV ? await gpu.readBuffer(lastV, count) : undefined };
+  } finally {
+    gpu.releaseBuffer(xb);
+    if (lastV) gpu.releaseBuffer(lastV);
+  }
 }
 
 export async function sampleBase(ctx: SamplerContext, _options: Record<string, never> = {}): Promise<SamplerResult> {

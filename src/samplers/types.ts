@@ -3,6 +3,7 @@
  * the model files; the pipeline wires them up.
  */
 import type { KernelOps } from "../kernels/ops.ts";
+import type { GpuOps } from "../kernels/gpu_ops.ts";
 
 export interface LatentShape {
   channels: number;
@@ -39,6 +40,13 @@ export interface Cost {
 
 export type VelocityFn = (tokens: Float32Array, ids: Float32Array, sigma: number) => Promise<Float32Array>;
 
+/** The WebGPU EP's device-resident step: the latent stays in a GPU buffer between steps. */
+export interface DeviceStepper {
+  gpu: GpuOps;
+  /** Guided velocity for the latent in `x`; a pooled buffer the caller releases. */
+  velocity: (x: GPUBuffer, ids: Float32Array, sigma: number) => Promise<GPUBuffer>;
+}
+
 export interface SamplerContext {
   shape: LatentShape;
   seed: number;
@@ -54,6 +62,10 @@ export interface SamplerContext {
   evalsPerStep: number;
   /** Where RALU's kernels run; the CPU references when absent. */
   ops?: KernelOps;
+  /** Present on the WebGPU EP: denoising loops keep the latent on the GPU. */
+  device?: DeviceStepper;
+  /** Steps between previews (0 = none): the device loop reads back only then. */
+  previewEvery?: number;
 }
 
 export interface SamplerResult {

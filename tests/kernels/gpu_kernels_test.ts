@@ -118,3 +118,12 @@ Deno.test("GPU ops release every pooled buffer they take", gpuTest, async () => 
   assert.equal(gpu!.pool.live, before);
   assert.equal(cpuOps.name, "cpu");
 });
+
+Deno.test("guidance combine on the device equals v_u + g (v_c - v_u)", gpuTest, async () => {
+  const batch = randomFloats(2 * 500, 14);
+  const expected = Float32Array.from({ length: 500 }, (_, i) => {
+    const vc = batch[i]!, vu = batch[500 + i]!;
+    return Math.fround(vu + Math.fround(3.5 * Math.fround(vc - vu)));
+  });
+  assertClose(await gpu!.cfgCombine(batch, 3.5), expected, 1e-6, "cfg");
+});

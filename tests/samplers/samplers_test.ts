@@ -82,3 +82,22 @@ Deno.test("base and ralu start from the same seed noise (stage 1 = even rows and
   assert.equal(a.length, 256);
   assert.notDeepEqual(a, b);
 });
+
+Deno.test("WebGPU EP: the device-resident loop matches the CPU loop (base and ralu, with guidance)", { ...ortTest, ignore: noGpu }, async () => {
+  const onDevice = await loadModel("fixture", "webgpu", "gpu");
+  const viaCpu = await loadModel("fixture", "webgpu", "cpu");
+  for (const method of ["base", "ralu"] as const) {
+    const params = { prompt: "a small blue square", size: "64x64", seed: 5, steps: 6, guidance: 2.5, acceleration: { method, preset: "7x" } };
+    const previews: PipelineEvent[] = [];
+    const a = await generateImage(onDevice, params, { signal, previewEvery: 2, emit: (e) => e.type === "preview" && previews.push(e) });
+    const b = await generateImage(viaCpu, params, { signal });
+    const pa = decode(a.bytes).data, pb = decode(b.bytes).data;
+    let maxDiff = 0;
+    for (let i = 0; i < pa.length; i++) maxDiff = Math.max(maxDiff, Math.abs(pa[i]! - pb[i]!));
+    assert.ok(maxDiff <= 2, `${method}: max pixel difference ${maxDiff}`);
+    assert.ok(previews.length >= 2, "previews read back from the device");
+  }
+  assert.equal((onDevice.kernels as unknown as { pool: { live: number } }).pool.live, 0, "no pooled buffer leaked");
+  await onDevice.release();
+  await viaCpu.release();
+});
