@@ -32,7 +32,11 @@ async function generate(args: string[]): Promise<void> {
     acceleration: f.method === "base" ? undefined : { method: f.method, preset: f.preset ?? "4x" },
   }, { signal: new AbortController().signal });
   await Deno.writeFile(f.out, img.bytes);
-  console.log(`wrote ${f.out} (${img.width}x${img.height}, seed ${img.seed}, ${img.timings.totalMs.toFixed(0)} ms, ${img.cost.tokenSteps} token-steps)`);
+  console.log(
+    `wrote ${f.out} (${img.width}x${img.height}, seed ${img.seed}, ${
+      img.timings.totalMs.toFixed(0)
+    } ms, ${img.cost.tokenSteps} token-steps)`,
+  );
   await model.release();
 }
 
@@ -56,7 +60,9 @@ async function main(argv: string[]): Promise<void> {
     await cmd(args);
   } catch (err) {
     if (err instanceof ZodError) {
-      console.error(`invalid flags: ${err.issues.map((i) => `--${i.path.join(".")}: ${i.message}`).join("; ")}`);
+      console.error(
+        `invalid flags: ${err.issues.map((i) => `--${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      );
       Deno.exit(2);
     }
     if (err instanceof TypeError && /option|argument/i.test(err.message)) {

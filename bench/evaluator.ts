@@ -72,7 +72,14 @@ export function segment(rgba: Uint8Array, w: number, h: number): Component[] {
       }
     }
     if (area < MIN_AREA * w * h) continue;
-    out.push({ color: names[l]!, area, cx: (sx / area + 0.5) / w, cy: (sy / area + 0.5) / h, w: (x1 - x0 + 1) / w, h: (y1 - y0 + 1) / h });
+    out.push({
+      color: names[l]!,
+      area,
+      cx: (sx / area + 0.5) / w,
+      cy: (sy / area + 0.5) / h,
+      w: (x1 - x0 + 1) / w,
+      h: (y1 - y0 + 1) / h,
+    });
   }
   return out;
 }
@@ -100,25 +107,43 @@ export function evaluateImage(scene: Scene, rgba: Uint8Array, w: number, h: numb
     const [ex, ey] = grammar.positions[o.position]!;
     const candidates = comps.filter((c) => c.color === o.color && !used.has(c));
     if (!candidates.length) continue;
-    const c = candidates.reduce((a, b) => (Math.hypot(a.cx - ex, a.cy - ey) <= Math.hypot(b.cx - ex, b.cy - ey) ? a : b));
+    const c = candidates.reduce((
+      a,
+      b,
+    ) => (Math.hypot(a.cx - ex, a.cy - ey) <= Math.hypot(b.cx - ex, b.cy - ey) ? a : b));
     used.add(c);
     s.color++;
     const pos = nearestPosition(c.cx, c.cy) === o.position;
     const shape = classifyShape(c, w, h) === o.shape;
     const side = Math.sqrt(c.area / (w * h));
-    const size = (Math.abs(side - 1.6 * small) < Math.abs(side - 1.6 * large) ? "small" : "large") === o.size;
+    const size =
+      (Math.abs(side - 1.6 * small) < Math.abs(side - 1.6 * large) ? "small" : "large") === o.size;
     s.position += pos ? 1 : 0;
     s.shape += shape ? 1 : 0;
     s.size += size ? 1 : 0;
     s.all += pos && shape && size ? 1 : 0;
   }
   const n = scene.objects.length;
-  return { color: s.color / n, shape: s.shape / n, position: s.position / n, size: s.size / n, all: s.all / n, objects: n };
+  return {
+    color: s.color / n,
+    shape: s.shape / n,
+    position: s.position / n,
+    size: s.size / n,
+    all: s.all / n,
+    objects: n,
+  };
 }
 
 /** Mean of scores weighted by object count. */
 export function meanScore(scores: Score[]): Score {
   const n = scores.reduce((a, s) => a + s.objects, 0) || 1;
   const avg = (k: keyof Score) => scores.reduce((a, s) => a + s[k] * s.objects, 0) / n;
-  return { color: avg("color"), shape: avg("shape"), position: avg("position"), size: avg("size"), all: avg("all"), objects: n };
+  return {
+    color: avg("color"),
+    shape: avg("shape"),
+    position: avg("position"),
+    size: avg("size"),
+    all: avg("all"),
+    objects: n,
+  };
 }

@@ -23,14 +23,20 @@ export function psnr(a: Uint8Array, b: Uint8Array): number {
 }
 
 export function ssim(a: Uint8Array, b: Uint8Array, width: number, height: number): number {
-  const img = (d: Uint8Array) => ({ data: new Uint8ClampedArray(d.buffer, d.byteOffset, d.byteLength), width, height });
+  const img = (d: Uint8Array) => ({
+    data: new Uint8ClampedArray(d.buffer, d.byteOffset, d.byteLength),
+    width,
+    height,
+  });
   return ssimJs(img(a), img(b)).mssim;
 }
 
 /** Gray levels (BT.601, Q14) of RGBA8. */
 export function grayOf(rgba: Uint8Array): Uint8Array {
   const out = new Uint8Array(rgba.length / 4);
-  for (let p = 0; p < out.length; p++) out[p] = (rgba[p * 4]! * 4899 + rgba[p * 4 + 1]! * 9617 + rgba[p * 4 + 2]! * 1868 + 8192) >> 14;
+  for (let p = 0; p < out.length; p++) {
+    out[p] = (rgba[p * 4]! * 4899 + rgba[p * 4 + 1]! * 9617 + rgba[p * 4 + 2]! * 1868 + 8192) >> 14;
+  }
   return out;
 }
 

@@ -14,7 +14,11 @@ import { initWasm, Resvg } from "@resvg/resvg-wasm";
 import { encodeBase64 } from "../src/http/base64.ts";
 import { encodeImage } from "../src/pipeline/image_codec.ts";
 
-const FONT_DIRS = ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf", "/Library/Fonts/Arial.ttf"];
+const FONT_DIRS = [
+  "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+  "/usr/share/fonts/TTF/DejaVuSans.ttf",
+  "/Library/Fonts/Arial.ttf",
+];
 let ready: Promise<Uint8Array[]> | undefined;
 
 function init(): Promise<Uint8Array[]> {
@@ -35,7 +39,9 @@ function init(): Promise<Uint8Array[]> {
 
 export async function svgToPng(svg: string): Promise<Uint8Array> {
   const fonts = await init();
-  return new Resvg(svg, { font: { fontBuffers: fonts, defaultFontFamily: "DejaVu Sans", loadSystemFonts: false } }).render().asPng();
+  return new Resvg(svg, {
+    font: { fontBuffers: fonts, defaultFontFamily: "DejaVu Sans", loadSystemFonts: false },
+  }).render().asPng();
 }
 
 export async function vegaLitePng(spec: vl.TopLevelSpec): Promise<Uint8Array> {
@@ -43,7 +49,14 @@ export async function vegaLitePng(spec: vl.TopLevelSpec): Promise<Uint8Array> {
   return await svgToPng(await view.toSVG(2));
 }
 
-export function scatterPng(points: Record<string, unknown>[], x: string, y: string, title: string, xTitle: string, yTitle: string): Promise<Uint8Array> {
+export function scatterPng(
+  points: Record<string, unknown>[],
+  x: string,
+  y: string,
+  title: string,
+  xTitle: string,
+  yTitle: string,
+): Promise<Uint8Array> {
   return vegaLitePng({
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title,
@@ -51,34 +64,73 @@ export function scatterPng(points: Record<string, unknown>[], x: string, y: stri
     height: 240,
     data: { values: points },
     layer: [
-      { mark: { type: "point", filled: true, size: 90 }, encoding: { x: { field: x, type: "quantitative", title: xTitle }, y: { field: y, type: "quantitative", title: yTitle, scale: { zero: false } }, color: { field: "method", type: "nominal" }, shape: { field: "family", type: "nominal" } } },
-      { mark: { type: "text", dy: -10, fontSize: 9 }, encoding: { x: { field: x, type: "quantitative" }, y: { field: y, type: "quantitative" }, text: { field: "method" } } },
+      {
+        mark: { type: "point", filled: true, size: 90 },
+        encoding: {
+          x: { field: x, type: "quantitative", title: xTitle },
+          y: { field: y, type: "quantitative", title: yTitle, scale: { zero: false } },
+          color: { field: "method", type: "nominal" },
+          shape: { field: "family", type: "nominal" },
+        },
+      },
+      {
+        mark: { type: "text", dy: -10, fontSize: 9 },
+        encoding: {
+          x: { field: x, type: "quantitative" },
+          y: { field: y, type: "quantitative" },
+          text: { field: "method" },
+        },
+      },
     ],
   } as vl.TopLevelSpec);
 }
 
 /** A grid of RGBA images (rows × columns) with row and column labels, one PNG. */
-export function gridPng(cells: Uint8Array[][], w: number, h: number, rowLabels: string[], colLabels: string[], scale = 2): Promise<Uint8Array> {
+export function gridPng(
+  cells: Uint8Array[][],
+  w: number,
+  h: number,
+  rowLabels: string[],
+  colLabels: string[],
+  scale = 2,
+): Promise<Uint8Array> {
   const cw = w * scale, ch = h * scale, left = 120, top = 20, gap = 6, capH = 64;
   const width = left + colLabels.length * (cw + gap);
   const height = top + rowLabels.length * (ch + gap) + capH;
   const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}"><rect width="100%" height="100%" fill="white"/>`];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}"><rect width="100%" height="100%" fill="white"/>`,
+  ];
   colLabels.forEach((l, j) => {
     const x = left + j * (cw + gap);
     const words = l.split(" ");
     const lines: string[] = [];
     for (const word of words) {
-      if (lines.length && (lines.at(-1)! + " " + word).length * 5.2 < cw) lines[lines.length - 1] += " " + word;
-      else lines.push(word);
+      if (lines.length && (lines.at(-1)! + " " + word).length * 5.2 < cw) {
+        lines[lines.length - 1] += " " + word;
+      } else lines.push(word);
     }
-    lines.slice(0, 6).forEach((line, k) => parts.push(`<text x="${x}" y="${top + rowLabels.length * (ch + gap) + 10 + k * 9}" font-size="8" font-family="DejaVu Sans">${esc(line)}</text>`));
+    lines.slice(0, 6).forEach((line, k) =>
+      parts.push(
+        `<text x="${x}" y="${
+          top + rowLabels.length * (ch + gap) + 10 + k * 9
+        }" font-size="8" font-family="DejaVu Sans">${esc(line)}</text>`,
+      )
+    );
   });
   rowLabels.forEach((l, i) => {
-    parts.push(`<text x="4" y="${top + i * (ch + gap) + ch / 2}" font-size="12" font-family="DejaVu Sans">${esc(l)}</text>`);
+    parts.push(
+      `<text x="4" y="${top + i * (ch + gap) + ch / 2}" font-size="12" font-family="DejaVu Sans">${
+        esc(l)
+      }</text>`,
+    );
     cells[i]!.forEach((rgba, j) => {
       const png = encodeBase64(encodeImage(rgba, w, h, "png"));
-      parts.push(`<image x="${left + j * (cw + gap)}" y="${top + i * (ch + gap)}" width="${cw}" height="${ch}" style="image-rendering:pixelated" xlink:href="data:image/png;base64,${png}"/>`);
+      parts.push(
+        `<image x="${left + j * (cw + gap)}" y="${
+          top + i * (ch + gap)
+        }" width="${cw}" height="${ch}" style="image-rendering:pixelated" xlink:href="data:image/png;base64,${png}"/>`,
+      );
     });
   });
   parts.push("</svg>");

@@ -45,17 +45,45 @@ const METHODS: Method[] = [
   { name: "base-10", family: "base", steps: 10 },
   { name: "naive-4x", family: "naive", acceleration: { method: "naive", preset: "4x" } },
   { name: "naive-7x", family: "naive", acceleration: { method: "naive", preset: "7x" } },
-  { name: "bottleneck-4x", family: "bottleneck", acceleration: { method: "bottleneck", preset: "4x" } },
-  { name: "bottleneck-7x", family: "bottleneck", acceleration: { method: "bottleneck", preset: "7x" } },
+  {
+    name: "bottleneck-4x",
+    family: "bottleneck",
+    acceleration: { method: "bottleneck", preset: "4x" },
+  },
+  {
+    name: "bottleneck-7x",
+    family: "bottleneck",
+    acceleration: { method: "bottleneck", preset: "7x" },
+  },
   { name: "ralu-4x", family: "ralu", acceleration: { method: "ralu", preset: "4x" } },
   { name: "ralu-7x", family: "ralu", acceleration: { method: "ralu", preset: "7x" } },
 ];
 const ABLATIONS: Method[] = [
-  { name: "ralu-4x r=0.1", family: "ablation", acceleration: { method: "ralu", preset: "4x", r: 0.1 } },
-  { name: "ralu-4x r=0.2", family: "ablation", acceleration: { method: "ralu", preset: "4x", r: 0.2 } },
-  { name: "ralu-4x no NT-matching", family: "ablation", acceleration: { method: "ralu", preset: "4x", nt_matching: false } },
-  { name: "ralu-4x gray=clip", family: "ablation", acceleration: { method: "ralu", preset: "4x", gray: "clip" } },
-  { name: "ralu-4x exact noise", family: "ablation", acceleration: { method: "ralu", preset: "4x", exact_noise: true } },
+  {
+    name: "ralu-4x r=0.1",
+    family: "ablation",
+    acceleration: { method: "ralu", preset: "4x", r: 0.1 },
+  },
+  {
+    name: "ralu-4x r=0.2",
+    family: "ablation",
+    acceleration: { method: "ralu", preset: "4x", r: 0.2 },
+  },
+  {
+    name: "ralu-4x no NT-matching",
+    family: "ablation",
+    acceleration: { method: "ralu", preset: "4x", nt_matching: false },
+  },
+  {
+    name: "ralu-4x gray=clip",
+    family: "ablation",
+    acceleration: { method: "ralu", preset: "4x", gray: "clip" },
+  },
+  {
+    name: "ralu-4x exact noise",
+    family: "ablation",
+    acceleration: { method: "ralu", preset: "4x", exact_noise: true },
+  },
 ];
 
 const nCaptions = Number(flags.captions ?? (flags.quick ? 4 : flags.device ? 16 : 32));
@@ -70,11 +98,20 @@ const model = await loadModel(flags.model!, ep, flags.kernels as "auto" | "gpu" 
 const m = model.manifest;
 const [W, H] = m.default_size.split("x").map(Number) as [number, number];
 const signal = new AbortController().signal;
-console.log(`model ${m.id}, ep ${ep}, kernels ${model.kernels.name}, adapter ${adapter?.description ?? "none"}; ${nCaptions} captions x ${nSeeds} seeds`);
+console.log(
+  `model ${m.id}, ep ${ep}, kernels ${model.kernels.name}, adapter ${
+    adapter?.description ?? "none"
+  }; ${nCaptions} captions x ${nSeeds} seeds`,
+);
 
 // 2. Warm-up (first-run compilation is not what we measure)
 for (const method of methods.slice(0, 1).concat(methods.filter((x) => x.family === "ralu"))) {
-  await generateImage(model, { prompt: "a red circle", seed: 0, steps: 2, acceleration: method.acceleration }, { signal });
+  await generateImage(model, {
+    prompt: "a red circle",
+    seed: 0,
+    steps: 2,
+    acceleration: method.acceleration,
+  }, { signal });
 }
 
 // 3. Runs: every method on the same captions and seeds, interleaved so machine noise hits all alike
@@ -91,7 +128,23 @@ interface Row {
   evaluations: number;
   images: Uint8Array[];
 }
-const rows = new Map<string, Row>(methods.map((x) => [x.name, { ms: [], overheadMs: [], psnr: [], ssim: [], edgeRatio: [], artifacts: 0, scores: [], speedupFlops: 0, speedupTokenSteps: 0, evaluations: 0, images: [] }]));
+const rows = new Map<string, Row>(
+  methods.map((
+    x,
+  ) => [x.name, {
+    ms: [],
+    overheadMs: [],
+    psnr: [],
+    ssim: [],
+    edgeRatio: [],
+    artifacts: 0,
+    scores: [],
+    speedupFlops: 0,
+    speedupTokenSteps: 0,
+    evaluations: 0,
+    images: [],
+  }]),
+);
 const scenes = heldOutScenes(nCaptions);
 let peakRss = 0;
 const t0 = performance.now();
@@ -101,7 +154,12 @@ for (const [ci, scene] of scenes.entries()) {
     let reference: { rgba: Uint8Array; edges: number } | undefined;
     for (const method of methods) {
       const start = performance.now();
-      const img = await generateImage(model, { prompt, seed: 1000 + s, steps: method.steps, acceleration: method.acceleration }, { signal });
+      const img = await generateImage(model, {
+        prompt,
+        seed: 1000 + s,
+        steps: method.steps,
+        acceleration: method.acceleration,
+      }, { signal });
       const ms = performance.now() - start;
       const rgba = decode(img.bytes).data as Uint8Array;
       const edges = edgeCount(rgba, W, H);
@@ -114,8 +172,15 @@ for (const [ci, scene] of scenes.entries()) {
       row.edgeRatio.push((edges + 1) / (reference.edges + 1));
       if (edges > reference.edges * (1 + edgeMargin) + 5) row.artifacts++;
       row.scores.push(evaluateImage(scene, rgba, W, H));
-      const evals = (m.default_guidance > 1 ? 2 : 1);
-      const report = costReport(img.cost, evals, m.max_text_tokens, m.architecture, m.default_steps, (W / m.vae_scale_factor / 2) * (H / m.vae_scale_factor / 2));
+      const evals = m.default_guidance > 1 ? 2 : 1;
+      const report = costReport(
+        img.cost,
+        evals,
+        m.max_text_tokens,
+        m.architecture,
+        m.default_steps,
+        (W / m.vae_scale_factor / 2) * (H / m.vae_scale_factor / 2),
+      );
       row.speedupFlops = report.speedup_flops;
       row.speedupTokenSteps = report.speedup_token_steps;
       row.evaluations = img.cost.evaluations;
@@ -123,7 +188,9 @@ for (const [ci, scene] of scenes.entries()) {
       peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
     }
   }
-  console.log(`caption ${ci + 1}/${nCaptions} done (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  console.log(
+    `caption ${ci + 1}/${nCaptions} done (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+  );
 }
 
 // 4. Aggregate
@@ -158,24 +225,42 @@ const gpuPeak = model.kernels instanceof GpuOps ? model.kernels.pool.peakBytes :
 // 5. Report
 await Deno.mkdir(flags.out!, { recursive: true });
 const fmt = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : "∞");
-const header = "| method | NFE | median ms | wall speedup | FLOPs speedup | wall/FLOPs | RALU kernels share | PSNR vs base-50 | SSIM | edge ratio | artifact ratio | colour | shape | position | all |";
+const header =
+  "| method | NFE | median ms | wall speedup | FLOPs speedup | wall/FLOPs | RALU kernels share | PSNR vs base-50 | SSIM | edge ratio | artifact ratio | colour | shape | position | all |";
 const lines = table.map((t) =>
-  `| ${t.method} | ${t.evals} | ${fmt(t.ms, 0)} | ${fmt(t.wall)}x | ${fmt(t.flops)}x | ${fmt(t.wallOverFlops)} | ${(100 * t.overhead).toFixed(1)}% | ${fmt(t.psnr, 1)} | ${fmt(t.ssim, 3)} | ${fmt(t.edgeRatio)} | ${fmt(t.artifactRatio)} | ${fmt(t.color)} | ${fmt(t.shape)} | ${fmt(t.position)} | ${fmt(t.all)} |`
+  `| ${t.method} | ${t.evals} | ${fmt(t.ms, 0)} | ${fmt(t.wall)}x | ${fmt(t.flops)}x | ${
+    fmt(t.wallOverFlops)
+  } | ${(100 * t.overhead).toFixed(1)}% | ${fmt(t.psnr, 1)} | ${fmt(t.ssim, 3)} | ${
+    fmt(t.edgeRatio)
+  } | ${fmt(t.artifactRatio)} | ${fmt(t.color)} | ${fmt(t.shape)} | ${fmt(t.position)} | ${
+    fmt(t.all)
+  } |`
 );
 const mode = flags.device ? "device" : flags.quick ? "quick" : "full";
-const cmd = `deno task bench${flags.quick ? " --quick" : ""}${flags.device ? " --device" : ""}${flags.ablations ? " --ablations" : ""}`;
-const machine = `${navigator.hardwareConcurrency} CPU threads (${Deno.build.os}/${Deno.build.arch}), DiT on the ${ep} EP, RALU kernels on ${model.kernels.name}${adapter ? ` (adapter: ${adapter.description})` : ""}`;
+const cmd = `deno task bench${flags.quick ? " --quick" : ""}${flags.device ? " --device" : ""}${
+  flags.ablations ? " --ablations" : ""
+}`;
+const machine =
+  `${navigator.hardwareConcurrency} CPU threads (${Deno.build.os}/${Deno.build.arch}), DiT on the ${ep} EP, RALU kernels on ${model.kernels.name}${
+    adapter ? ` (adapter: ${adapter.description})` : ""
+  }`;
 const section = [
   `## ${mode} run — ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
   "",
-  `Command: \`${cmd}\`. Machine: ${machine}. Model \`${m.id}\` at ${W}x${H}, guidance ${m.default_guidance}, ${nCaptions} held-out captions x ${nSeeds} seeds, ${((performance.now() - t0) / 1000).toFixed(0)} s in all.`,
-  `Peak process memory ${(peakRss / 2 ** 20).toFixed(0)} MiB; peak GPU buffer bytes of the RALU kernels ${(gpuPeak / 2 ** 10).toFixed(0)} KiB.`,
+  `Command: \`${cmd}\`. Machine: ${machine}. Model \`${m.id}\` at ${W}x${H}, guidance ${m.default_guidance}, ${nCaptions} held-out captions x ${nSeeds} seeds, ${
+    ((performance.now() - t0) / 1000).toFixed(0)
+  } s in all.`,
+  `Peak process memory ${
+    (peakRss / 2 ** 20).toFixed(0)
+  } MiB; peak GPU buffer bytes of the RALU kernels ${(gpuPeak / 2 ** 10).toFixed(0)} KiB.`,
   "",
   header,
   "|" + " --- |".repeat(16),
   ...lines,
   "",
-  `Speedups are ratios to \`base-50\` medians from this same run. "RALU kernels share" is the time in edge detection, top-k, repacking and noise over the whole generation. Edge ratio: Canny edge pixels of the output over those of the \`base-50\` image of the same seed; artifact ratio: share of images whose edge count rises more than ${edgeMargin * 100}% above it.`,
+  `Speedups are ratios to \`base-50\` medians from this same run. "RALU kernels share" is the time in edge detection, top-k, repacking and noise over the whole generation. Edge ratio: Canny edge pixels of the output over those of the \`base-50\` image of the same seed; artifact ratio: share of images whose edge count rises more than ${
+    edgeMargin * 100
+  }% above it.`,
   "",
 ].join("\n");
 const docPath = `${flags.out}/benchmarks.md`;
@@ -183,20 +268,49 @@ let doc = "";
 try {
   doc = await Deno.readTextFile(docPath);
 } catch {
-  doc = "# Benchmarks\n\nWritten by `deno task bench` (see bench/run.ts). Each section is one run; newer runs replace the section of the same mode.\n\n";
+  doc =
+    "# Benchmarks\n\nWritten by `deno task bench` (see bench/run.ts). Each section is one run; newer runs replace the section of the same mode.\n\n";
 }
 const marker = `<!-- bench:${mode} -->`;
 const block = `${marker}\n${section}\n${marker}`;
-doc = doc.includes(marker) ? doc.replace(new RegExp(`${marker}[\\s\\S]*?${marker}`), block) : doc + block + "\n";
+doc = doc.includes(marker)
+  ? doc.replace(new RegExp(`${marker}[\\s\\S]*?${marker}`), block)
+  : doc + block + "\n";
 await Deno.writeTextFile(docPath, doc);
 
 const points = table.filter((t) => t.method !== "base-50");
-await Deno.writeFile(`${flags.out}/bench_${mode}_psnr.png`, await scatterPng(points, "wall", "psnr", "Fidelity to base-50 vs measured speedup", "wall-clock speedup (x)", "PSNR vs base-50 (dB)"));
-await Deno.writeFile(`${flags.out}/bench_${mode}_artifacts.png`, await scatterPng(points, "flops", "artifactRatio", "Artifact ratio vs FLOPs speedup", "FLOPs speedup (x)", "artifact ratio"));
+await Deno.writeFile(
+  `${flags.out}/bench_${mode}_psnr.png`,
+  await scatterPng(
+    points,
+    "wall",
+    "psnr",
+    "Fidelity to base-50 vs measured speedup",
+    "wall-clock speedup (x)",
+    "PSNR vs base-50 (dB)",
+  ),
+);
+await Deno.writeFile(
+  `${flags.out}/bench_${mode}_artifacts.png`,
+  await scatterPng(
+    points,
+    "flops",
+    "artifactRatio",
+    "Artifact ratio vs FLOPs speedup",
+    "FLOPs speedup (x)",
+    "artifact ratio",
+  ),
+);
 const shown = methods.filter((x) => !x.name.includes("=") && !x.name.includes(" "));
 await Deno.writeFile(
   `${flags.out}/bench_${mode}_grid.png`,
-  await gridPng(shown.map((x) => rows.get(x.name)!.images), W, H, shown.map((x) => x.name), scenes.slice(0, rows.get("base-50")!.images.length).map(caption)),
+  await gridPng(
+    shown.map((x) => rows.get(x.name)!.images),
+    W,
+    H,
+    shown.map((x) => x.name),
+    scenes.slice(0, rows.get("base-50")!.images.length).map(caption),
+  ),
 );
 console.log(section);
 await model.release();

@@ -99,7 +99,9 @@ export function heldOutScenes(count: number, seed = 2026): Scene[] {
 
 export function caption(scene: Scene): string {
   const parts = scene.objects.map((o) => `a ${o.size} ${o.color} ${o.shape} ${o.position}`);
-  let text = parts.length === 1 ? parts[0]! : `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`;
+  let text = parts.length === 1
+    ? parts[0]!
+    : `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`;
   text += scene.background2 !== scene.background
     ? ` on a ${scene.background} and ${scene.background2} gradient background`
     : ` on a plain ${scene.background} background`;
@@ -118,14 +120,17 @@ function inside(shape: string, x: number, y: number, cx: number, cy: number, r: 
 export function renderScene(scene: Scene, size: number): Uint8Array {
   const ss = 2, n = size * ss;
   const acc = new Float32Array(size * size * 3);
-  const top = grammar.backgrounds[scene.background]!, bottom = grammar.backgrounds[scene.background2]!;
+  const top = grammar.backgrounds[scene.background]!,
+    bottom = grammar.backgrounds[scene.background2]!;
   for (let py = 0; py < n; py++) {
     for (let px = 0; px < n; px++) {
       const x = (px + 0.5) / n, y = (py + 0.5) / n;
       let c = [0, 1, 2].map((k) => top[k]! * (1 - y) + bottom[k]! * y);
       for (const o of scene.objects) {
         const [cx, cy] = grammar.positions[o.position]!;
-        if (inside(o.shape, x, y, cx, cy, grammar.sizes[o.size]!)) c = [...grammar.colors[o.color]!];
+        if (inside(o.shape, x, y, cx, cy, grammar.sizes[o.size]!)) {
+          c = [...grammar.colors[o.color]!];
+        }
       }
       const p = (Math.floor(py / ss) * size + Math.floor(px / ss)) * 3;
       for (let k = 0; k < 3; k++) acc[p + k]! += c[k]! / (ss * ss);

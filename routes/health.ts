@@ -42,7 +42,9 @@ export function healthRoutes(state: ServerState): Hono {
       `ralu_token_steps_total ${state.counters.tokenSteps}`,
       "# HELP ralu_http_requests_total HTTP requests, by status.",
       "# TYPE ralu_http_requests_total counter",
-      ...[...state.counters.requests].map(([status, n]) => `ralu_http_requests_total{status="${status}"} ${n}`),
+      ...[...state.counters.requests].map(([status, n]) =>
+        `ralu_http_requests_total{status="${status}"} ${n}`
+      ),
     ];
     return c.text(lines.join("\n") + "\n", 200, { "content-type": "text/plain; version=0.0.4" });
   });

@@ -12,7 +12,9 @@ import type { ServerState } from "../src/server_state.ts";
 
 function imageData(r: GenerationResult, format: string, url: boolean) {
   return r.images.map((img) =>
-    url ? { url: `data:image/${format};base64,${img.b64_json}`, revised_prompt: null } : { b64_json: img.b64_json }
+    url
+      ? { url: `data:image/${format};base64,${img.b64_json}`, revised_prompt: null }
+      : { b64_json: img.b64_json }
   );
 }
 
@@ -38,7 +40,12 @@ export function imagesRoutes(state: ServerState): Hono {
         output_format: format,
         size,
         usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
-        ralu: { seeds: r.images.map((i) => i.seed), timings: r.timings, cost: r.cost, job_id: job.id },
+        ralu: {
+          seeds: r.images.map((i) => i.seed),
+          timings: r.timings,
+          cost: r.cost,
+          job_id: job.id,
+        },
       });
     }
 
@@ -49,7 +56,9 @@ export function imagesRoutes(state: ServerState): Hono {
       let partial = 0;
       // writes are chained so the last event is flushed before the stream closes
       let written: Promise<void> = Promise.resolve();
-      const write = (msg: { event: string; data: string }) => (written = written.then(() => stream.writeSSE(msg)));
+      const write = (
+        msg: { event: string; data: string },
+      ) => (written = written.then(() => stream.writeSSE(msg)));
       await new Promise<void>((resolve) => {
         const send = (e: JobEvent) => {
           const created = Math.floor(Date.now() / 1000);
@@ -83,7 +92,10 @@ export function imagesRoutes(state: ServerState): Hono {
             }
             resolve();
           } else if (e.event === "error") {
-            write({ event: "error", data: JSON.stringify({ type: "error", ...(e.data as object) }) });
+            write({
+              event: "error",
+              data: JSON.stringify({ type: "error", ...(e.data as object) }),
+            });
             resolve();
           }
         };
@@ -99,4 +111,3 @@ export function imagesRoutes(state: ServerState): Hono {
 
   return app;
 }
-

@@ -22,11 +22,21 @@ export function modelsRoutes(state: ServerState): Hono {
   const app = new Hono();
   app.get("/v1/models", async (c) => {
     const list = await state.registry.list();
-    return c.json({ object: "list", data: list.map((m) => modelObject(m, m.id === state.registry.defaultId)) });
+    return c.json({
+      object: "list",
+      data: list.map((m) => modelObject(m, m.id === state.registry.defaultId)),
+    });
   });
   app.get("/v1/models/:id", async (c) => {
     const m = (await state.registry.list()).find((x) => x.id === c.req.param("id"));
-    if (!m) throw new HttpError(404, `model "${c.req.param("id")}" does not exist`, "model", "model_not_found");
+    if (!m) {
+      throw new HttpError(
+        404,
+        `model "${c.req.param("id")}" does not exist`,
+        "model",
+        "model_not_found",
+      );
+    }
     return c.json(modelObject(m, m.id === state.registry.defaultId));
   });
   return app;

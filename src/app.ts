@@ -26,7 +26,9 @@ export function createApp(state: ServerState): Hono {
     for (const [k, v] of Object.entries(e.headers)) c.header(k, v);
     return c.json(errorBody(e), e.status);
   });
-  app.notFound((c) => c.json(errorBody(new HttpError(404, `no route for ${c.req.method} ${c.req.path}`)), 404));
+  app.notFound((c) =>
+    c.json(errorBody(new HttpError(404, `no route for ${c.req.method} ${c.req.path}`)), 404)
+  );
 
   app.use("*", async (c, next) => {
     await next();
@@ -36,7 +38,13 @@ export function createApp(state: ServerState): Hono {
 
   if (state.flags["cors-origin"].length > 0) {
     const origins = state.flags["cors-origin"];
-    app.use("*", cors({ origin: origins.includes("*") ? "*" : origins, allowHeaders: ["Authorization", "Content-Type"] }));
+    app.use(
+      "*",
+      cors({
+        origin: origins.includes("*") ? "*" : origins,
+        allowHeaders: ["Authorization", "Content-Type"],
+      }),
+    );
   }
 
   const key = state.flags["api-key"];

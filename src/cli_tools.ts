@@ -10,10 +10,15 @@ function numbers(s: string | undefined, name: string): number[] {
   return v;
 }
 
-async function schedule(args: string[]): Promise<void> {
+function schedule(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { N: { type: "string" }, e: { type: "string" }, h0: { type: "string" }, json: { type: "boolean" } },
+    options: {
+      N: { type: "string" },
+      e: { type: "string" },
+      h0: { type: "string" },
+      json: { type: "boolean" },
+    },
   });
   const N = numbers(values.N, "N");
   const e = numbers(values.e, "e");
@@ -31,15 +36,26 @@ async function schedule(args: string[]): Promise<void> {
   if (values.json) {
     console.log(JSON.stringify(out));
   } else {
-    console.log(`h = ${sol.h.map((v) => v.toFixed(4)).join(", ")}   Z = ${sol.Z.toFixed(4)}   (c = ${out.c.toFixed(5)}, JS distance ${sol.distance.toExponential(3)})`);
+    console.log(
+      `h = ${sol.h.map((v) => v.toFixed(4)).join(", ")}   Z = ${sol.Z.toFixed(4)}   (c = ${
+        out.c.toFixed(5)
+      }, JS distance ${sol.distance.toExponential(3)})`,
+    );
     plan.boundaries.forEach((b, k) =>
-      console.log(`boundary ${k + 1}: e = ${b.e}  s = ${b.s.toFixed(5)}  alpha = ${b.alpha.toFixed(5)}  beta = ${b.beta.toFixed(5)}`)
+      console.log(
+        `boundary ${k + 1}: e = ${b.e}  s = ${b.s.toFixed(5)}  alpha = ${
+          b.alpha.toFixed(5)
+        }  beta = ${b.beta.toFixed(5)}`,
+      )
     );
   }
+  return Promise.resolve();
 }
 
 /** Gray levels of a PNG: a gray image's values as they are, colour by BT.601 (Q14). */
-export function pngGray(png: { width: number; height: number; channels: number; data: ArrayLike<number>; depth: number }): Uint8Array {
+export function pngGray(
+  png: { width: number; height: number; channels: number; data: ArrayLike<number>; depth: number },
+): Uint8Array {
   const n = png.width * png.height;
   const out = new Uint8Array(n);
   const scale = png.depth === 16 ? 1 / 257 : 1;
@@ -62,16 +78,21 @@ async function edges(args: string[]): Promise<void> {
       kernels: { type: "string" },
     },
   });
-  if (!values.in || !values.out) throw new TypeError("missing argument: edges needs --in and --out");
+  if (!values.in || !values.out) {
+    throw new TypeError("missing argument: edges needs --in and --out");
+  }
   const { decode } = await import("fast-png");
   const { encodeGrayPng, encodeImage } = await import("./pipeline/image_codec.ts");
   const { selectKernelOps } = await import("./kernels/select.ts");
-  const { canny, edgeScores } = await import("./kernels/canny_cpu.ts");
+  const { canny } = await import("./kernels/canny_cpu.ts");
   const { GpuOps } = await import("./kernels/gpu_ops.ts");
   const png = decode(await Deno.readFile(values.in));
   const { width: w, height: h } = png;
   const gray = pngGray(png);
-  const ops = await selectKernelOps((values.kernels as "auto" | "gpu" | "cpu" | undefined) ?? "auto", "wasm");
+  const ops = await selectKernelOps(
+    (values.kernels as "auto" | "gpu" | "cpu" | undefined) ?? "auto",
+    "wasm",
+  );
   const map = ops instanceof GpuOps ? await ops.cannyGray(gray, w, h) : canny(gray, w, h);
   await Deno.writeFile(values.out, encodeGrayPng(map.map((v) => v * 255), w, h));
   const count = map.reduce((a, b) => a + b, 0);
@@ -79,7 +100,9 @@ async function edges(args: string[]): Promise<void> {
   if (values.patches) {
     const fp = Number(values.footprint ?? 16);
     const ratio = Number(values.ratio ?? 0.3);
-    if (w % fp || h % fp) throw new TypeError(`image size ${w}x${h} is not a multiple of the token footprint ${fp}`);
+    if (w % fp || h % fp) {
+      throw new TypeError(`image size ${w}x${h} is not a multiple of the token footprint ${fp}`);
+    }
     const scores = await ops.edgeScores(map, w, h, fp);
     const k = Math.floor(scores.length * ratio);
     const mask = await ops.topk(scores, k);
@@ -89,12 +112,19 @@ async function edges(args: string[]): Promise<void> {
         const p = y * w + x;
         const sel = mask[Math.floor(y / fp) * (w / fp) + Math.floor(x / fp)] === 1;
         const g = gray[p]!;
-        rgba.set(sel ? [Math.round(g * 0.5 + 127), Math.round(g * 0.5), Math.round(g * 0.5), 255] : [g, g, g, 255], p * 4);
+        rgba.set(
+          sel
+            ? [Math.round(g * 0.5 + 127), Math.round(g * 0.5), Math.round(g * 0.5), 255]
+            : [g, g, g, 255],
+          p * 4,
+        );
         if (map[p]) rgba.set([255, 255, 0, 255], p * 4);
       }
     }
     await Deno.writeFile(values.patches, encodeImage(rgba, w, h, "png"));
-    console.log(`wrote ${values.patches}: ${k} of ${scores.length} tokens selected (ratio ${ratio}, ${fp}px tokens)`);
+    console.log(
+      `wrote ${values.patches}: ${k} of ${scores.length} tokens selected (ratio ${ratio}, ${fp}px tokens)`,
+    );
   }
 }
 

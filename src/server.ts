@@ -42,9 +42,16 @@ export async function startServer(flags: ServeFlags): Promise<RunningServer> {
   const state = await createState(flags);
   await state.registry.get(); // load the default model now: fail fast, answer the first request fast
   const app = createApp(state);
-  const server = Deno.serve({ hostname: flags.host, port: flags.port, onListen: () => {} }, app.fetch);
+  const server = Deno.serve(
+    { hostname: flags.host, port: flags.port, onListen: () => {} },
+    app.fetch,
+  );
   const port = server.addr.port;
-  console.log(`listening on http://${flags.host}:${port} (model ${flags.model}, ep ${state.ep}, adapter ${state.adapter?.description ?? "none"})`);
+  console.log(
+    `listening on http://${flags.host}:${port} (model ${flags.model}, ep ${state.ep}, adapter ${
+      state.adapter?.description ?? "none"
+    })`,
+  );
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {

@@ -1,11 +1,13 @@
 /** Shared test set-up: a server state on the fixture model and the wasm EP. */
-import { serveFlagsSchema, type ServeFlags } from "../src/config/server_flags.ts";
+import { type ServeFlags, serveFlagsSchema } from "../src/config/server_flags.ts";
 import { createApp } from "../src/app.ts";
 import { createState } from "../src/server.ts";
 import type { ServerState } from "../src/server_state.ts";
 import type { Hono } from "hono";
 
-export async function fixtureApp(overrides: Partial<ServeFlags> = {}): Promise<{ app: Hono; state: ServerState }> {
+export async function fixtureApp(
+  overrides: Partial<ServeFlags> = {},
+): Promise<{ app: Hono; state: ServerState }> {
   const flags = serveFlagsSchema.parse({ model: "fixture", ep: "wasm", ...overrides });
   const state = await createState(flags);
   await state.registry.get();
@@ -16,7 +18,11 @@ export async function fixtureApp(overrides: Partial<ServeFlags> = {}): Promise<{
 export const ortTest = { sanitizeResources: false, sanitizeOps: false } as const;
 
 export function post(body: unknown, headers: Record<string, string> = {}): RequestInit {
-  return { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
+  return {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  };
 }
 
 /** Parses an SSE body into events. */

@@ -84,7 +84,19 @@ export function parseGenerateFlags(args: string[]): z.infer<typeof generateFlags
   const { values } = parseArgs({
     args,
     options: Object.fromEntries(
-      ["prompt", "out", "model", "ep", "seed", "steps", "size", "guidance", "method", "preset", "kernels"].map((k) => [k, { type: "string" as const }]),
+      [
+        "prompt",
+        "out",
+        "model",
+        "ep",
+        "seed",
+        "steps",
+        "size",
+        "guidance",
+        "method",
+        "preset",
+        "kernels",
+      ].map((k) => [k, { type: "string" as const }]),
     ),
     strict: true,
   });

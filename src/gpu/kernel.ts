@@ -32,7 +32,11 @@ export class Kernel {
     readonly pipeline: GPUComputePipeline,
   ) {}
 
-  static async load(device: GPUDevice, name: string, constants: Record<string, number> = {}): Promise<Kernel> {
+  static async load(
+    device: GPUDevice,
+    name: string,
+    constants: Record<string, number> = {},
+  ): Promise<Kernel> {
     let code = await readAssetText(`shaders/${name}.wgsl`);
     // WGSL has no includes: `//#include file.wgsl` pastes a shared fragment
     for (const m of [...code.matchAll(/^\/\/#include (\S+)$/gm)]) {
@@ -48,9 +52,21 @@ export class Kernel {
   }
 
   /** Records one dispatch; `uniform` is the Params buffer (bound last). */
-  dispatch(encoder: GPUCommandEncoder, buffers: GPUBuffer[], uniform: GPUBuffer, groups: [number, number?, number?]): void {
-    const entries = [...buffers, uniform].map((buffer, binding) => ({ binding, resource: { buffer } }));
-    const bind = this.device.createBindGroup({ label: `${this.name} bindings`, layout: this.pipeline.getBindGroupLayout(0), entries });
+  dispatch(
+    encoder: GPUCommandEncoder,
+    buffers: GPUBuffer[],
+    uniform: GPUBuffer,
+    groups: [number, number?, number?],
+  ): void {
+    const entries = [...buffers, uniform].map((buffer, binding) => ({
+      binding,
+      resource: { buffer },
+    }));
+    const bind = this.device.createBindGroup({
+      label: `${this.name} bindings`,
+      layout: this.pipeline.getBindGroupLayout(0),
+      entries,
+    });
     const pass = encoder.beginComputePass({ label: `${this.name} pass` });
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, bind);

@@ -60,7 +60,12 @@ export function fromZod(err: ZodError): HttpError {
   const issue = err.issues[0];
   const param = issue && issue.path.length > 0 ? issue.path.join(".") : null;
   const where = param ? `${param}: ` : "";
-  return new HttpError(400, `${where}${issue?.message ?? "invalid request"}`, param, "invalid_value");
+  return new HttpError(
+    400,
+    `${where}${issue?.message ?? "invalid request"}`,
+    param,
+    "invalid_value",
+  );
 }
 
 /** Anything thrown → an HttpError (unknown errors become a 500 without internals). */

@@ -8,7 +8,7 @@
  * ```
  */
 import type { ImageRequest } from "../config/image_request.ts";
-import { costReport, type CostReport } from "../pipeline/cost.ts";
+import { type CostReport, costReport } from "../pipeline/cost.ts";
 import { generateImage, type PipelineEvent } from "../pipeline/generate.ts";
 import type { LoadedModel } from "../pipeline/model.ts";
 import { encodeBase64 } from "../http/base64.ts";
@@ -31,7 +31,13 @@ export function previewInterval(steps: number, count: number): number {
 function eventData(ev: PipelineEvent): [string, unknown] {
   switch (ev.type) {
     case "preview":
-      return ["preview", { stage: ev.stage, step: ev.step, width: ev.width, height: ev.height, b64_png: encodeBase64(ev.png) }];
+      return ["preview", {
+        stage: ev.stage,
+        step: ev.step,
+        width: ev.width,
+        height: ev.height,
+        b64_png: encodeBase64(ev.png),
+      }];
     case "edge_mask":
       return ["edge_mask", {
         width: ev.width,
@@ -50,11 +56,16 @@ function eventData(ev: PipelineEvent): [string, unknown] {
   }
 }
 
-export function generationWork(model: LoadedModel, req: ImageRequest, seed: number): (job: Job) => Promise<GenerationResult> {
+export function generationWork(
+  model: LoadedModel,
+  req: ImageRequest,
+  seed: number,
+): (job: Job) => Promise<GenerationResult> {
   return async (job) => {
     const m = model.manifest;
     const steps = req.steps ?? m.default_steps;
-    const previewEvery = req.preview_every ?? (req.stream ? previewInterval(steps, req.partial_images) : 0);
+    const previewEvery = req.preview_every ??
+      (req.stream ? previewInterval(steps, req.partial_images) : 0);
     const images: GenerationResult["images"] = [];
     const perImage: number[] = [];
     let cost: CostReport | undefined;
@@ -82,7 +93,13 @@ export function generationWork(model: LoadedModel, req: ImageRequest, seed: numb
       const full = (img.width / m.vae_scale_factor / 2) * (img.height / m.vae_scale_factor / 2);
       cost = costReport(img.cost, evals, m.max_text_tokens, m.architecture, m.default_steps, full);
       perImage.push(img.timings.totalMs);
-      images.push({ b64_json: encodeBase64(img.bytes), seed: img.seed, width: img.width, height: img.height, format: img.format });
+      images.push({
+        b64_json: encodeBase64(img.bytes),
+        seed: img.seed,
+        width: img.width,
+        height: img.height,
+        format: img.format,
+      });
     }
     const result: GenerationResult = {
       created: Math.floor(Date.now() / 1000),

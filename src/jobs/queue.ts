@@ -98,9 +98,15 @@ export class JobQueue {
     if (this.#closed) throw new HttpError(503, "the server is shutting down");
     if (this.#waiting.length >= this.options.maxQueued) {
       const retry = Math.max(1, Math.ceil(this.#estimatedWaitMs() / 1000));
-      throw new HttpError(429, `the queue is full (${this.options.maxQueued} waiting); retry later`, null, "queue_full", {
-        "Retry-After": String(retry),
-      });
+      throw new HttpError(
+        429,
+        `the queue is full (${this.options.maxQueued} waiting); retry later`,
+        null,
+        "queue_full",
+        {
+          "Retry-After": String(retry),
+        },
+      );
     }
     const job = new Job(crypto.randomUUID(), work);
     this.#jobs.set(job.id, job);
@@ -143,8 +149,12 @@ export class JobQueue {
   }
 
   #estimatedWaitMs(): number {
-    const done = [...this.#jobs.values()].filter((j) => j.status === "completed" && j.startedAt && j.endedAt);
-    const avg = done.length ? done.reduce((s, j) => s + (j.endedAt! - j.startedAt!), 0) / done.length : 5000;
+    const done = [...this.#jobs.values()].filter((j) =>
+      j.status === "completed" && j.startedAt && j.endedAt
+    );
+    const avg = done.length
+      ? done.reduce((s, j) => s + (j.endedAt! - j.startedAt!), 0) / done.length
+      : 5000;
     return avg * (this.#waiting.length + 1);
   }
 
@@ -165,7 +175,10 @@ export class JobQueue {
     job.startedAt = Date.now();
     job.emit("started", { id: job.id });
     const timer = setTimeout(
-      () => job.controller.abort(new DOMException(`timed out after ${this.options.timeoutMs} ms`, "TimeoutError")),
+      () =>
+        job.controller.abort(
+          new DOMException(`timed out after ${this.options.timeoutMs} ms`, "TimeoutError"),
+        ),
       this.options.timeoutMs,
     );
     try {
@@ -173,11 +186,23 @@ export class JobQueue {
       this.#end(job, "completed");
     } catch (err) {
       if (job.signal.aborted) {
-        const reason = job.signal.reason instanceof DOMException ? job.signal.reason.message : "cancelled";
-        const status = job.signal.reason instanceof DOMException && job.signal.reason.name === "TimeoutError"
-          ? "failed"
+        const reason = job.signal.reason instanceof DOMException
+          ? job.signal.reason.message
           : "cancelled";
-        this.#end(job, status, new HttpError(status === "failed" ? 500 : 400, `job ${reason}`, null, status === "failed" ? "timeout" : "cancelled"));
+        const status =
+          job.signal.reason instanceof DOMException && job.signal.reason.name === "TimeoutError"
+            ? "failed"
+            : "cancelled";
+        this.#end(
+          job,
+          status,
+          new HttpError(
+            status === "failed" ? 500 : 400,
+            `job ${reason}`,
+            null,
+            status === "failed" ? "timeout" : "cancelled",
+          ),
+        );
       } else {
         this.#end(job, "failed", toHttpError(err));
       }

@@ -2,7 +2,7 @@
  * Validates an image request once, up front (body, model, size, method), then queues it.
  * Anything wrong is an HttpError before the queue sees it, so nothing accepted is lost.
  */
-import { imageRequestSchema, type ImageRequest } from "../config/image_request.ts";
+import { type ImageRequest, imageRequestSchema } from "../config/image_request.ts";
 import { fromZod, HttpError } from "../http/errors.ts";
 import { resolveSize } from "../pipeline/generate.ts";
 import { samplerFor } from "../samplers/registry.ts";
@@ -25,13 +25,19 @@ export function parseImageRequest(body: unknown): ImageRequest {
   return parsed.data;
 }
 
-export async function submitGeneration(state: ServerState, body: unknown): Promise<{ job: Job; request: ImageRequest }> {
+export async function submitGeneration(
+  state: ServerState,
+  body: unknown,
+): Promise<{ job: Job; request: ImageRequest }> {
   const request = parseImageRequest(body);
   const model = await state.registry.get(request.model ?? state.registry.defaultId);
   resolveSize(model, request.size);
   const method = request.acceleration?.method ?? "base";
   samplerFor(method);
-  if (request.negative_prompt !== undefined && model.manifest.default_guidance <= 1 && (request.guidance ?? 0) <= 1) {
+  if (
+    request.negative_prompt !== undefined && model.manifest.default_guidance <= 1 &&
+    (request.guidance ?? 0) <= 1
+  ) {
     throw new HttpError(400, "negative_prompt needs guidance > 1", "negative_prompt");
   }
   const seed = request.seed ?? Math.floor(Math.random() * 2 ** 31);

@@ -19,7 +19,12 @@
 export type GrayMode = "ours" | "clip";
 
 /** RGB planar `[3, H, W]` in [-1, 1] → gray levels 0..255. */
-export function grayFromDecoded(chw: Float32Array, width: number, height: number, mode: GrayMode = "ours"): Uint8Array {
+export function grayFromDecoded(
+  chw: Float32Array,
+  width: number,
+  height: number,
+  mode: GrayMode = "ours",
+): Uint8Array {
   const n = width * height;
   const out = new Uint8Array(n);
   // float32 steps and floor(x + 0.5), exactly as shaders/gray.wgsl computes them
@@ -37,13 +42,20 @@ export function grayFromDecoded(chw: Float32Array, width: number, height: number
 }
 
 /** Sobel dx, dy (replicated border) and L1 magnitude. */
-export function sobel(gray: Uint8Array, w: number, h: number): { dx: Int32Array; dy: Int32Array; mag: Int32Array } {
+export function sobel(
+  gray: Uint8Array,
+  w: number,
+  h: number,
+): { dx: Int32Array; dy: Int32Array; mag: Int32Array } {
   const dx = new Int32Array(w * h), dy = new Int32Array(w * h), mag = new Int32Array(w * h);
-  const at = (x: number, y: number) => gray[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))]!;
+  const at = (x: number, y: number) =>
+    gray[Math.min(h - 1, Math.max(0, y)) * w + Math.min(w - 1, Math.max(0, x))]!;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const gx = at(x + 1, y - 1) + 2 * at(x + 1, y) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2 * at(x - 1, y) - at(x - 1, y + 1);
-      const gy = at(x - 1, y + 1) + 2 * at(x, y + 1) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2 * at(x, y - 1) - at(x + 1, y - 1);
+      const gx = at(x + 1, y - 1) + 2 * at(x + 1, y) + at(x + 1, y + 1) - at(x - 1, y - 1) -
+        2 * at(x - 1, y) - at(x - 1, y + 1);
+      const gy = at(x - 1, y + 1) + 2 * at(x, y + 1) + at(x + 1, y + 1) - at(x - 1, y - 1) -
+        2 * at(x, y - 1) - at(x + 1, y - 1);
       const i = y * w + x;
       dx[i] = gx;
       dy[i] = gy;
@@ -60,7 +72,15 @@ const TG22 = 13573; // tan(22.5°) in Q15
  * Non-maximum suppression + double threshold: 2 = strong edge, 1 = weak candidate, 0 = none.
  * Magnitudes outside the image count as 0.
  */
-export function classify(dx: Int32Array, dy: Int32Array, mag: Int32Array, w: number, h: number, low: number, high: number): Uint8Array {
+export function classify(
+  dx: Int32Array,
+  dy: Int32Array,
+  mag: Int32Array,
+  w: number,
+  h: number,
+  low: number,
+  high: number,
+): Uint8Array {
   const out = new Uint8Array(w * h);
   const m = (x: number, y: number) => (x < 0 || y < 0 || x >= w || y >= h ? 0 : mag[y * w + x]!);
   for (let y = 0; y < h; y++) {
@@ -123,6 +143,10 @@ export function canny(gray: Uint8Array, w: number, h: number, low = 100, high = 
 export function edgeScores(edges: Uint8Array, w: number, h: number, fp: number): Uint32Array {
   const tw = w / fp, th = h / fp;
   const out = new Uint32Array(tw * th);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[Math.floor(y / fp) * tw + Math.floor(x / fp)]! += edges[y * w + x]!;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      out[Math.floor(y / fp) * tw + Math.floor(x / fp)]! += edges[y * w + x]!;
+    }
+  }
   return out;
 }

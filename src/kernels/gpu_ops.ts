@@ -21,9 +21,23 @@ import { seedKey } from "./philox_cpu.ts";
 const S = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const WG = 64;
 const SHADERS = [
-  "gaussian", "noise", "euler", "clean_estimate", "pack", "unpack", "downsample", "gray",
-  "canny_sobel", "canny_nms", "canny_hysteresis", "edge_score", "topk", "repack_stage2",
-  "repack_stage3", "preview", "cfg_combine",
+  "gaussian",
+  "noise",
+  "euler",
+  "clean_estimate",
+  "pack",
+  "unpack",
+  "downsample",
+  "gray",
+  "canny_sobel",
+  "canny_nms",
+  "canny_hysteresis",
+  "edge_score",
+  "topk",
+  "repack_stage2",
+  "repack_stage3",
+  "preview",
+  "cfg_combine",
 ] as const;
 type ShaderName = typeof SHADERS[number];
 type Typed = Float32Array | Uint32Array | Int32Array;
@@ -37,7 +51,10 @@ export class GpuOps implements KernelOps {
   readonly pool: BufferPool;
   #uniforms: GPUBuffer[] = [];
 
-  private constructor(readonly device: GPUDevice, private readonly kernels: Map<ShaderName, Kernel>) {
+  private constructor(
+    readonly device: GPUDevice,
+    private readonly kernels: Map<ShaderName, Kernel>,
+  ) {
     this.pool = new BufferPool(device);
   }
 
@@ -51,7 +68,13 @@ export class GpuOps implements KernelOps {
 
   #upload(data: Typed, label: string): GPUBuffer {
     const buf = this.pool.acquire(Math.max(4, data.byteLength), S, label);
-    this.device.queue.writeBuffer(buf, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    this.device.queue.writeBuffer(
+      buf,
+      0,
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      data.byteLength,
+    );
     return buf;
   }
 
@@ -61,20 +84,34 @@ export class GpuOps implements KernelOps {
 
   #params(fields: Field[]): GPUBuffer {
     const data = packParams(fields);
-    const buf = this.device.createBuffer({ label: "params", size: data.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const buf = this.device.createBuffer({
+      label: "params",
+      size: data.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
     this.device.queue.writeBuffer(buf, 0, data);
     this.#uniforms.push(buf);
     return buf;
   }
 
-  #run(name: ShaderName, buffers: GPUBuffer[], fields: Field[], groups: number, encoder?: GPUCommandEncoder): void {
+  #run(
+    name: ShaderName,
+    buffers: GPUBuffer[],
+    fields: Field[],
+    groups: number,
+    encoder?: GPUCommandEncoder,
+  ): void {
     const enc = encoder ?? this.device.createCommandEncoder({ label: name });
     this.kernels.get(name)!.dispatch(enc, buffers, this.#params(fields), [groups]);
     if (!encoder) this.device.queue.submit([enc.finish()]);
   }
 
   async #read<T extends Typed>(buf: GPUBuffer, bytes: number, ctor: Ctor<T>): Promise<T> {
-    const staging = this.pool.acquire(Math.max(4, bytes), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, "readback");
+    const staging = this.pool.acquire(
+      Math.max(4, bytes),
+      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      "readback",
+    );
     const enc = this.device.createCommandEncoder({ label: "readback" });
     enc.copyBufferToBuffer(buf, 0, staging, 0, Math.max(4, Math.ceil(bytes / 4) * 4));
     this.device.queue.submit([enc.finish()]);
@@ -129,14 +166,24 @@ export class GpuOps implements KernelOps {
   /** x0 = x - sigma v into a new pooled buffer. */
   cleanEstimateOnDevice(x: GPUBuffer, v: GPUBuffer, sigma: number, count: number): GPUBuffer {
     const out = this.#empty(count * 4, "x0");
-    this.#run("clean_estimate", [out, x, v], [["f32", sigma], ["u32", count]], Math.ceil(count / WG));
+    this.#run(
+      "clean_estimate",
+      [out, x, v],
+      [["f32", sigma], ["u32", count]],
+      Math.ceil(count / WG),
+    );
     return out;
   }
 
   /** Guidance on a batched [2, count] output into a new pooled buffer. */
   cfgOnDevice(batch: GPUBuffer, guidance: number, count: number): GPUBuffer {
     const out = this.#empty(count * 4, "guided v");
-    this.#run("cfg_combine", [out, batch], [["f32", guidance], ["u32", count]], Math.ceil(count / WG));
+    this.#run(
+      "cfg_combine",
+      [out, batch],
+      [["f32", guidance], ["u32", count]],
+      Math.ceil(count / WG),
+    );
     return out;
   }
 
@@ -151,10 +198,18 @@ export class GpuOps implements KernelOps {
 
   // --- single kernels (each mirrors a *_cpu.ts function) ---------------------------------
 
-  async gaussian(seed: number, stream: number, start: number, count: number): Promise<Float32Array> {
+  async gaussian(
+    seed: number,
+    stream: number,
+    start: number,
+    count: number,
+  ): Promise<Float32Array> {
     const [lo, hi] = seedKey(seed);
     const out = this.#empty(count * 4, "gaussian out");
-    this.#run("gaussian", [out], [["u32", lo], ["u32", hi], ["u32", stream], ["u32", start], ["u32", count]], Math.ceil(count / WG));
+    this.#run("gaussian", [out], [["u32", lo], ["u32", hi], ["u32", stream], ["u32", start], [
+      "u32",
+      count,
+    ]], Math.ceil(count / WG));
     const r = await this.#read(out, count * 4, Float32Array);
     this.#done(out);
     return r;
@@ -169,16 +224,35 @@ export class GpuOps implements KernelOps {
   }
 
   async cleanEstimate(x: Float32Array, v: Float32Array, sigma: number): Promise<Float32Array> {
-    const bo = this.#empty(x.byteLength, "x0"), bx = this.#upload(x, "x"), bv = this.#upload(v, "v");
-    this.#run("clean_estimate", [bo, bx, bv], [["f32", sigma], ["u32", x.length]], Math.ceil(x.length / WG));
+    const bo = this.#empty(x.byteLength, "x0"),
+      bx = this.#upload(x, "x"),
+      bv = this.#upload(v, "v");
+    this.#run(
+      "clean_estimate",
+      [bo, bx, bv],
+      [["f32", sigma], ["u32", x.length]],
+      Math.ceil(x.length / WG),
+    );
     const r = await this.#read(bo, x.byteLength, Float32Array);
     this.#done(bo, bx, bv);
     return r;
   }
 
-  async #latentOp(name: "pack" | "unpack" | "downsample", input: Float32Array, outLen: number, c: number, h: number, w: number) {
+  async #latentOp(
+    name: "pack" | "unpack" | "downsample",
+    input: Float32Array,
+    outLen: number,
+    c: number,
+    h: number,
+    w: number,
+  ) {
     const bo = this.#empty(outLen * 4, `${name} out`), bi = this.#upload(input, `${name} in`);
-    this.#run(name, [bo, bi], [["u32", c], ["u32", h], ["u32", w]], Math.ceil(Math.max(outLen, input.length) / WG));
+    this.#run(
+      name,
+      [bo, bi],
+      [["u32", c], ["u32", h], ["u32", w]],
+      Math.ceil(Math.max(outLen, input.length) / WG),
+    );
     const r = await this.#read(bo, outLen * 4, Float32Array);
     this.#done(bo, bi);
     return r;
@@ -196,7 +270,13 @@ export class GpuOps implements KernelOps {
     return this.#latentOp("downsample", latent, latent.length / 4, c, h, w);
   }
 
-  async previewRgba(latent: Float32Array, weights: number[][], c: number, h: number, w: number): Promise<Uint8Array> {
+  async previewRgba(
+    latent: Float32Array,
+    weights: number[][],
+    c: number,
+    h: number,
+    w: number,
+  ): Promise<Uint8Array> {
     const pixels = h * w;
     const bo = this.#empty(pixels * 4, "preview"), bl = this.#upload(latent, "latent");
     const bw = this.#upload(Float32Array.from(weights.flat()), "preview weights");
@@ -209,7 +289,12 @@ export class GpuOps implements KernelOps {
   /** Gray levels of a decoded image (for tests of the gray kernel alone). */
   async gray(image: Float32Array, w: number, h: number, mode: GrayMode): Promise<Uint32Array> {
     const bg = this.#empty(w * h * 4, "gray"), bi = this.#upload(image, "image");
-    this.#run("gray", [bg, bi], [["u32", w], ["u32", h], ["u32", mode === "ours" ? 0 : 1]], Math.ceil((w * h) / WG));
+    this.#run(
+      "gray",
+      [bg, bi],
+      [["u32", w], ["u32", h], ["u32", mode === "ours" ? 0 : 1]],
+      Math.ceil((w * h) / WG),
+    );
     const r = await this.#read(bg, w * h * 4, Uint32Array);
     this.#done(bg, bi);
     return r;
@@ -219,16 +304,26 @@ export class GpuOps implements KernelOps {
   async #cannyFromGray(bg: GPUBuffer, w: number, h: number): Promise<GPUBuffer> {
     const n = w * h;
     const groups = Math.ceil(n / WG);
-    const bdx = this.#empty(n * 4, "dx"), bdy = this.#empty(n * 4, "dy"), bmag = this.#empty(n * 4, "mag");
+    const bdx = this.#empty(n * 4, "dx"),
+      bdy = this.#empty(n * 4, "dy"),
+      bmag = this.#empty(n * 4, "mag");
     const bcls = this.#empty(n * 4, "cls"), bchanged = this.#empty(4, "changed");
     const enc = this.device.createCommandEncoder({ label: "canny" });
     this.#run("canny_sobel", [bdx, bdy, bmag, bg], [["u32", w], ["u32", h]], groups, enc);
-    this.#run("canny_nms", [bcls, bdx, bdy, bmag], [["u32", w], ["u32", h], ["i32", 100], ["i32", 200]], groups, enc);
+    this.#run(
+      "canny_nms",
+      [bcls, bdx, bdy, bmag],
+      [["u32", w], ["u32", h], ["i32", 100], ["i32", 200]],
+      groups,
+      enc,
+    );
     this.device.queue.submit([enc.finish()]);
     for (;;) {
       const e = this.device.createCommandEncoder({ label: "hysteresis" });
       e.clearBuffer(bchanged);
-      for (let i = 0; i < SWEEPS_PER_CHECK; i++) this.#run("canny_hysteresis", [bcls, bchanged], [["u32", w], ["u32", h]], groups, e);
+      for (let i = 0; i < SWEEPS_PER_CHECK; i++) {
+        this.#run("canny_hysteresis", [bcls, bchanged], [["u32", w], ["u32", h]], groups, e);
+      }
       this.device.queue.submit([e.finish()]);
       const changed = await this.#read(bchanged, 4, Uint32Array);
       if (changed[0] === 0) break;
@@ -250,7 +345,12 @@ export class GpuOps implements KernelOps {
 
   async canny(image: Float32Array, w: number, h: number, gray: GrayMode): Promise<Uint8Array> {
     const bg = this.#empty(w * h * 4, "gray"), bi = this.#upload(image, "image");
-    this.#run("gray", [bg, bi], [["u32", w], ["u32", h], ["u32", gray === "ours" ? 0 : 1]], Math.ceil((w * h) / WG));
+    this.#run(
+      "gray",
+      [bg, bi],
+      [["u32", w], ["u32", h], ["u32", gray === "ours" ? 0 : 1]],
+      Math.ceil((w * h) / WG),
+    );
     const bcls = await this.#cannyFromGray(bg, w, h);
     const cls = await this.#read(bcls, w * h * 4, Uint32Array);
     this.#done(bg, bi, bcls);
@@ -263,7 +363,13 @@ export class GpuOps implements KernelOps {
     const bs = this.#empty(tokens * 4, "scores");
     const enc = this.device.createCommandEncoder({ label: "edge scores" });
     enc.clearBuffer(bs);
-    this.#run("edge_score", [bs, bcls], [["u32", w], ["u32", h], ["u32", fp]], Math.ceil((w * h) / WG), enc);
+    this.#run(
+      "edge_score",
+      [bs, bcls],
+      [["u32", w], ["u32", h], ["u32", fp]],
+      Math.ceil((w * h) / WG),
+      enc,
+    );
     this.device.queue.submit([enc.finish()]);
     const r = await this.#read(bs, tokens * 4, Uint32Array);
     this.#done(bcls, bs);
@@ -271,7 +377,9 @@ export class GpuOps implements KernelOps {
   }
 
   async topk(scores: Uint32Array, k: number): Promise<Uint32Array> {
-    if (scores.length > 16384) throw new RangeError(`top-k handles up to 16384 scores, got ${scores.length}`);
+    if (scores.length > 16384) {
+      throw new RangeError(`top-k handles up to 16384 scores, got ${scores.length}`);
+    }
     const bm = this.#empty(scores.byteLength, "mask"), bs = this.#upload(scores, "scores");
     this.#run("topk", [bm, bs], [["u32", scores.length], ["u32", k]], 1);
     const r = await this.#read(bm, scores.byteLength, Uint32Array);
@@ -279,14 +387,22 @@ export class GpuOps implements KernelOps {
     return r;
   }
 
-  async repackStage2(tokens: Float32Array, ids: Float32Array, mask: Uint32Array, dim: number): Promise<Repacked> {
+  async repackStage2(
+    tokens: Float32Array,
+    ids: Float32Array,
+    mask: Uint32Array,
+    dim: number,
+  ): Promise<Repacked> {
     const n = mask.length;
     let sel = 0;
     for (const m of mask) sel += m ? 1 : 0;
     const count = n + 3 * sel;
-    const bt = this.#empty(count * dim * 4, "stage2 tokens"), bid = this.#empty(count * 12, "stage2 ids");
+    const bt = this.#empty(count * dim * 4, "stage2 tokens"),
+      bid = this.#empty(count * 12, "stage2 ids");
     const bgr = this.#empty(count * 16, "stage2 groups"), binfo = this.#empty(8, "stage2 info");
-    const it = this.#upload(tokens, "tokens"), iid = this.#upload(ids, "ids"), im = this.#upload(mask, "mask");
+    const it = this.#upload(tokens, "tokens"),
+      iid = this.#upload(ids, "ids"),
+      im = this.#upload(mask, "mask");
     this.#run("repack_stage2", [bt, bid, bgr, binfo, it, iid, im], [["u32", n], ["u32", dim]], 1);
     const out = {
       tokens: await this.#read(bt, count * dim * 4, Float32Array),
@@ -299,13 +415,24 @@ export class GpuOps implements KernelOps {
     return out;
   }
 
-  async expandStage3(tokens: Float32Array, ids: Float32Array, lowCount: number, dim: number, cols: number, rows: number): Promise<Repacked> {
+  async expandStage3(
+    tokens: Float32Array,
+    ids: Float32Array,
+    lowCount: number,
+    dim: number,
+    cols: number,
+    rows: number,
+  ): Promise<Repacked> {
     const count = cols * rows;
     const n = ids.length / 3;
-    const bt = this.#empty(count * dim * 4, "stage3 tokens"), bid = this.#empty(count * 12, "stage3 ids");
+    const bt = this.#empty(count * dim * 4, "stage3 tokens"),
+      bid = this.#empty(count * 12, "stage3 ids");
     const bgr = this.#empty(count * 16, "stage3 groups");
     const it = this.#upload(tokens, "tokens"), iid = this.#upload(ids, "ids");
-    this.#run("repack_stage3", [bt, bid, bgr, it, iid], [["u32", n], ["u32", lowCount], ["u32", dim], ["u32", cols]], Math.ceil(n / WG));
+    this.#run("repack_stage3", [bt, bid, bgr, it, iid], [["u32", n], ["u32", lowCount], [
+      "u32",
+      dim,
+    ], ["u32", cols]], Math.ceil(n / WG));
     const out = {
       tokens: await this.#read(bt, count * dim * 4, Float32Array),
       ids: await this.#read(bid, count * 12, Float32Array),
@@ -317,13 +444,25 @@ export class GpuOps implements KernelOps {
     return out;
   }
 
-  async injectNoise(x: Float32Array, groups: Int32Array, dim: number, p: NoiseParams): Promise<void> {
+  async injectNoise(
+    x: Float32Array,
+    groups: Int32Array,
+    dim: number,
+    p: NoiseParams,
+  ): Promise<void> {
     const [lo, hi] = seedKey(p.seed);
     const count = groups.length / 4;
     const bx = this.#upload(x, "x"), bg = this.#upload(groups, "groups");
     this.#run("noise", [bx, bg], [
-      ["u32", lo], ["u32", hi], ["u32", p.boundary], ["u32", dim], ["u32", count],
-      ["f32", p.beta], ["f32", p.alpha], ["f32", groupCoefficient(p.c)], ["f32", p.exactScale],
+      ["u32", lo],
+      ["u32", hi],
+      ["u32", p.boundary],
+      ["u32", dim],
+      ["u32", count],
+      ["f32", p.beta],
+      ["f32", p.alpha],
+      ["f32", groupCoefficient(p.c)],
+      ["f32", p.exactScale],
     ], Math.ceil((count * dim) / WG));
     x.set(await this.#read(bx, x.byteLength, Float32Array));
     this.#done(bx, bg);

@@ -54,9 +54,16 @@ export function correlatedNoise(groups: Int32Array, dim: number, p: NoiseParams)
 }
 
 /** In place `x ← beta x + alpha n`. */
-export function injectNoise(x: Float32Array, groups: Int32Array, dim: number, p: NoiseParams): Float32Array {
+export function injectNoise(
+  x: Float32Array,
+  groups: Int32Array,
+  dim: number,
+  p: NoiseParams,
+): Float32Array {
   const n = correlatedNoise(groups, dim, p);
   const b = Math.fround(p.beta), a = Math.fround(p.alpha);
-  for (let i = 0; i < x.length; i++) x[i] = Math.fround(Math.fround(b * x[i]!) + Math.fround(a * n[i]!));
+  for (let i = 0; i < x.length; i++) {
+    x[i] = Math.fround(Math.fround(b * x[i]!) + Math.fround(a * n[i]!));
+  }
   return x;
 }

@@ -2,7 +2,7 @@
  * The RALU kernels behind one interface, so a sampler runs the same code on the GPU
  * (`src/kernels/gpu_ops.ts`) or on the CPU references (`cpuOps`, here).
  */
-import { canny, edgeScores, type GrayMode, grayFromDecoded } from "./canny_cpu.ts";
+import { canny, edgeScores, grayFromDecoded, type GrayMode } from "./canny_cpu.ts";
 import { topkMask } from "./topk_cpu.ts";
 import { expandStage3, type Repacked, repackStage2 } from "./repack_cpu.ts";
 import { injectNoise, type NoiseParams } from "./noise_cpu.ts";
@@ -13,19 +13,33 @@ export interface KernelOps {
   canny(image: Float32Array, w: number, h: number, gray: GrayMode): Promise<Uint8Array>;
   edgeScores(edges: Uint8Array, w: number, h: number, footprint: number): Promise<Uint32Array>;
   topk(scores: Uint32Array, k: number): Promise<Uint32Array>;
-  repackStage2(tokens: Float32Array, ids: Float32Array, mask: Uint32Array, dim: number): Promise<Repacked>;
-  expandStage3(tokens: Float32Array, ids: Float32Array, lowCount: number, dim: number, cols: number, rows: number): Promise<Repacked>;
+  repackStage2(
+    tokens: Float32Array,
+    ids: Float32Array,
+    mask: Uint32Array,
+    dim: number,
+  ): Promise<Repacked>;
+  expandStage3(
+    tokens: Float32Array,
+    ids: Float32Array,
+    lowCount: number,
+    dim: number,
+    cols: number,
+    rows: number,
+  ): Promise<Repacked>;
   /** In place on `x`. */
   injectNoise(x: Float32Array, groups: Int32Array, dim: number, p: NoiseParams): Promise<void>;
 }
 
 export const cpuOps: KernelOps = {
   name: "cpu",
-  canny: (image, w, h, gray) => Promise.resolve(canny(grayFromDecoded(image, w, h, gray), w, h, 100, 200)),
+  canny: (image, w, h, gray) =>
+    Promise.resolve(canny(grayFromDecoded(image, w, h, gray), w, h, 100, 200)),
   edgeScores: (edges, w, h, fp) => Promise.resolve(edgeScores(edges, w, h, fp)),
   topk: (scores, k) => Promise.resolve(topkMask(scores, k)),
   repackStage2: (t, ids, mask, dim) => Promise.resolve(repackStage2(t, ids, mask, dim)),
-  expandStage3: (t, ids, low, dim, cols, rows) => Promise.resolve(expandStage3(t, ids, low, dim, cols, rows)),
+  expandStage3: (t, ids, low, dim, cols, rows) =>
+    Promise.resolve(expandStage3(t, ids, low, dim, cols, rows)),
   injectNoise: (x, groups, dim, p) => {
     injectNoise(x, groups, dim, p);
     return Promise.resolve();

@@ -48,7 +48,9 @@ export function downsample2x(latent: Float32Array, c: number, h: number, w: numb
   const out = new Float32Array(c * hh * ww);
   for (let ch = 0; ch < c; ch++) {
     for (let y = 0; y < hh; y++) {
-      for (let x = 0; x < ww; x++) out[(ch * hh + y) * ww + x] = latent[(ch * h + 2 * y) * w + 2 * x]!;
+      for (let x = 0; x < ww; x++) {
+        out[(ch * hh + y) * ww + x] = latent[(ch * h + 2 * y) * w + 2 * x]!;
+      }
     }
   }
   return out;

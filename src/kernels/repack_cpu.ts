@@ -29,7 +29,12 @@ const OFFSETS: [number, number][] = [[0, 0], [0, 1], [1, 0], [1, 1]];
  * Stage 2: unselected tokens keep their order, then every selected token (ascending)
  * becomes 4 copies with fractional ids.
  */
-export function repackStage2(tokens: Float32Array, ids: Float32Array, mask: Uint32Array, dim: number): Repacked {
+export function repackStage2(
+  tokens: Float32Array,
+  ids: Float32Array,
+  mask: Uint32Array,
+  dim: number,
+): Repacked {
   const n = mask.length;
   let selected = 0;
   for (let i = 0; i < n; i++) selected += mask[i]!;
@@ -81,13 +86,15 @@ export function expandStage3(
   for (let t = 0; t < n; t++) {
     const r2 = Math.round(ids[t * 3 + 1]! * 2), c2 = Math.round(ids[t * 3 + 2]! * 2);
     const src = tokens.subarray(t * dim, (t + 1) * dim);
-    const targets = t < lowCount ? OFFSETS.map(([a, b]) => (r2 + a) * fullCols + c2 + b) : [r2 * fullCols + c2];
+    const targets = t < lowCount
+      ? OFFSETS.map(([a, b]) => (r2 + a) * fullCols + c2 + b)
+      : [r2 * fullCols + c2];
     for (const d of targets) {
       out.set(src, d * dim);
       outIds[d * 3] = ids[t * 3]!;
       outIds[d * 3 + 1] = Math.floor(d / fullCols);
       outIds[d * 3 + 2] = d % fullCols;
-      if (targets.length === 4) for (let m = 0; m < 4; m++) groups[d * 4 + m] = targets[m]!;
+      if (targets.length === 4) { for (let m = 0; m < 4; m++) groups[d * 4 + m] = targets[m]!; }
     }
   }
   return { tokens: out, ids: outIds, groups, count, lowCount: 0 };

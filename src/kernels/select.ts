@@ -22,18 +22,23 @@ export async function selectKernelOps(mode: KernelMode, ep: Ep): Promise<KernelO
   const key = `${mode}:${ep}`;
   const cached = await cache.get(key);
   // ORT replaces its device when every WebGPU session has been released: follow it
-  if (cached instanceof GpuOps && ep === "webgpu" && cached.device !== (await kernelDevice(ep))) cache.delete(key);
+  if (cached instanceof GpuOps && ep === "webgpu" && cached.device !== (await kernelDevice(ep))) {
+    cache.delete(key);
+  }
   if (!cache.has(key)) {
-    cache.set(key, (async () => {
-      if (mode === "cpu") return cpuOps;
-      if (mode === "auto" && ep !== "webgpu" && !(await probeAdapter())?.isRealGpu) return cpuOps;
-      const device = await kernelDevice(ep);
-      if (!device) {
-        if (mode === "gpu") throw new Error("--kernels gpu: no WebGPU adapter");
-        return cpuOps;
-      }
-      return await GpuOps.create(device);
-    })());
+    cache.set(
+      key,
+      (async () => {
+        if (mode === "cpu") return cpuOps;
+        if (mode === "auto" && ep !== "webgpu" && !(await probeAdapter())?.isRealGpu) return cpuOps;
+        const device = await kernelDevice(ep);
+        if (!device) {
+          if (mode === "gpu") throw new Error("--kernels gpu: no WebGPU adapter");
+          return cpuOps;
+        }
+        return await GpuOps.create(device);
+      })(),
+    );
   }
   return await cache.get(key)!;
 }

@@ -27,7 +27,8 @@ async function runtime(ep: Ep): Promise<Ort> {
     ort.env.wasm.numThreads = ep === "wasm" ? Math.min(2, navigator.hardwareConcurrency) : 1;
     ort.env.logLevel = "error";
     ort.env.wasm.wasmBinary = await readAsset(
-      WASM_DIR + (ep === "wasm" ? "ort-wasm-simd-threaded.wasm" : "ort-wasm-simd-threaded.asyncify.wasm"),
+      WASM_DIR +
+        (ep === "wasm" ? "ort-wasm-simd-threaded.wasm" : "ort-wasm-simd-threaded.asyncify.wasm"),
     );
     return ort;
   })();
@@ -49,7 +50,8 @@ export function probeAdapter(): Promise<AdapterInfo | undefined> {
     if (!adapter) return undefined;
     const info = adapter.info;
     const description = `${info.vendor} ${info.description || info.device}`.trim();
-    const software = info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|softpipe/i.test(description);
+    const software = info.isFallbackAdapter ||
+      /llvmpipe|lavapipe|swiftshader|softpipe/i.test(description);
     return { description, isRealGpu: !software };
   })();
   return adapterInfo;
@@ -70,7 +72,10 @@ export interface HostTensor {
   dims: number[];
 }
 
-export type DeviceFeed = { data: TensorData; dims: number[] } | { buffer: GPUBuffer; dims: number[] };
+export type DeviceFeed = { data: TensorData; dims: number[] } | {
+  buffer: GPUBuffer;
+  dims: number[];
+};
 
 /** An output left on the GPU by the WebGPU EP. */
 export interface DeviceTensor {
@@ -93,7 +98,9 @@ export class Session {
   }
 
   /** Runs with CPU tensors and returns CPU tensors. */
-  run(feeds: Record<string, { data: TensorData; dims: number[] }>): Promise<Record<string, HostTensor>> {
+  run(
+    feeds: Record<string, { data: TensorData; dims: number[] }>,
+  ): Promise<Record<string, HostTensor>> {
     const next = this.#chain.then(async () => {
       const ortFeeds: Record<string, ortWasm.Tensor> = {};
       for (const [name, t] of Object.entries(feeds)) {
@@ -123,12 +130,20 @@ export class Session {
       for (const [name, t] of Object.entries(feeds)) {
         ortFeeds[name] = "buffer" in t
           ? this.ort.Tensor.fromGpuBuffer(t.buffer, { dataType: "float32", dims: t.dims })
-          : new this.ort.Tensor(t.data instanceof BigInt64Array ? "int64" : "float32", t.data, t.dims);
+          : new this.ort.Tensor(
+            t.data instanceof BigInt64Array ? "int64" : "float32",
+            t.data,
+            t.dims,
+          );
       }
       const out = await this.session.run(ortFeeds);
       const result: Record<string, DeviceTensor> = {};
       for (const [name, t] of Object.entries(out)) {
-        result[name] = { buffer: t.gpuBuffer as GPUBuffer, dims: [...t.dims], dispose: () => t.dispose() };
+        result[name] = {
+          buffer: t.gpuBuffer as GPUBuffer,
+          dims: [...t.dims],
+          dispose: () => t.dispose(),
+        };
       }
       return result;
     });

@@ -45,7 +45,10 @@ export function costReport(
   baseSteps: number,
   fullTokens: number,
 ): CostReport {
-  const flops = cost.tokensPerStep.reduce((s, n) => s + evalsPerStep * stepFlops(n, textTokens, arch), 0);
+  const flops = cost.tokensPerStep.reduce(
+    (s, n) => s + evalsPerStep * stepFlops(n, textTokens, arch),
+    0,
+  );
   const baseTokenSteps = baseSteps * fullTokens * evalsPerStep;
   const baseFlops = baseSteps * evalsPerStep * stepFlops(fullTokens, textTokens, arch);
   return {

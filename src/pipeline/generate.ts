@@ -30,7 +30,14 @@ export interface GenerateParams {
 
 export type PipelineEvent =
   | SamplerEvent
-  | { type: "preview"; stage: number; step: number; png: Uint8Array; width: number; height: number };
+  | {
+    type: "preview";
+    stage: number;
+    step: number;
+    png: Uint8Array;
+    width: number;
+    height: number;
+  };
 
 export interface GenerateHooks {
   signal: AbortSignal;
@@ -50,16 +57,27 @@ export interface GeneratedImage {
 }
 
 /** Checks a request against the model before it is queued, so errors come back as 400s. */
-export function resolveSize(model: LoadedModel, size: string | undefined): { width: number; height: number } {
+export function resolveSize(
+  model: LoadedModel,
+  size: string | undefined,
+): { width: number; height: number } {
   const m = model.manifest;
   const chosen = size ?? m.default_size;
   if (!m.sizes.includes(chosen)) {
-    throw new HttpError(400, `size ${chosen} is not supported by model ${m.id}; use one of ${m.sizes.join(", ")}`, "size");
+    throw new HttpError(
+      400,
+      `size ${chosen} is not supported by model ${m.id}; use one of ${m.sizes.join(", ")}`,
+      "size",
+    );
   }
   return parseSize(chosen);
 }
 
-export async function generateImage(model: LoadedModel, p: GenerateParams, hooks: GenerateHooks): Promise<GeneratedImage> {
+export async function generateImage(
+  model: LoadedModel,
+  p: GenerateParams,
+  hooks: GenerateHooks,
+): Promise<GeneratedImage> {
   const m = model.manifest;
   const t0 = performance.now();
   const { width, height } = resolveSize(model, p.size);
@@ -71,13 +89,18 @@ export async function generateImage(model: LoadedModel, p: GenerateParams, hooks
   // 1. Text conditioning (an empty prompt is the unconditional branch of guidance)
   const cond = await model.encodePrompt(p.prompt);
   const useCfg = guidance > 1;
-  const uncond: Conditioning | undefined = useCfg ? await model.encodePrompt(p.negativePrompt ?? "") : undefined;
+  const uncond: Conditioning | undefined = useCfg
+    ? await model.encodePrompt(p.negativePrompt ?? "")
+    : undefined;
   const tEncode = performance.now();
 
   // 2. Velocity with classifier-free guidance
   const velocity = async (x: Float32Array, ids: Float32Array, sigma: number) => {
     if (!uncond) return (await model.velocity(x, ids, sigma, [cond]))[0]!;
-    const [vc, vu] = await model.velocity(x, ids, sigma, [cond, uncond]) as [Float32Array, Float32Array];
+    const [vc, vu] = await model.velocity(x, ids, sigma, [cond, uncond]) as [
+      Float32Array,
+      Float32Array,
+    ];
     const out = new Float32Array(vc.length);
     for (let i = 0; i < vc.length; i++) out[i] = vu[i]! + guidance * (vc[i]! - vu[i]!);
     return out;
@@ -101,7 +124,14 @@ export async function generateImage(model: LoadedModel, p: GenerateParams, hooks
         device: {
           gpu: model.kernels,
           velocity: (x: GPUBuffer, ids: Float32Array, sigma: number) =>
-            model.velocityOnDevice(x, ids, sigma, uncond ? [cond, uncond] : [cond], guidance, model.kernels as GpuOps),
+            model.velocityOnDevice(
+              x,
+              ids,
+              sigma,
+              uncond ? [cond, uncond] : [cond],
+              guidance,
+              model.kernels as GpuOps,
+            ),
         },
       }
       : {}),
@@ -109,10 +139,23 @@ export async function generateImage(model: LoadedModel, p: GenerateParams, hooks
     emit: (ev) => {
       if (ev.type === "step" && previewEvery > 0 && ev.step % previewEvery === 0) {
         const pv = ev.preview();
-        const rgba = previewRgba(pv.latent, m.preview.weights, m.latent_channels, pv.height, pv.width);
+        const rgba = previewRgba(
+          pv.latent,
+          m.preview.weights,
+          m.latent_channels,
+          pv.height,
+          pv.width,
+        );
         const png = encodeImage(rgba, pv.width, pv.height, "png");
         emit({ ...ev, preview: undefined as never });
-        emit({ type: "preview", stage: ev.stage, step: ev.step, png, width: pv.width, height: pv.height });
+        emit({
+          type: "preview",
+          stage: ev.stage,
+          step: ev.step,
+          png,
+          width: pv.width,
+          height: pv.height,
+        });
         return;
       }
       emit(ev);
@@ -124,7 +167,12 @@ export async function generateImage(model: LoadedModel, p: GenerateParams, hooks
 
   // 4. Decode and encode the file
   const image = await model.decode(result.latent, shape.height, shape.width);
-  const bytes = encodeImage(planarToRgba(image, width, height), width, height, p.outputFormat ?? "png");
+  const bytes = encodeImage(
+    planarToRgba(image, width, height),
+    width,
+    height,
+    p.outputFormat ?? "png",
+  );
   const tEnd = performance.now();
   return {
     bytes,

@@ -14,7 +14,12 @@ import jpeg from "jpeg-js";
 export type OutputFormat = "png" | "jpeg";
 
 /** RGBA8 pixels → file bytes. PNG output is deterministic for the same pixels. */
-export function encodeImage(rgba: Uint8Array, width: number, height: number, format: OutputFormat): Uint8Array {
+export function encodeImage(
+  rgba: Uint8Array,
+  width: number,
+  height: number,
+  format: OutputFormat,
+): Uint8Array {
   if (format === "jpeg") {
     return new Uint8Array(jpeg.encode({ data: rgba, width, height }, 90).data);
   }

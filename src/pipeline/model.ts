@@ -53,7 +53,12 @@ export class LoadedModel {
    * Velocity (noise − data) for `n` packed tokens at noise level `sigma`, one per
    * conditioning, in a single batched call (guidance's two branches cost one run).
    */
-  async velocity(tokens: Float32Array, ids: Float32Array, sigma: number, conds: Conditioning[]): Promise<Float32Array[]> {
+  async velocity(
+    tokens: Float32Array,
+    ids: Float32Array,
+    sigma: number,
+    conds: Conditioning[],
+  ): Promise<Float32Array[]> {
     const m = this.manifest;
     const n = ids.length / 3;
     const L = m.max_text_tokens;
@@ -69,7 +74,10 @@ export class LoadedModel {
     };
     this.evaluations += B;
     const out = await this.transformer.run({
-      hidden_states: { data: batched(conds.map(() => tokens)), dims: [B, n, 4 * m.latent_channels] },
+      hidden_states: {
+        data: batched(conds.map(() => tokens)),
+        dims: [B, n, 4 * m.latent_channels],
+      },
       encoder_hidden_states: { data: batched(conds.map((c) => c.text)), dims: [B, L, m.text_dim] },
       pooled_projections: { data: batched(conds.map((c) => c.pooled)), dims: [B, m.text_dim] },
       timestep: { data: new Float32Array(B).fill(sigma), dims: [B] },
@@ -132,7 +140,9 @@ export class LoadedModel {
     const m = this.manifest;
     const raw = new Float32Array(latent.length);
     for (let i = 0; i < raw.length; i++) raw[i] = latent[i]! / m.vae_scaling + m.vae_shift;
-    const out = await this.vae.run({ latent_sample: { data: raw, dims: [1, m.latent_channels, h, w] } });
+    const out = await this.vae.run({
+      latent_sample: { data: raw, dims: [1, m.latent_channels, h, w] },
+    });
     return out.sample!.data;
   }
 
@@ -141,7 +151,11 @@ export class LoadedModel {
   }
 }
 
-export async function loadModel(id: string, ep: Ep, kernels: KernelMode = "auto"): Promise<LoadedModel> {
+export async function loadModel(
+  id: string,
+  ep: Ep,
+  kernels: KernelMode = "auto",
+): Promise<LoadedModel> {
   const dir = `models/${safeRelative(id)}/`;
   const manifest = parseManifest(JSON.parse(await readAssetText(dir + "manifest.json")));
   const vocab = JSON.parse(await readAssetText(dir + manifest.files.vocab)) as string[];

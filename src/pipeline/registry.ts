@@ -43,7 +43,9 @@ export class ModelRegistry {
     }
     if (!this.#loaded.has(id)) {
       const installed = (await this.list()).some((m) => m.id === id);
-      if (!installed) throw new HttpError(404, `model "${id}" does not exist`, "model", "model_not_found");
+      if (!installed) {
+        throw new HttpError(404, `model "${id}" does not exist`, "model", "model_not_found");
+      }
       const p = loadModel(id, this.ep, this.kernels);
       p.catch(() => this.#loaded.delete(id));
       this.#loaded.set(id, p);

@@ -98,19 +98,33 @@ async function denoiseStageOnDevice(
         gpu.releaseBuffer(x0b);
         preview = () => previewGrid(x0);
       }
-      ctx.emit({ type: "step", stage, step: i + 1, total: sigmas.length - 1, sigma, tokens: n, preview });
+      ctx.emit({
+        type: "step",
+        stage,
+        step: i + 1,
+        total: sigmas.length - 1,
+        sigma,
+        tokens: n,
+        preview,
+      });
       gpu.eulerOnDevice(xb, v, sigmas[i + 1]! - sigma, count);
       if (lastV) gpu.releaseBuffer(lastV);
       lastV = v;
     }
-    return { x: await gpu.readBuffer(xb, count), lastV: lastV ? await gpu.readBuffer(lastV, count) : undefined };
+    return {
+      x: await gpu.readBuffer(xb, count),
+      lastV: lastV ? await gpu.readBuffer(lastV, count) : undefined,
+    };
   } finally {
     gpu.releaseBuffer(xb);
     if (lastV) gpu.releaseBuffer(lastV);
   }
 }
 
-export async function sampleBase(ctx: SamplerContext, _options: Record<string, never> = {}): Promise<SamplerResult> {
+export async function sampleBase(
+  ctx: SamplerContext,
+  _options: Record<string, never> = {},
+): Promise<SamplerResult> {
   const { channels: c, height: h, width: w } = ctx.shape;
   const cost = newCost();
   // 1. Noise and ids on the full-resolution token grid

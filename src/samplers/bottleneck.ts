@@ -35,11 +35,21 @@ function renoise(x0: Float32Array, sigma: number, seed: number, stream: number):
   return x0.map((v, i) => (1 - sigma) * v + sigma * n[i]!);
 }
 
-export async function sampleBottleneck(ctx: SamplerContext, acc: Acceleration, _m: Manifest): Promise<SamplerResult> {
+export async function sampleBottleneck(
+  ctx: SamplerContext,
+  acc: Acceleration,
+  _m: Manifest,
+): Promise<SamplerResult> {
   const preset = PRESETS[acc.preset ?? "4x"];
   const N = acc.N ?? preset?.N;
   const e = acc.e ?? preset?.e;
-  if (!N || !e) throw new HttpError(400, `unknown bottleneck preset "${acc.preset}"; use 4x, 7x or N and e`, "acceleration.preset");
+  if (!N || !e) {
+    throw new HttpError(
+      400,
+      `unknown bottleneck preset "${acc.preset}"; use 4x, 7x or N and e`,
+      "acceleration.preset",
+    );
+  }
   const { channels: c, height: H, width: W } = ctx.shape;
   const h = H / 2, w = W / 2;
   const h0 = ctx.baseShift, hLow = Math.max(1, h0 / 2);
@@ -68,6 +78,14 @@ export async function sampleBottleneck(ctx: SamplerContext, acc: Acceleration, _
   const up = expandStage3(x0b, idsLow, idsLow.length / 3, 4 * c, W / 2, H / 2);
   ctx.emit({ type: "stage", stage: 3, tokens: up.count, resolution: `${W}x${H}` });
   const sC = shiftedSigmas(sigB, 0, N[2]!, h0);
-  const out = await denoiseStage(ctx, renoise(up.tokens, sigB, ctx.seed, 12), up.ids, sC, 3, cost, full);
+  const out = await denoiseStage(
+    ctx,
+    renoise(up.tokens, sigB, ctx.seed, 12),
+    up.ids,
+    sC,
+    3,
+    cost,
+    full,
+  );
   return { latent: unpack(out.x, c, H, W), cost };
 }

@@ -18,7 +18,11 @@ import { denoiseStage, initialNoise, newCost } from "./base.ts";
 import { resolveRalu } from "./ralu_params.ts";
 import type { SamplerContext, SamplerResult } from "./types.ts";
 
-export async function sampleNaive(ctx: SamplerContext, acc: Acceleration, manifest: Manifest): Promise<SamplerResult> {
+export async function sampleNaive(
+  ctx: SamplerContext,
+  acc: Acceleration,
+  manifest: Manifest,
+): Promise<SamplerResult> {
   const p = resolveRalu({ ...acc, method: "ralu" }, manifest);
   const { channels: c, height: H, width: W } = ctx.shape;
   const h = H / 2, w = W / 2;
@@ -29,15 +33,36 @@ export async function sampleNaive(ctx: SamplerContext, acc: Acceleration, manife
   // 1. Low resolution from the seed's noise
   const ids = gridIds(h / 2, w / 2);
   ctx.emit({ type: "stage", stage: 1, tokens: ids.length / 3, resolution: `${w}x${h}` });
-  const low = await denoiseStage(ctx, pack(downsample2x(initialNoise(ctx), c, H, W), c, h, w), ids,
-    shiftedSigmas(1, 1 - tUp, p.N[0]! + p.N[1]!, h0), 1, cost, (x0) => ({ latent: unpack(x0, c, h, w), height: h, width: w }));
+  const low = await denoiseStage(
+    ctx,
+    pack(downsample2x(initialNoise(ctx), c, H, W), c, h, w),
+    ids,
+    shiftedSigmas(1, 1 - tUp, p.N[0]! + p.N[1]!, h0),
+    1,
+    cost,
+    (x0) => ({ latent: unpack(x0, c, h, w), height: h, width: w }),
+  );
 
   // 2. Upsample everything (nearest), nothing else
   const t0 = performance.now();
-  const up = await (ctx.ops ?? cpuOps).expandStage3(low.x, ids, ids.length / 3, 4 * c, W / 2, H / 2);
+  const up = await (ctx.ops ?? cpuOps).expandStage3(
+    low.x,
+    ids,
+    ids.length / 3,
+    4 * c,
+    W / 2,
+    H / 2,
+  );
   cost.overheadMs += performance.now() - t0;
   ctx.emit({ type: "stage", stage: 2, tokens: up.count, resolution: `${W}x${H}` });
-  const high = await denoiseStage(ctx, up.tokens, up.ids, shiftedSigmas(1 - tUp, 0, p.N[2]!, h0), 2, cost,
-    (x0) => ({ latent: unpack(x0, c, H, W), height: H, width: W }));
+  const high = await denoiseStage(
+    ctx,
+    up.tokens,
+    up.ids,
+    shiftedSigmas(1 - tUp, 0, p.N[2]!, h0),
+    2,
+    cost,
+    (x0) => ({ latent: unpack(x0, c, H, W), height: H, width: W }),
+  );
   return { latent: unpack(high.x, c, H, W), cost };
 }

@@ -71,15 +71,33 @@ export async function sampleRalu(
     await ops.injectNoise(rep.tokens, rep.groups, dim, noiseParams(ctx.seed, 1, b, p));
     return { edges, mask, rep };
   });
-  ctx.emit({ type: "edge_mask", width: imgW, height: imgH, mask: s2.edges.map((v) => v * 255), selected: k });
+  ctx.emit({
+    type: "edge_mask",
+    width: imgW,
+    height: imgH,
+    mask: s2.edges.map((v) => v * 255),
+    selected: k,
+  });
   ctx.emit({ type: "stage", stage: 2, tokens: s2.rep.count, resolution: "mixed" });
-  const st2 = await denoiseStage(ctx, s2.rep.tokens, s2.rep.ids, plan.sigmas[1]!, 2, cost, () =>
-    lowPreview(new Float32Array(lowTokens * dim)));
+  const st2 = await denoiseStage(
+    ctx,
+    s2.rep.tokens,
+    s2.rep.ids,
+    plan.sigmas[1]!,
+    2,
+    cost,
+    () => lowPreview(new Float32Array(lowTokens * dim)),
+  );
 
   // 3. Stage 3 — everything at full resolution, raster order
   const s3 = await timed(async () => {
     const rep = await ops.expandStage3(st2.x, s2.rep.ids, s2.rep.lowCount, dim, W / 2, H / 2);
-    await ops.injectNoise(rep.tokens, rep.groups, dim, noiseParams(ctx.seed, 2, plan.boundaries[1]!, p));
+    await ops.injectNoise(
+      rep.tokens,
+      rep.groups,
+      dim,
+      noiseParams(ctx.seed, 2, plan.boundaries[1]!, p),
+    );
     return rep;
   });
   ids = s3.ids;
@@ -92,7 +110,12 @@ export async function sampleRalu(
   return { latent: unpack(st3.x, c, H, W), cost };
 }
 
-function noiseParams(seed: number, boundary: number, b: { beta: number; alpha: number }, p: { Z: number; exactNoise: boolean }) {
+function noiseParams(
+  seed: number,
+  boundary: number,
+  b: { beta: number; alpha: number },
+  p: { Z: number; exactNoise: boolean },
+) {
   return {
     seed,
     boundary,

@@ -30,7 +30,11 @@ export function resolveRalu(acc: Acceleration, manifest: Manifest): RaluParams {
   const presetName = acc.preset ?? (acc.N ? undefined : "4x");
   const preset = presetName ? manifest.presets[presetName] : undefined;
   if (presetName && !preset) {
-    throw new HttpError(400, `unknown preset "${presetName}"; this model has ${Object.keys(manifest.presets).join(", ")}`, "acceleration.preset");
+    throw new HttpError(
+      400,
+      `unknown preset "${presetName}"; this model has ${Object.keys(manifest.presets).join(", ")}`,
+      "acceleration.preset",
+    );
   }
   const N = acc.N ?? preset?.N;
   const e = acc.e ?? preset?.e;
@@ -50,5 +54,14 @@ export function resolveRalu(acc: Acceleration, manifest: Manifest): RaluParams {
   }
   const ntMatching = acc.nt_matching ?? true;
   if (!ntMatching) h = [manifest.base_shift, manifest.base_shift, manifest.base_shift];
-  return { N, e, r, h, Z, exactNoise: acc.exact_noise ?? false, gray: acc.gray ?? "ours", ntMatching };
+  return {
+    N,
+    e,
+    r,
+    h,
+    Z,
+    exactNoise: acc.exact_noise ?? false,
+    gray: acc.gray ?? "ours",
+    ntMatching,
+  };
 }

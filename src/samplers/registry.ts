@@ -16,7 +16,11 @@ import { sampleNaive } from "./naive.ts";
 import { sampleRalu } from "./ralu.ts";
 import type { SamplerContext, SamplerResult } from "./types.ts";
 
-export type AnySampler = (ctx: SamplerContext, acceleration: Acceleration, manifest: Manifest) => Promise<SamplerResult>;
+export type AnySampler = (
+  ctx: SamplerContext,
+  acceleration: Acceleration,
+  manifest: Manifest,
+) => Promise<SamplerResult>;
 
 const SAMPLERS: Record<Acceleration["method"], AnySampler> = {
   base: (ctx) => sampleBase(ctx),
@@ -27,6 +31,12 @@ const SAMPLERS: Record<Acceleration["method"], AnySampler> = {
 
 export function samplerFor(name: string): AnySampler {
   const s = SAMPLERS[name as Acceleration["method"]];
-  if (!s) throw new HttpError(400, `acceleration method "${name}" is not available`, "acceleration.method");
+  if (!s) {
+    throw new HttpError(
+      400,
+      `acceleration method "${name}" is not available`,
+      "acceleration.method",
+    );
+  }
   return s;
 }

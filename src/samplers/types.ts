@@ -38,7 +38,11 @@ export interface Cost {
   overheadMs: number;
 }
 
-export type VelocityFn = (tokens: Float32Array, ids: Float32Array, sigma: number) => Promise<Float32Array>;
+export type VelocityFn = (
+  tokens: Float32Array,
+  ids: Float32Array,
+  sigma: number,
+) => Promise<Float32Array>;
 
 /** The WebGPU EP's device-resident step: the latent stays in a GPU buffer between steps. */
 export interface DeviceStepper {

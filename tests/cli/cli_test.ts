@@ -1,9 +1,17 @@
 import assert from "node:assert/strict";
-import { encode, decode } from "fast-png";
+import { decode, encode } from "fast-png";
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", "main.ts", ...args], stdout: "piped", stderr: "piped" }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
 }
 
 Deno.test("schedule --json prints h (3 values), Z and the boundary values", async () => {
@@ -20,10 +28,25 @@ Deno.test("schedule --json prints h (3 values), Z and the boundary values", asyn
 Deno.test("edges writes the Canny map of a gray PNG and the selected-patch overlay", async () => {
   const w = 64, h = 64;
   const gray = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) gray[y * w + x] = (x - 20) ** 2 + (y - 20) ** 2 < 100 ? 230 : 20;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) gray[y * w + x] = (x - 20) ** 2 + (y - 20) ** 2 < 100 ? 230 : 20;
+  }
   const dir = await Deno.makeTempDir();
-  await Deno.writeFile(`${dir}/in.png`, encode({ width: w, height: h, data: gray, channels: 1, depth: 8 }));
-  const r = await cli("edges", "--in", `${dir}/in.png`, "--out", `${dir}/e.png`, "--ratio", "0.25", "--patches", `${dir}/o.png`);
+  await Deno.writeFile(
+    `${dir}/in.png`,
+    encode({ width: w, height: h, data: gray, channels: 1, depth: 8 }),
+  );
+  const r = await cli(
+    "edges",
+    "--in",
+    `${dir}/in.png`,
+    "--out",
+    `${dir}/e.png`,
+    "--ratio",
+    "0.25",
+    "--patches",
+    `${dir}/o.png`,
+  );
   assert.equal(r.code, 0, r.stderr);
   const e = decode(await Deno.readFile(`${dir}/e.png`));
   assert.equal(e.channels, 1);

@@ -16,10 +16,19 @@ export function randomFloats(n: number, seed = 1): Float32Array {
   });
 }
 
-export function assertClose(actual: Float32Array, expected: Float32Array, rel = 1e-5, label = ""): void {
-  if (actual.length !== expected.length) throw new Error(`${label}: length ${actual.length} != ${expected.length}`);
+export function assertClose(
+  actual: Float32Array,
+  expected: Float32Array,
+  rel = 1e-5,
+  label = "",
+): void {
+  if (actual.length !== expected.length) {
+    throw new Error(`${label}: length ${actual.length} != ${expected.length}`);
+  }
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i]!, e = expected[i]!;
-    if (!(Math.abs(a - e) <= rel * Math.max(1, Math.abs(e)))) throw new Error(`${label}[${i}]: ${a} != ${e}`);
+    if (!(Math.abs(a - e) <= rel * Math.max(1, Math.abs(e)))) {
+      throw new Error(`${label}[${i}]: ${a} != ${e}`);
+    }
   }
 }

@@ -8,11 +8,26 @@ import { correlatedNoise } from "../../src/kernels/noise_cpu.ts";
 import { randomFloats } from "./_gpu.ts";
 
 Deno.test("philox 4x32-10 matches the Random123 known-answer vectors", () => {
-  assert.deepEqual([...philox([0, 0, 0, 0], [0, 0])], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+  assert.deepEqual([...philox([0, 0, 0, 0], [0, 0])], [
+    0x6627e8d5,
+    0xe169c58d,
+    0xbc57ac4c,
+    0x9b00dbd8,
+  ]);
   const f = 0xffffffff;
-  assert.deepEqual([...philox([f, f, f, f], [f, f])], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]);
+  assert.deepEqual([...philox([f, f, f, f], [f, f])], [
+    0x408f276d,
+    0x41c83b0e,
+    0xa20bc7c6,
+    0x6d5451fd,
+  ]);
   const pi = [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344] as [number, number, number, number];
-  assert.deepEqual([...philox(pi, [0xa4093822, 0x299f31d0])], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]);
+  assert.deepEqual([...philox(pi, [0xa4093822, 0x299f31d0])], [
+    0xd16cfe09,
+    0x94fdcceb,
+    0x5001e420,
+    0x24126ea1,
+  ]);
 });
 
 Deno.test("gaussian noise has mean 0 and variance 1 and is addressable by element", () => {
@@ -56,7 +71,11 @@ Deno.test("hysteresis keeps weak edges connected to strong ones only", () => {
   // a ramp whose gradient is strong on the top rows and weak below
   const w = 12, h = 12;
   const g = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) g[y * w + x] = x < 6 ? 0 : y < 6 ? 200 : 40;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      g[y * w + x] = x < 6 ? 0 : y < 6 ? 200 : 40;
+    }
+  }
   const e = canny(g, w, h);
   // Sobel L1 of a 40-level step is 160 (weak) and it touches the strong part: kept
   assert.ok(e.slice(8 * w, 9 * w).some((v) => v === 1));
@@ -93,14 +112,30 @@ Deno.test("stage 2 keeps unselected tokens in order and appends 4 copies with fr
   assert.equal(r.lowCount, 2);
   assert.deepEqual([...r.tokens].filter((_, i) => i % dim === 0), [0, 2, 1, 1, 1, 1, 3, 3, 3, 3]);
   const rowsCols = Array.from({ length: r.count }, (_, t) => [r.ids[t * 3 + 1], r.ids[t * 3 + 2]]);
-  assert.deepEqual(rowsCols, [[0, 0], [1, 0], [0, 1], [0, 1.5], [0.5, 1], [0.5, 1.5], [1, 1], [1, 1.5], [1.5, 1], [1.5, 1.5]]);
+  assert.deepEqual(rowsCols, [
+    [0, 0],
+    [1, 0],
+    [0, 1],
+    [0, 1.5],
+    [0.5, 1],
+    [0.5, 1.5],
+    [1, 1],
+    [1, 1.5],
+    [1.5, 1],
+    [1.5, 1.5],
+  ]);
   assert.deepEqual([...r.groups.slice(8, 12)], [2, 3, 4, 5]);
   assert.deepEqual([...r.groups.slice(0, 4)], [-1, -1, -1, -1]);
 });
 
 Deno.test("stage 3 doubles ids to integers and puts every token at its raster position", () => {
   const dim = 1;
-  const s2 = repackStage2(Float32Array.of(10, 11, 12, 13), gridIds(2, 2), Uint32Array.of(0, 1, 0, 0), dim);
+  const s2 = repackStage2(
+    Float32Array.of(10, 11, 12, 13),
+    gridIds(2, 2),
+    Uint32Array.of(0, 1, 0, 0),
+    dim,
+  );
   const s2tok = s2.tokens.map((v, i) => (i >= s2.lowCount ? v + 0.25 * (i - s2.lowCount) : v));
   const r = expandStage3(s2tok, s2.ids, s2.lowCount, dim, 4, 4);
   assert.equal(r.count, 16);
@@ -121,21 +156,40 @@ Deno.test("injected noise per 4-copy group has covariance I - c 11^T (100k group
   const Z = 4;
   const c = 1 / (Z * Z);
   const groups = new Int32Array(groupsN * 16);
-  for (let t = 0; t < groupsN * 4; t++) for (let m = 0; m < 4; m++) groups[t * 4 + m] = (t - (t % 4)) + m;
-  const n = correlatedNoise(groups, 1, { seed: 3, boundary: 1, beta: 1, alpha: 1, c, exactScale: 1 });
+  for (let t = 0; t < groupsN * 4; t++) {
+    for (let m = 0; m < 4; m++) groups[t * 4 + m] = (t - (t % 4)) + m;
+  }
+  const n = correlatedNoise(groups, 1, {
+    seed: 3,
+    boundary: 1,
+    beta: 1,
+    alpha: 1,
+    c,
+    exactScale: 1,
+  });
   const cov = Array.from({ length: 4 }, () => new Array(4).fill(0));
-  for (let g = 0; g < groupsN; g++) for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) cov[a]![b] += n[g * 4 + a]! * n[g * 4 + b]! / groupsN;
+  for (let g = 0; g < groupsN; g++) {
+    for (let a = 0; a < 4; a++) {
+      for (let b = 0; b < 4; b++) cov[a]![b] += n[g * 4 + a]! * n[g * 4 + b]! / groupsN;
+    }
+  }
   for (let a = 0; a < 4; a++) {
     for (let b = 0; b < 4; b++) {
       const target = (a === b ? 1 : 0) - c;
-      assert.ok(Math.abs(cov[a]![b] - target) < 0.02, `cov[${a}][${b}] = ${cov[a]![b]} vs ${target}`);
+      assert.ok(
+        Math.abs(cov[a]![b] - target) < 0.02,
+        `cov[${a}][${b}] = ${cov[a]![b]} vs ${target}`,
+      );
     }
   }
 });
 
 Deno.test("random images: canny output is thin (no 2x2 blocks of edges)", () => {
   const w = 32, h = 32;
-  const img = randomFloats(3 * w * h, 9).map((v, i) => (Math.floor((i % (w * h)) / w) < 16 ? v * 0.2 : v));
+  const img = randomFloats(3 * w * h, 9).map((
+    v,
+    i,
+  ) => (Math.floor((i % (w * h)) / w) < 16 ? v * 0.2 : v));
   const e = canny(grayFromDecoded(img, w, h), w, h);
   assert.ok(e.reduce((a, b) => a + b, 0) > 0);
 });

@@ -19,7 +19,11 @@ function picture(w: number, h: number, seed: number): Float32Array {
       for (let x = 0; x < w; x++) {
         const inCircle = (x - w / 3) ** 2 + (y - h / 2) ** 2 < (w / 5) ** 2;
         const inBox = x > w / 2 && x < (5 * w) / 6 && y > h / 5 && y < h / 2;
-        const base = inCircle ? [0.8, -0.7, -0.6][k]! : inBox ? [-0.7, -0.5, 0.9][k]! : -0.2 + (0.4 * y) / h;
+        const base = inCircle
+          ? [0.8, -0.7, -0.6][k]!
+          : inBox
+          ? [-0.7, -0.5, 0.9][k]!
+          : -0.2 + (0.4 * y) / h;
         img[(k * h + y) * w + x] = base + 0.08 * noise[(k * h + y) * w + x]!;
       }
     }
@@ -28,7 +32,12 @@ function picture(w: number, h: number, seed: number): Float32Array {
 }
 
 Deno.test("gaussian: GPU Philox + Box-Muller equals the CPU reference", gpuTest, async () => {
-  assertClose(await gpu!.gaussian(1234567, 2, 5, 4099), gaussian(1234567, 2, 5, 4099), 1e-5, "gaussian");
+  assertClose(
+    await gpu!.gaussian(1234567, 2, 5, 4099),
+    gaussian(1234567, 2, 5, 4099),
+    1e-5,
+    "gaussian",
+  );
 });
 
 Deno.test("euler step and clean estimate equal the CPU reference", gpuTest, async () => {
@@ -45,52 +54,87 @@ Deno.test("pack, unpack and 2x downsampling equal the CPU reference exactly", gp
   assert.deepEqual(await gpu!.downsample2x(latent, c, h, w), downsample2x(latent, c, h, w));
 });
 
-Deno.test("gray and canny (sobel, NMS, hysteresis to a fixed point) equal the CPU reference", gpuTest, async () => {
-  for (const [w, h, seed] of [[64, 64, 5], [48, 32, 6], [128, 96, 7]] as const) {
-    const img = picture(w, h, seed);
-    for (const mode of ["ours", "clip"] as const) {
-      const g = grayFromDecoded(img, w, h, mode);
-      assert.deepEqual(await gpu!.gray(img, w, h, mode), Uint32Array.from(g), `gray ${mode}`);
-      const expected = canny(g, w, h);
-      assert.ok(expected.some((v) => v === 1), "the picture has edges");
-      assert.deepEqual(await gpu!.canny(img, w, h, mode), expected, `canny ${w}x${h} ${mode}`);
+Deno.test(
+  "gray and canny (sobel, NMS, hysteresis to a fixed point) equal the CPU reference",
+  gpuTest,
+  async () => {
+    for (const [w, h, seed] of [[64, 64, 5], [48, 32, 6], [128, 96, 7]] as const) {
+      const img = picture(w, h, seed);
+      for (const mode of ["ours", "clip"] as const) {
+        const g = grayFromDecoded(img, w, h, mode);
+        assert.deepEqual(await gpu!.gray(img, w, h, mode), Uint32Array.from(g), `gray ${mode}`);
+        const expected = canny(g, w, h);
+        assert.ok(expected.some((v) => v === 1), "the picture has edges");
+        assert.deepEqual(await gpu!.canny(img, w, h, mode), expected, `canny ${w}x${h} ${mode}`);
+      }
     }
-  }
-  // a long weak chain seeded by one strong pixel needs many hysteresis sweeps
-  const w = 200, h = 8;
-  const gray = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) gray[y * w + x] = y < 4 ? 0 : x < 3 ? 200 : 40;
-  assert.deepEqual(await gpu!.cannyGray(gray, w, h), canny(gray, w, h), "long hysteresis chain");
-});
+    // a long weak chain seeded by one strong pixel needs many hysteresis sweeps
+    const w = 200, h = 8;
+    const gray = new Uint8Array(w * h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        gray[y * w + x] = y < 4 ? 0 : x < 3 ? 200 : 40;
+      }
+    }
+    assert.deepEqual(await gpu!.cannyGray(gray, w, h), canny(gray, w, h), "long hysteresis chain");
+  },
+);
 
-Deno.test("edge scores and top-k (ties to the lower index, up to 16,384 scores) equal the CPU reference", gpuTest, async () => {
-  const w = 64, h = 64;
-  const edges = canny(grayFromDecoded(picture(w, h, 8), w, h), w, h);
-  const scores = edgeScores(edges, w, h, 8);
-  assert.deepEqual(await gpu!.edgeScores(edges, w, h, 8), scores);
-  for (const [n, maxScore, k] of [[64, 64, 19], [1000, 3, 333], [16384, 256, 3276], [16384, 1, 100], [50, 10, 0], [50, 10, 50]] as const) {
-    const s = Uint32Array.from(randomFloats(n, n + k), (v) => Math.floor(((v + 1) / 2) * (maxScore + 1)));
-    const mask = await gpu!.topk(s, k);
-    assert.deepEqual(mask, topkMask(s, k), `n ${n} k ${k}`);
-    assert.equal(mask.reduce((a, b) => a + b, 0), Math.min(k, n));
-  }
-});
+Deno.test(
+  "edge scores and top-k (ties to the lower index, up to 16,384 scores) equal the CPU reference",
+  gpuTest,
+  async () => {
+    const w = 64, h = 64;
+    const edges = canny(grayFromDecoded(picture(w, h, 8), w, h), w, h);
+    const scores = edgeScores(edges, w, h, 8);
+    assert.deepEqual(await gpu!.edgeScores(edges, w, h, 8), scores);
+    for (
+      const [n, maxScore, k] of [
+        [64, 64, 19],
+        [1000, 3, 333],
+        [16384, 256, 3276],
+        [16384, 1, 100],
+        [50, 10, 0],
+        [50, 10, 50],
+      ] as const
+    ) {
+      const s = Uint32Array.from(
+        randomFloats(n, n + k),
+        (v) => Math.floor(((v + 1) / 2) * (maxScore + 1)),
+      );
+      const mask = await gpu!.topk(s, k);
+      assert.deepEqual(mask, topkMask(s, k), `n ${n} k ${k}`);
+      assert.equal(mask.reduce((a, b) => a + b, 0), Math.min(k, n));
+    }
+  },
+);
 
 Deno.test("stage-2 and stage-3 repacking equal the CPU reference", gpuTest, async () => {
   const dim = 16, rows = 8, cols = 8;
   const tokens = randomFloats(rows * cols * dim, 9);
   const ids = gridIds(rows, cols);
-  const mask = topkMask(Uint32Array.from(randomFloats(rows * cols, 10), (v) => Math.floor((v + 1) * 4)), 19);
+  const mask = topkMask(
+    Uint32Array.from(randomFloats(rows * cols, 10), (v) => Math.floor((v + 1) * 4)),
+    19,
+  );
   const cpu2 = repackStage2(tokens, ids, mask, dim);
   const gpu2 = await gpu!.repackStage2(tokens, ids, mask, dim);
   assert.deepEqual(gpu2, cpu2);
   const cpu3 = expandStage3(cpu2.tokens, cpu2.ids, cpu2.lowCount, dim, cols * 2, rows * 2);
-  assert.deepEqual(await gpu!.expandStage3(cpu2.tokens, cpu2.ids, cpu2.lowCount, dim, cols * 2, rows * 2), cpu3);
+  assert.deepEqual(
+    await gpu!.expandStage3(cpu2.tokens, cpu2.ids, cpu2.lowCount, dim, cols * 2, rows * 2),
+    cpu3,
+  );
 });
 
 Deno.test("correlated noise injection equals the CPU reference", gpuTest, async () => {
   const dim = 16;
-  const r = repackStage2(randomFloats(64 * dim, 11), gridIds(8, 8), topkMask(Uint32Array.from({ length: 64 }, (_, i) => i % 7), 12), dim);
+  const r = repackStage2(
+    randomFloats(64 * dim, 11),
+    gridIds(8, 8),
+    topkMask(Uint32Array.from({ length: 64 }, (_, i) => i % 7), 12),
+    dim,
+  );
   const p = { seed: 77, boundary: 1, beta: 0.21, alpha: 0.94, c: 1 / 6.3 ** 2, exactScale: 1 };
   const expected = injectNoise(r.tokens.slice(), r.groups, dim, p);
   const x = r.tokens.slice();
@@ -105,10 +149,18 @@ Deno.test("correlated noise injection equals the CPU reference", gpuTest, async 
 Deno.test("latent→RGB preview equals the CPU reference within one level", gpuTest, async () => {
   const c = 4, h = 16, w = 16;
   const latent = randomFloats(c * h * w, 12);
-  const weights = [[0.5, 0.1, -0.2, 0.3, 0.05], [-0.1, 0.4, 0.2, 0.1, 0], [0.2, -0.3, 0.6, 0.1, -0.1]];
+  const weights = [[0.5, 0.1, -0.2, 0.3, 0.05], [-0.1, 0.4, 0.2, 0.1, 0], [
+    0.2,
+    -0.3,
+    0.6,
+    0.1,
+    -0.1,
+  ]];
   const a = await gpu!.previewRgba(latent, weights, c, h, w);
   const b = previewRgba(latent, weights, c, h, w);
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= 1, `pixel byte ${i}: ${a[i]} vs ${b[i]}`);
+  for (let i = 0; i < a.length; i++) {
+    assert.ok(Math.abs(a[i]! - b[i]!) <= 1, `pixel byte ${i}: ${a[i]} vs ${b[i]}`);
+  }
 });
 
 Deno.test("GPU ops release every pooled buffer they take", gpuTest, async () => {

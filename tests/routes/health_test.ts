@@ -10,19 +10,28 @@ Deno.test("GET /health reports EP, model and queue depth", ortTest, async () => 
   assert.equal(body.queue_depth, 0);
 });
 
-Deno.test("with an API key every route but /health needs the bearer token (401)", ortTest, async () => {
-  const { app } = await fixtureApp({ "api-key": "secret-key-1" });
-  assert.equal((await app.request("/health")).status, 200);
-  for (const path of ["/v1/models", "/metrics", "/v1/images/jobs/x"]) {
-    const r = await app.request(path);
-    assert.equal(r.status, 401, path);
-    assert.equal((await r.json()).error.type, "authentication_error");
-  }
-  const wrong = await app.request("/v1/images/generations", post({ prompt: "x" }, { authorization: "Bearer nope" }));
-  assert.equal(wrong.status, 401);
-  const ok = await app.request("/v1/models", { headers: { authorization: "Bearer secret-key-1" } });
-  assert.equal(ok.status, 200);
-});
+Deno.test(
+  "with an API key every route but /health needs the bearer token (401)",
+  ortTest,
+  async () => {
+    const { app } = await fixtureApp({ "api-key": "secret-key-1" });
+    assert.equal((await app.request("/health")).status, 200);
+    for (const path of ["/v1/models", "/metrics", "/v1/images/jobs/x"]) {
+      const r = await app.request(path);
+      assert.equal(r.status, 401, path);
+      assert.equal((await r.json()).error.type, "authentication_error");
+    }
+    const wrong = await app.request(
+      "/v1/images/generations",
+      post({ prompt: "x" }, { authorization: "Bearer nope" }),
+    );
+    assert.equal(wrong.status, 401);
+    const ok = await app.request("/v1/models", {
+      headers: { authorization: "Bearer secret-key-1" },
+    });
+    assert.equal(ok.status, 200);
+  },
+);
 
 Deno.test("CORS is off by default and on for listed origins", ortTest, async () => {
   const { app } = await fixtureApp();

@@ -3,83 +3,125 @@ import { fixtureApp, ortTest, post, readSse } from "../_helpers.ts";
 
 const { app, state } = await fixtureApp({ "queue-size": 2 });
 
-Deno.test("a job streams queued, stage, step (with sigma), preview and completed events", ortTest, async () => {
-  const res = await app.request("/v1/images/jobs", post({ prompt: "a red circle", size: "32x32", steps: 6, preview_every: 2, seed: 5 }));
-  assert.equal(res.status, 202);
-  const job = await res.json();
-  assert.match(job.id, /^[0-9a-f-]{36}$/);
-  const events = await readSse(await app.request(job.events_url));
-  const names = events.map((e) => e.event);
-  assert.equal(names[0], "queued");
-  assert.ok(names.includes("started"));
-  assert.ok(names.includes("stage"));
-  const steps = events.filter((e) => e.event === "step").map((e) => JSON.parse(e.data));
-  const previews = events.filter((e) => e.event === "preview");
-  assert.equal(steps.length, 6, "every step reports");
-  assert.equal(previews.length, 3);
-  assert.equal(names.at(-1), "completed");
-  const done = JSON.parse(events.at(-1)!.data);
-  assert.equal(done.images.length, 1);
-  assert.equal(done.cost.evaluations, 6);
-  assert.equal((await (await app.request(`/v1/images/jobs/${job.id}`)).json()).status, "completed");
-  for (let i = 1; i < steps.length; i++) assert.ok(steps[i].sigma < steps[i - 1].sigma);
-});
+Deno.test(
+  "a job streams queued, stage, step (with sigma), preview and completed events",
+  ortTest,
+  async () => {
+    const res = await app.request(
+      "/v1/images/jobs",
+      post({ prompt: "a red circle", size: "32x32", steps: 6, preview_every: 2, seed: 5 }),
+    );
+    assert.equal(res.status, 202);
+    const job = await res.json();
+    assert.match(job.id, /^[0-9a-f-]{36}$/);
+    const events = await readSse(await app.request(job.events_url));
+    const names = events.map((e) => e.event);
+    assert.equal(names[0], "queued");
+    assert.ok(names.includes("started"));
+    assert.ok(names.includes("stage"));
+    const steps = events.filter((e) => e.event === "step").map((e) => JSON.parse(e.data));
+    const previews = events.filter((e) => e.event === "preview");
+    assert.equal(steps.length, 6, "every step reports");
+    assert.equal(previews.length, 3);
+    assert.equal(names.at(-1), "completed");
+    const done = JSON.parse(events.at(-1)!.data);
+    assert.equal(done.images.length, 1);
+    assert.equal(done.cost.evaluations, 6);
+    assert.equal(
+      (await (await app.request(`/v1/images/jobs/${job.id}`)).json()).status,
+      "completed",
+    );
+    for (let i = 1; i < steps.length; i++) assert.ok(steps[i].sigma < steps[i - 1].sigma);
+  },
+);
 
-Deno.test("DELETE cancels a running job within a step and the queue moves on", ortTest, async () => {
-  const res = await app.request("/v1/images/jobs", post({ prompt: "x", size: "128x128", steps: 200, n: 4, seed: 1 }));
-  const job = await res.json();
-  const events = Promise.resolve(app.request(job.events_url)).then(readSse);
-  // wait for the job to be running
-  while (state.queue.get(job.id)!.status !== "running") await new Promise((r) => setTimeout(r, 5));
-  const t0 = performance.now();
-  const del = await app.request(`/v1/images/jobs/${job.id}`, { method: "DELETE" });
-  assert.equal(del.status, 200);
-  assert.equal((await del.json()).cancelled, true);
-  await state.queue.get(job.id)!.finished;
-  assert.ok(performance.now() - t0 < 5000);
-  const ev = await events;
-  assert.equal(ev.at(-1)!.event, "error");
-  assert.equal(JSON.parse(ev.at(-1)!.data).error.code, "cancelled");
-  assert.equal(state.queue.get(job.id)!.status, "cancelled");
-  const steps = ev.filter((e) => e.event === "step").length;
-  assert.ok(steps < 800);
-  // the server still serves
-  const ok = await app.request("/v1/images/generations", post({ prompt: "x", size: "32x32", steps: 1 }));
-  assert.equal(ok.status, 200);
-});
+Deno.test(
+  "DELETE cancels a running job within a step and the queue moves on",
+  ortTest,
+  async () => {
+    const res = await app.request(
+      "/v1/images/jobs",
+      post({ prompt: "x", size: "128x128", steps: 200, n: 4, seed: 1 }),
+    );
+    const job = await res.json();
+    const events = Promise.resolve(app.request(job.events_url)).then(readSse);
+    // wait for the job to be running
+    while (state.queue.get(job.id)!.status !== "running") {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const t0 = performance.now();
+    const del = await app.request(`/v1/images/jobs/${job.id}`, { method: "DELETE" });
+    assert.equal(del.status, 200);
+    assert.equal((await del.json()).cancelled, true);
+    await state.queue.get(job.id)!.finished;
+    assert.ok(performance.now() - t0 < 5000);
+    const ev = await events;
+    assert.equal(ev.at(-1)!.event, "error");
+    assert.equal(JSON.parse(ev.at(-1)!.data).error.code, "cancelled");
+    assert.equal(state.queue.get(job.id)!.status, "cancelled");
+    const steps = ev.filter((e) => e.event === "step").length;
+    assert.ok(steps < 800);
+    // the server still serves
+    const ok = await app.request(
+      "/v1/images/generations",
+      post({ prompt: "x", size: "32x32", steps: 1 }),
+    );
+    assert.equal(ok.status, 200);
+  },
+);
 
-Deno.test("a full queue answers 429 with Retry-After and loses no accepted job", ortTest, async () => {
-  const body = { prompt: "x", size: "64x64", steps: 30 };
-  const accepted = [];
-  let rejected: Response | undefined;
-  for (let i = 0; i < 6 && !rejected; i++) {
-    const r = await app.request("/v1/images/jobs", post(body));
-    if (r.status === 202) accepted.push((await r.json()).id);
-    else rejected = r;
-  }
-  assert.ok(rejected, "the queue of 2 must fill");
-  assert.equal(rejected.status, 429);
-  assert.ok(Number(rejected.headers.get("retry-after")) >= 1);
-  assert.equal((await rejected.json()).error.type, "rate_limit_error");
-  for (const id of accepted) await state.queue.get(id)!.finished;
-  for (const id of accepted) assert.equal(state.queue.get(id)!.status, "completed");
-});
+Deno.test(
+  "a full queue answers 429 with Retry-After and loses no accepted job",
+  ortTest,
+  async () => {
+    const body = { prompt: "x", size: "64x64", steps: 30 };
+    const accepted = [];
+    let rejected: Response | undefined;
+    for (let i = 0; i < 6 && !rejected; i++) {
+      const r = await app.request("/v1/images/jobs", post(body));
+      if (r.status === 202) accepted.push((await r.json()).id);
+      else rejected = r;
+    }
+    assert.ok(rejected, "the queue of 2 must fill");
+    assert.equal(rejected.status, 429);
+    assert.ok(Number(rejected.headers.get("retry-after")) >= 1);
+    assert.equal((await rejected.json()).error.type, "rate_limit_error");
+    for (const id of accepted) await state.queue.get(id)!.finished;
+    for (const id of accepted) assert.equal(state.queue.get(id)!.status, "completed");
+  },
+);
 
 Deno.test("unknown jobs are 404", ortTest, async () => {
-  for (const [path, method] of [["/v1/images/jobs/nope", "GET"], ["/v1/images/jobs/nope/events", "GET"], ["/v1/images/jobs/nope", "DELETE"]]) {
+  for (
+    const [path, method] of [["/v1/images/jobs/nope", "GET"], [
+      "/v1/images/jobs/nope/events",
+      "GET",
+    ], ["/v1/images/jobs/nope", "DELETE"]]
+  ) {
     const r = await app.request(path!, { method: method! });
     assert.equal(r.status, 404);
     assert.equal((await r.json()).error.type, "not_found_error");
   }
 });
 
-Deno.test("a job over the per-job timeout fails with code timeout and the server keeps serving", ortTest, async () => {
-  const { app: slow, state: s2 } = await fixtureApp({ "job-timeout": 1 });
-  const res = await slow.request("/v1/images/jobs", post({ prompt: "x", size: "128x128", steps: 200, n: 4 }));
-  const job = await res.json();
-  await s2.queue.get(job.id)!.finished;
-  const after = await (await slow.request(`/v1/images/jobs/${job.id}`)).json();
-  assert.equal(after.status, "failed");
-  assert.equal(after.error.code, "timeout");
-  assert.equal((await slow.request("/v1/images/generations", post({ prompt: "x", size: "32x32", steps: 1 }))).status, 200);
-});
+Deno.test(
+  "a job over the per-job timeout fails with code timeout and the server keeps serving",
+  ortTest,
+  async () => {
+    const { app: slow, state: s2 } = await fixtureApp({ "job-timeout": 1 });
+    const res = await slow.request(
+      "/v1/images/jobs",
+      post({ prompt: "x", size: "128x128", steps: 200, n: 4 }),
+    );
+    const job = await res.json();
+    await s2.queue.get(job.id)!.finished;
+    const after = await (await slow.request(`/v1/images/jobs/${job.id}`)).json();
+    assert.equal(after.status, "failed");
+    assert.equal(after.error.code, "timeout");
+    assert.equal(
+      (await slow.request("/v1/images/generations", post({ prompt: "x", size: "32x32", steps: 1 })))
+        .status,
+      200,
+    );
+  },
+);

@@ -8,7 +8,12 @@ import { noGpu } from "../kernels/_gpu.ts";
 const signal = new AbortController().signal;
 const wasm = await loadModel("fixture", "wasm", "cpu");
 
-async function run(model: typeof wasm, method: "base" | "ralu" | "naive" | "bottleneck", preset = "4x", seed = 3) {
+async function run(
+  model: typeof wasm,
+  method: "base" | "ralu" | "naive" | "bottleneck",
+  preset = "4x",
+  seed = 3,
+) {
   const events: PipelineEvent[] = [];
   const img = await generateImage(model, {
     prompt: "a large red circle in the center",
@@ -19,85 +24,137 @@ async function run(model: typeof wasm, method: "base" | "ralu" | "naive" | "bott
   return { img, events };
 }
 
-Deno.test("ralu on the fixture: requested size, three stages with the planned token counts, deterministic", ortTest, async () => {
-  const a = await run(wasm, "ralu", "4x");
-  const png = decode(a.img.bytes);
-  assert.equal(png.width, 128);
-  assert.equal(png.height, 128);
-  const stages = a.events.filter((e) => e.type === "stage").map((e) => (e as { tokens: number }).tokens);
-  // 64 low-res tokens, floor(64 * 0.3) = 19 of them upsampled at stage 2, 256 at stage 3
-  assert.deepEqual(stages, [64, 64 - 19 + 4 * 19, 256]);
-  assert.deepEqual(a.img.cost.tokensPerStep, [...Array(5).fill(64), ...Array(6).fill(121), ...Array(7).fill(256)]);
-  const mask = a.events.find((e) => e.type === "edge_mask");
-  assert.ok(mask && mask.type === "edge_mask" && mask.width === 64 && mask.selected === 19);
-  const b = await run(wasm, "ralu", "4x");
-  assert.deepEqual(b.img.bytes, a.img.bytes, "same seed → same bytes");
-  const c = await run(wasm, "ralu", "4x", 4);
-  assert.notDeepEqual(c.img.bytes, a.img.bytes);
-});
+Deno.test(
+  "ralu on the fixture: requested size, three stages with the planned token counts, deterministic",
+  ortTest,
+  async () => {
+    const a = await run(wasm, "ralu", "4x");
+    const png = decode(a.img.bytes);
+    assert.equal(png.width, 128);
+    assert.equal(png.height, 128);
+    const stages = a.events.filter((e) => e.type === "stage").map((e) =>
+      (e as { tokens: number }).tokens
+    );
+    // 64 low-res tokens, floor(64 * 0.3) = 19 of them upsampled at stage 2, 256 at stage 3
+    assert.deepEqual(stages, [64, 64 - 19 + 4 * 19, 256]);
+    assert.deepEqual(a.img.cost.tokensPerStep, [
+      ...Array(5).fill(64),
+      ...Array(6).fill(121),
+      ...Array(7).fill(256),
+    ]);
+    const mask = a.events.find((e) => e.type === "edge_mask");
+    assert.ok(mask && mask.type === "edge_mask" && mask.width === 64 && mask.selected === 19);
+    const b = await run(wasm, "ralu", "4x");
+    assert.deepEqual(b.img.bytes, a.img.bytes, "same seed → same bytes");
+    const c = await run(wasm, "ralu", "4x", 4);
+    assert.notDeepEqual(c.img.bytes, a.img.bytes);
+  },
+);
 
 Deno.test("ralu 7x uses the 7x plan and is cheaper than 4x", ortTest, async () => {
   const r7 = await run(wasm, "ralu", "7x");
   assert.equal(r7.img.cost.evaluations, 2 + 3 + 5);
   const r4 = await run(wasm, "ralu", "4x");
   assert.ok(r7.img.cost.tokenSteps < r4.img.cost.tokenSteps);
-  assert.ok(12800 / r4.img.cost.tokenSteps >= 4, "4x preset: ≥ 4x fewer token-steps than 50-step base");
+  assert.ok(
+    12800 / r4.img.cost.tokenSteps >= 4,
+    "4x preset: ≥ 4x fewer token-steps than 50-step base",
+  );
   assert.ok(12800 / r7.img.cost.tokenSteps >= 6.5, "7x preset: ≥ 6.5x fewer token-steps");
 });
 
-Deno.test("GPU kernels and CPU references give the same ralu image", { ...ortTest, ignore: noGpu }, async () => {
-  const gpuModel = await loadModel("fixture", "wasm", "gpu");
-  assert.equal(gpuModel.kernels.name, "webgpu");
-  const a = await run(wasm, "ralu", "4x");
-  const b = await run(gpuModel, "ralu", "4x");
-  const pa = decode(a.img.bytes).data, pb = decode(b.img.bytes).data;
-  let maxDiff = 0;
-  for (let i = 0; i < pa.length; i++) maxDiff = Math.max(maxDiff, Math.abs(pa[i]! - pb[i]!));
-  assert.ok(maxDiff <= 2, `max pixel difference ${maxDiff}`);
-  await gpuModel.release();
-});
+Deno.test(
+  "GPU kernels and CPU references give the same ralu image",
+  { ...ortTest, ignore: noGpu },
+  async () => {
+    const gpuModel = await loadModel("fixture", "wasm", "gpu");
+    assert.equal(gpuModel.kernels.name, "webgpu");
+    const a = await run(wasm, "ralu", "4x");
+    const b = await run(gpuModel, "ralu", "4x");
+    const pa = decode(a.img.bytes).data, pb = decode(b.img.bytes).data;
+    let maxDiff = 0;
+    for (let i = 0; i < pa.length; i++) maxDiff = Math.max(maxDiff, Math.abs(pa[i]! - pb[i]!));
+    assert.ok(maxDiff <= 2, `max pixel difference ${maxDiff}`);
+    await gpuModel.release();
+  },
+);
 
-Deno.test("ralu runs on the WebGPU EP: same size, deterministic", { ...ortTest, ignore: noGpu }, async () => {
-  const gpuModel = await loadModel("fixture", "webgpu", "gpu");
-  const a = await run(gpuModel, "ralu", "7x");
-  const b = await run(gpuModel, "ralu", "7x");
-  assert.equal(decode(a.img.bytes).width, 128);
-  assert.deepEqual(a.img.bytes, b.img.bytes);
-  await gpuModel.release();
-});
+Deno.test(
+  "ralu runs on the WebGPU EP: same size, deterministic",
+  { ...ortTest, ignore: noGpu },
+  async () => {
+    const gpuModel = await loadModel("fixture", "webgpu", "gpu");
+    const a = await run(gpuModel, "ralu", "7x");
+    const b = await run(gpuModel, "ralu", "7x");
+    assert.equal(decode(a.img.bytes).width, 128);
+    assert.deepEqual(a.img.bytes, b.img.bytes);
+    await gpuModel.release();
+  },
+);
 
 Deno.test("naive and bottleneck baselines run with their own stage plans", ortTest, async () => {
   const n = await run(wasm, "naive");
-  assert.deepEqual(n.events.filter((e) => e.type === "stage").map((e) => (e as { tokens: number }).tokens), [64, 256]);
+  assert.deepEqual(
+    n.events.filter((e) => e.type === "stage").map((e) => (e as { tokens: number }).tokens),
+    [64, 256],
+  );
   assert.equal(n.img.cost.evaluations, 18);
   const b = await run(wasm, "bottleneck");
-  assert.deepEqual(b.events.filter((e) => e.type === "stage").map((e) => (e as { tokens: number }).tokens), [256, 64, 256]);
+  assert.deepEqual(
+    b.events.filter((e) => e.type === "stage").map((e) => (e as { tokens: number }).tokens),
+    [256, 64, 256],
+  );
   assert.equal(b.img.cost.evaluations, 16);
 });
 
-Deno.test("base and ralu start from the same seed noise (stage 1 = even rows and columns)", ortTest, async () => {
-  const { initialNoise } = await import("../../src/samplers/base.ts");
-  const ctx = { shape: { channels: 4, height: 8, width: 8 }, seed: 9 } as Parameters<typeof initialNoise>[0];
-  const a = initialNoise(ctx), b = initialNoise({ ...ctx, seed: 10 });
-  assert.equal(a.length, 256);
-  assert.notDeepEqual(a, b);
-});
+Deno.test(
+  "base and ralu start from the same seed noise (stage 1 = even rows and columns)",
+  ortTest,
+  async () => {
+    const { initialNoise } = await import("../../src/samplers/base.ts");
+    const ctx = { shape: { channels: 4, height: 8, width: 8 }, seed: 9 } as Parameters<
+      typeof initialNoise
+    >[0];
+    const a = initialNoise(ctx), b = initialNoise({ ...ctx, seed: 10 });
+    assert.equal(a.length, 256);
+    assert.notDeepEqual(a, b);
+  },
+);
 
-Deno.test("WebGPU EP: the device-resident loop matches the CPU loop (base and ralu, with guidance)", { ...ortTest, ignore: noGpu }, async () => {
-  const onDevice = await loadModel("fixture", "webgpu", "gpu");
-  const viaCpu = await loadModel("fixture", "webgpu", "cpu");
-  for (const method of ["base", "ralu"] as const) {
-    const params = { prompt: "a small blue square", size: "64x64", seed: 5, steps: 6, guidance: 2.5, acceleration: { method, preset: "7x" } };
-    const previews: PipelineEvent[] = [];
-    const a = await generateImage(onDevice, params, { signal, previewEvery: 2, emit: (e) => e.type === "preview" && previews.push(e) });
-    const b = await generateImage(viaCpu, params, { signal });
-    const pa = decode(a.bytes).data, pb = decode(b.bytes).data;
-    let maxDiff = 0;
-    for (let i = 0; i < pa.length; i++) maxDiff = Math.max(maxDiff, Math.abs(pa[i]! - pb[i]!));
-    assert.ok(maxDiff <= 2, `${method}: max pixel difference ${maxDiff}`);
-    assert.ok(previews.length >= 2, "previews read back from the device");
-  }
-  assert.equal((onDevice.kernels as unknown as { pool: { live: number } }).pool.live, 0, "no pooled buffer leaked");
-  await onDevice.release();
-  await viaCpu.release();
-});
+Deno.test(
+  "WebGPU EP: the device-resident loop matches the CPU loop (base and ralu, with guidance)",
+  { ...ortTest, ignore: noGpu },
+  async () => {
+    const onDevice = await loadModel("fixture", "webgpu", "gpu");
+    const viaCpu = await loadModel("fixture", "webgpu", "cpu");
+    for (const method of ["base", "ralu"] as const) {
+      const params = {
+        prompt: "a small blue square",
+        size: "64x64",
+        seed: 5,
+        steps: 6,
+        guidance: 2.5,
+        acceleration: { method, preset: "7x" },
+      };
+      const previews: PipelineEvent[] = [];
+      const a = await generateImage(onDevice, params, {
+        signal,
+        previewEvery: 2,
+        emit: (e) => e.type === "preview" && previews.push(e),
+      });
+      const b = await generateImage(viaCpu, params, { signal });
+      const pa = decode(a.bytes).data, pb = decode(b.bytes).data;
+      let maxDiff = 0;
+      for (let i = 0; i < pa.length; i++) maxDiff = Math.max(maxDiff, Math.abs(pa[i]! - pb[i]!));
+      assert.ok(maxDiff <= 2, `${method}: max pixel difference ${maxDiff}`);
+      assert.ok(previews.length >= 2, "previews read back from the device");
+    }
+    assert.equal(
+      (onDevice.kernels as unknown as { pool: { live: number } }).pool.live,
+      0,
+      "no pooled buffer leaked",
+    );
+    await onDevice.release();
+    await viaCpu.release();
+  },
+);
