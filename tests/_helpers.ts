@@ -38,3 +38,16 @@ export async function readSse(res: Response): Promise<{ event: string; data: str
     return { event, data: data.join("\n") };
   });
 }
+
+/** Makes every DiT call of a loaded model take at least `ms` (for queue and timeout tests). */
+export function slowDown(
+  model: { velocity: (...a: never[]) => Promise<Float32Array[]> },
+  ms: number,
+): () => void {
+  const original = model.velocity;
+  model.velocity = (async (...args: never[]) => {
+    await new Promise((r) => setTimeout(r, ms));
+    return await original.apply(model, args);
+  }) as typeof model.velocity;
+  return () => (model.velocity = original);
+}

@@ -175,3 +175,30 @@ Deno.test(
     assert.equal((await bad.json()).error.param, "acceleration.preset");
   },
 );
+
+Deno.test(
+  "an unexpected failure inside a job is a 500 in the error shape, without internals",
+  ortTest,
+  async () => {
+    const { app: broken, state: s } = await fixtureApp();
+    const model = await s.registry.get();
+    const original = model.velocity;
+    model.velocity = () => Promise.reject(new Error("secret internal detail"));
+    const res = await broken.request(
+      "/v1/images/generations",
+      post({ prompt: "x", size: "32x32", steps: 2 }),
+    );
+    model.velocity = original;
+    assert.equal(res.status, 500);
+    const err = (await res.json()).error;
+    assert.equal(err.type, "server_error");
+    assert.doesNotMatch(err.message, /secret/);
+    assert.equal(
+      (await broken.request(
+        "/v1/images/generations",
+        post({ prompt: "x", size: "32x32", steps: 1 }),
+      )).status,
+      200,
+    );
+  },
+);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fixtureApp, ortTest, post, readSse } from "../_helpers.ts";
+import { fixtureApp, ortTest, post, readSse, slowDown } from "../_helpers.ts";
 
 const { app, state } = await fixtureApp({ "queue-size": 2 });
 
@@ -39,6 +39,7 @@ Deno.test(
   "DELETE cancels a running job within a step and the queue moves on",
   ortTest,
   async () => {
+    const restore = slowDown(await state.registry.get(), 5);
     const res = await app.request(
       "/v1/images/jobs",
       post({ prompt: "x", size: "128x128", steps: 200, n: 4, seed: 1 }),
@@ -61,6 +62,7 @@ Deno.test(
     assert.equal(state.queue.get(job.id)!.status, "cancelled");
     const steps = ev.filter((e) => e.event === "step").length;
     assert.ok(steps < 800);
+    restore();
     // the server still serves
     const ok = await app.request(
       "/v1/images/generations",
@@ -74,7 +76,8 @@ Deno.test(
   "a full queue answers 429 with Retry-After and loses no accepted job",
   ortTest,
   async () => {
-    const body = { prompt: "x", size: "64x64", steps: 30 };
+    const body = { prompt: "x", size: "32x32", steps: 10 };
+    const restore = slowDown(await state.registry.get(), 10);
     const accepted = [];
     let rejected: Response | undefined;
     for (let i = 0; i < 6 && !rejected; i++) {
@@ -88,6 +91,7 @@ Deno.test(
     assert.equal((await rejected.json()).error.type, "rate_limit_error");
     for (const id of accepted) await state.queue.get(id)!.finished;
     for (const id of accepted) assert.equal(state.queue.get(id)!.status, "completed");
+    restore();
   },
 );
 
@@ -109,12 +113,14 @@ Deno.test(
   ortTest,
   async () => {
     const { app: slow, state: s2 } = await fixtureApp({ "job-timeout": 1 });
+    const restore = slowDown(await s2.registry.get(), 20);
     const res = await slow.request(
       "/v1/images/jobs",
-      post({ prompt: "x", size: "128x128", steps: 200, n: 4 }),
+      post({ prompt: "x", size: "32x32", steps: 200 }),
     );
     const job = await res.json();
     await s2.queue.get(job.id)!.finished;
+    restore();
     const after = await (await slow.request(`/v1/images/jobs/${job.id}`)).json();
     assert.equal(after.status, "failed");
     assert.equal(after.error.code, "timeout");
