@@ -118,6 +118,7 @@ for (const method of methods.slice(0, 1).concat(methods.filter((x) => x.family =
 interface Row {
   ms: number[];
   overheadMs: number[];
+  decodeMs: number[];
   psnr: number[];
   ssim: number[];
   edgeRatio: number[];
@@ -134,6 +135,7 @@ const rows = new Map<string, Row>(
   ) => [x.name, {
     ms: [],
     overheadMs: [],
+    decodeMs: [],
     psnr: [],
     ssim: [],
     edgeRatio: [],
@@ -167,6 +169,7 @@ for (const [ci, scene] of scenes.entries()) {
       reference ??= { rgba, edges };
       row.ms.push(ms);
       row.overheadMs.push(img.cost.overheadMs);
+      row.decodeMs.push(img.cost.decodeMs);
       row.psnr.push(psnr(rgba, reference.rgba));
       row.ssim.push(ssim(rgba, reference.rgba, W, H));
       row.edgeRatio.push((edges + 1) / (reference.edges + 1));
@@ -210,6 +213,7 @@ const table = methods.map((method) => {
     tokenSteps: r.speedupTokenSteps,
     wallOverFlops: baseMs / med / r.speedupFlops,
     overhead: mean(r.overheadMs) / mean(r.ms),
+    decode: mean(r.decodeMs) / mean(r.ms),
     psnr: finite.length ? mean(finite) : Infinity,
     ssim: mean(r.ssim),
     edgeRatio: mean(r.edgeRatio),
@@ -226,15 +230,15 @@ const gpuPeak = model.kernels instanceof GpuOps ? model.kernels.pool.peakBytes :
 await Deno.mkdir(flags.out!, { recursive: true });
 const fmt = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : "∞");
 const header =
-  "| method | NFE | median ms | wall speedup | FLOPs speedup | wall/FLOPs | RALU kernels share | PSNR vs base-50 | SSIM | edge ratio | artifact ratio | colour | shape | position | all |";
+  "| method | NFE | median ms | wall speedup | FLOPs speedup | wall/FLOPs | RALU kernels share | stage-2 decode share | PSNR vs base-50 | SSIM | edge ratio | artifact ratio | colour | shape | position | all |";
 const lines = table.map((t) =>
   `| ${t.method} | ${t.evals} | ${fmt(t.ms, 0)} | ${fmt(t.wall)}x | ${fmt(t.flops)}x | ${
     fmt(t.wallOverFlops)
-  } | ${(100 * t.overhead).toFixed(1)}% | ${fmt(t.psnr, 1)} | ${fmt(t.ssim, 3)} | ${
-    fmt(t.edgeRatio)
-  } | ${fmt(t.artifactRatio)} | ${fmt(t.color)} | ${fmt(t.shape)} | ${fmt(t.position)} | ${
-    fmt(t.all)
-  } |`
+  } | ${(100 * t.overhead).toFixed(1)}% | ${(100 * t.decode).toFixed(1)}% | ${fmt(t.psnr, 1)} | ${
+    fmt(t.ssim, 3)
+  } | ${fmt(t.edgeRatio)} | ${fmt(t.artifactRatio)} | ${fmt(t.color)} | ${fmt(t.shape)} | ${
+    fmt(t.position)
+  } | ${fmt(t.all)} |`
 );
 const mode = flags.device ? "device" : flags.quick ? "quick" : "full";
 const cmd = `deno task bench${flags.quick ? " --quick" : ""}${flags.device ? " --device" : ""}${
@@ -255,10 +259,10 @@ const section = [
   } MiB; peak GPU buffer bytes of the RALU kernels ${(gpuPeak / 2 ** 10).toFixed(0)} KiB.`,
   "",
   header,
-  "|" + " --- |".repeat(16),
+  "|" + " --- |".repeat(17),
   ...lines,
   "",
-  `Speedups are ratios to \`base-50\` medians from this same run. "RALU kernels share" is the time in edge detection, top-k, repacking and noise over the whole generation. Edge ratio: Canny edge pixels of the output over those of the \`base-50\` image of the same seed; artifact ratio: share of images whose edge count rises more than ${
+  `Speedups are ratios to \`base-50\` medians from this same run. "RALU kernels share" is the time in edge detection, top-k, repacking and noise over the whole generation; "stage-2 decode share" is the extra VAE decode RALU makes to find edges. Edge ratio: Canny edge pixels of the output over those of the \`base-50\` image of the same seed; artifact ratio: share of images whose edge count rises more than ${
     edgeMargin * 100
   }% above it.`,
   "",

@@ -20,7 +20,7 @@ export function initialNoise(ctx: SamplerContext): Float32Array {
 }
 
 export function newCost(): Cost {
-  return { tokensPerStep: [], tokenSteps: 0, evaluations: 0, overheadMs: 0 };
+  return { tokensPerStep: [], tokenSteps: 0, evaluations: 0, overheadMs: 0, decodeMs: 0 };
 }
 
 /**

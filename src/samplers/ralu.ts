@@ -21,6 +21,7 @@ import { stagePlan } from "../schedule/stages.ts";
 import { downsample2x, gridIds, pack, unpack } from "../kernels/pack_cpu.ts";
 import { cleanEstimate } from "../kernels/euler_cpu.ts";
 import { cpuOps, type KernelOps } from "../kernels/ops.ts";
+import { expandStage3 } from "../kernels/repack_cpu.ts";
 import { denoiseStage, initialNoise, newCost } from "./base.ts";
 import { resolveRalu } from "./ralu_params.ts";
 import type { SamplerContext, SamplerResult } from "./types.ts";
@@ -57,7 +58,9 @@ export async function sampleRalu(
   // 2. Stage 2 — edge tokens go to full resolution early
   const sigmaEnd1 = plan.sigmas[0]!.at(-1)!;
   const x0 = cleanEstimate(x, s1.lastV!, sigmaEnd1);
+  const tDecode = performance.now();
   const image = await ctx.decode(unpack(x0, c, h, w), h, w);
+  cost.decodeMs += performance.now() - tDecode;
   const f = ctx.tokenFootprintPx;
   const imgW = w * (f / 2), imgH = h * (f / 2);
   const lowTokens = ids.length / 3;
@@ -86,7 +89,17 @@ export async function sampleRalu(
     plan.sigmas[1]!,
     2,
     cost,
-    () => lowPreview(new Float32Array(lowTokens * dim)),
+    // a mixed sequence previews at full resolution: scatter it like stage 3 would
+    (mixed) => ({
+      latent: unpack(
+        expandStage3(mixed, s2.rep.ids, s2.rep.lowCount, dim, W / 2, H / 2).tokens,
+        c,
+        H,
+        W,
+      ),
+      height: H,
+      width: W,
+    }),
   );
 
   // 3. Stage 3 — everything at full resolution, raster order

@@ -36,6 +36,8 @@ export interface Cost {
   evaluations: number;
   /** RALU's own work (edges, selection, repacking, noise), milliseconds. */
   overheadMs: number;
+  /** The extra VAE decode RALU makes for edge detection, milliseconds. */
+  decodeMs: number;
 }
 
 export type VelocityFn = (
