@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts ignore
- * import { evaluateImage } from "./bench/evaluator.ts";
+ * import { evaluateImage } from "./evaluator.ts";
  * const s = evaluateImage(scene, rgba, 128, 128); // { color, shape, position, size, all }
  * ```
  */

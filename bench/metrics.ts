@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts ignore
- * import { psnr } from "./bench/metrics.ts";
+ * import { psnr } from "./metrics.ts";
  * psnr(a, b); // dB, RGB channels
  * ```
  */

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts ignore
- * import { scatterPng } from "./bench/plots.ts";
+ * import { scatterPng } from "./plots.ts";
  * await Deno.writeFile("plot.png", await scatterPng(points, "speedup", "psnr", "PSNR vs speed"));
  * ```
  */

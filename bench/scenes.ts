@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts ignore
- * import { heldOutScenes, caption } from "./bench/scenes.ts";
+ * import { heldOutScenes, caption } from "./scenes.ts";
  * const scenes = heldOutScenes(64, 2026);
  * caption(scenes[0]!);
  * ```

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts ignore
- * import { createApp } from "./src/app.ts";
+ * import { createApp } from "./app.ts";
  * const res = await createApp(state).request("/health");
  * ```
  */

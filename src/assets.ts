@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { readAsset } from "./src/assets.ts";
+ * import { readAsset } from "./assets.ts";
  * const wgsl = await readAsset("shaders/euler.wgsl");
  * ```
  */

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts ignore
- * import { startServer } from "./src/server.ts";
+ * import { startServer } from "./server.ts";
  * const s = await startServer(parseServeFlags(["--port", "0"]));
  * await s.shutdown();
  * ```

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { imageRequestSchema } from "./src/config/image_request.ts";
+ * import { imageRequestSchema } from "./image_request.ts";
  * imageRequestSchema.parse({ prompt: "a red circle", size: "128x128" });
  * ```
  */

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { parseManifest } from "./src/config/manifest.ts";
+ * import { parseManifest } from "./manifest.ts";
  * const m = parseManifest(JSON.parse(await Deno.readTextFile("models/fixture/manifest.json")));
  * ```
  */

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { parseServeFlags } from "./src/config/server_flags.ts";
+ * import { parseServeFlags } from "./server_flags.ts";
  * parseServeFlags(["--port", "9000"]).port; // 9000
  * ```
  */

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts ignore
- * import { kernelDevice } from "./src/gpu/device.ts";
+ * import { kernelDevice } from "./device.ts";
  * const device = await kernelDevice("wasm");
  * ```
  */

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { encodeBase64 } from "./src/http/base64.ts";
+ * import { encodeBase64 } from "./base64.ts";
  * encodeBase64(Uint8Array.of(1, 2, 3)); // "AQID"
  * ```
  */

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { HttpError, errorBody } from "./src/http/errors.ts";
+ * import { HttpError, errorBody } from "./errors.ts";
  * errorBody(new HttpError(404, "no such job")); // { error: { message: "no such job", ... } }
  * ```
  */

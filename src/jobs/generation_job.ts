@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts ignore
- * import { generationWork } from "./src/jobs/generation_job.ts";
+ * import { generationWork } from "./generation_job.ts";
  * const job = queue.submit(generationWork(model, request));
  * ```
  */

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { JobQueue } from "./src/jobs/queue.ts";
+ * import { JobQueue } from "./queue.ts";
  * const q = new JobQueue({ maxQueued: 8, timeoutMs: 60_000 });
  * const job = q.submit(async (job) => { job.emit("step", { step: 1 }); return "done"; });
  * await job.finished;

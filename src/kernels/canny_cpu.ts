@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { canny } from "./src/kernels/canny_cpu.ts";
+ * import { canny } from "./canny_cpu.ts";
  * const gray = new Uint8Array(16 * 16).map((_, i) => (i % 16 < 8 ? 0 : 255));
  * const edges = canny(gray, 16, 16, 100, 200); // 1 on the vertical step
  * ```

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { eulerStep } from "./src/kernels/euler_cpu.ts";
+ * import { eulerStep } from "./euler_cpu.ts";
  * const x = Float32Array.of(1, 2);
  * eulerStep(x, Float32Array.of(1, 1), -0.5); // x is now [0.5, 1.5]
  * ```

@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { injectNoise } from "./src/kernels/noise_cpu.ts";
+ * import { injectNoise } from "./noise_cpu.ts";
  * const x = new Float32Array(4 * 16);
  * const groups = new Int32Array(16).map((_, i) => i % 4); // one group of 4
  * injectNoise(x, groups, 16, { seed: 1, boundary: 1, beta: 0.2, alpha: 0.9, c: 0.02, exactScale: 1 });

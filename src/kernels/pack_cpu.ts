@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { pack, unpack } from "./src/kernels/pack_cpu.ts";
+ * import { pack, unpack } from "./pack_cpu.ts";
  * const latent = new Float32Array(4 * 8 * 8);
  * const tokens = pack(latent, 4, 8, 8); // 16 tokens x 16 numbers
  * unpack(tokens, 4, 8, 8); // equals latent

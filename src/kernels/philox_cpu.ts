@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { gaussian } from "./src/kernels/philox_cpu.ts";
+ * import { gaussian } from "./philox_cpu.ts";
  * const n = gaussian(42, 0, 0, 16); // 16 N(0, 1) samples
  * ```
  */

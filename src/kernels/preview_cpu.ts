@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { previewRgba } from "./src/kernels/preview_cpu.ts";
+ * import { previewRgba } from "./preview_cpu.ts";
  * const w = [[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0]];
  * previewRgba(new Float32Array(16 * 4), w, 4, 4, 4); // 4x4 RGBA bytes
  * ```

@@ -6,8 +6,8 @@
  *
  * @example
  * ```ts
- * import { repackStage2 } from "./src/kernels/repack_cpu.ts";
- * import { gridIds } from "./src/kernels/pack_cpu.ts";
+ * import { repackStage2 } from "./repack_cpu.ts";
+ * import { gridIds } from "./pack_cpu.ts";
  * const r = repackStage2(new Float32Array(4 * 16), gridIds(2, 2), Uint32Array.of(0, 1, 0, 0), 16);
  * r.count; // 3 kept + 4 copies = 7 tokens
  * ```

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { topkMask } from "./src/kernels/topk_cpu.ts";
+ * import { topkMask } from "./topk_cpu.ts";
  * topkMask(Uint32Array.of(3, 5, 5, 1), 2); // Uint32Array [0, 1, 1, 0]
  * ```
  */

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { createSession } from "./src/onnx/ort.ts";
+ * import { createSession } from "./ort.ts";
  * const s = await createSession(await Deno.readFile("models/fixture/vae_decoder.onnx"), "wasm");
  * ```
  */

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { stepFlops } from "./src/pipeline/cost.ts";
+ * import { stepFlops } from "./cost.ts";
  * stepFlops(256, 40, { hidden: 128, depth: 5, mlp_ratio: 4 });
  * ```
  */

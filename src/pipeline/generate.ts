@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts ignore
- * import { generateImage } from "./src/pipeline/generate.ts";
+ * import { generateImage } from "./generate.ts";
  * const img = await generateImage(model, { prompt: "a red circle" }, hooks);
  * ```
  */

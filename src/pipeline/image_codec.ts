@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { encodeImage } from "./src/pipeline/image_codec.ts";
+ * import { encodeImage } from "./image_codec.ts";
  * const png = encodeImage(new Uint8Array(2 * 2 * 4).fill(255), 2, 2, "png");
  * ```
  */

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { loadModel } from "./src/pipeline/model.ts";
+ * import { loadModel } from "./model.ts";
  * const m = await loadModel("fixture", "wasm");
  * const cond = await m.encodePrompt("a red circle");
  * ```

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts ignore
- * import { ModelRegistry } from "./src/pipeline/registry.ts";
+ * import { ModelRegistry } from "./registry.ts";
  * const reg = new ModelRegistry("default", "wasm");
  * const model = await reg.get(); // the default model
  * ```

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { WordTokenizer } from "./src/pipeline/tokenizer.ts";
+ * import { WordTokenizer } from "./tokenizer.ts";
  * const tok = new WordTokenizer(["<pad>", "<unk>", "a", "red"], 8);
  * tok.encode("A red thing"); // BigInt64Array [2, 3, 1, 0, 0, 0, 0, 0]
  * ```

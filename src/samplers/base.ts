@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts ignore
- * import { sampleBase } from "./src/samplers/base.ts";
+ * import { sampleBase } from "./base.ts";
  * const { latent, cost } = await sampleBase(ctx, {});
  * ```
  */

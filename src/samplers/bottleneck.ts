@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts ignore
- * import { sampleBottleneck } from "./src/samplers/bottleneck.ts";
+ * import { sampleBottleneck } from "./bottleneck.ts";
  * await sampleBottleneck(ctx, { method: "bottleneck", preset: "4x" }, manifest);
  * ```
  */

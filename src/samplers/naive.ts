@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts ignore
- * import { sampleNaive } from "./src/samplers/naive.ts";
+ * import { sampleNaive } from "./naive.ts";
  * await sampleNaive(ctx, { method: "naive", preset: "4x" }, manifest);
  * ```
  */

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts ignore
- * import { sampleRalu } from "./src/samplers/ralu.ts";
+ * import { sampleRalu } from "./ralu.ts";
  * const { latent, cost } = await sampleRalu(ctx, { method: "ralu", preset: "7x" }, manifest);
  * ```
  */

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts ignore
- * import { resolveRalu } from "./src/samplers/ralu_params.ts";
+ * import { resolveRalu } from "./ralu_params.ts";
  * const p = resolveRalu({ method: "ralu", preset: "4x" }, manifest);
  * ```
  */

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts ignore
- * import { samplerFor } from "./src/samplers/registry.ts";
+ * import { samplerFor } from "./registry.ts";
  * const result = await samplerFor("ralu")(ctx, { method: "ralu", preset: "4x" }, manifest);
  * ```
  */

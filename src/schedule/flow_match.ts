@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { baseSigmas } from "./src/schedule/flow_match.ts";
+ * import { baseSigmas } from "./flow_match.ts";
  * const sigmas = baseSigmas(50, 3); // 51 values from 1 down to 0
  * ```
  */

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { solveNtMatching } from "./src/schedule/nt_matching.ts";
+ * import { solveNtMatching } from "./nt_matching.ts";
  * const { h, Z } = solveNtMatching([5, 6, 7], [0.3, 0.45, 1.0], 3);
  * ```
  */

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { stagePlan } from "./src/schedule/stages.ts";
+ * import { stagePlan } from "./stages.ts";
  * const plan = stagePlan([5, 6, 7], [0.3, 0.45, 1], [5.019, 2.589, 2.226], 6.317);
  * plan.boundaries[0]!.beta; // latent scale at the first upsampling
  * ```
