@@ -21,6 +21,7 @@ const { values: flags } = parseArgs({
     model: { type: "string", default: "default" },
     out: { type: "string", default: "docs" },
     steps: { type: "string", default: "50" },
+    guidance: { type: "string" },
   },
 });
 const model = await loadModel(flags.model!, await chooseEp("auto"), "auto");
@@ -40,6 +41,7 @@ for (const [i, scene] of scenes.entries()) {
       size,
       seed: i,
       steps: Number(flags.steps),
+      guidance: flags.guidance === undefined ? undefined : Number(flags.guidance),
     }, { signal });
     const png = decode(img.bytes);
     results[size]!.push(evaluateImage(scene, png.data as Uint8Array, png.width, png.height));
@@ -58,7 +60,9 @@ const keep = (a: number, b: number) => (b > 0 ? (100 * a / b).toFixed(0) + "%" :
 const report = [
   `## Evaluation — ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
   "",
-  `${scenes.length} held-out captions x 1 seed, base sampling, ${flags.steps} steps, guidance ${m.default_guidance}, DiT on the ${model.ep} EP.`,
+  `${scenes.length} held-out captions x 1 seed, base sampling, ${flags.steps} steps, guidance ${
+    flags.guidance ?? m.default_guidance
+  }, DiT on the ${model.ep} EP.`,
   "",
   `* ${full}: ${fmt(f)}`,
   `* ${half}: ${fmt(h)} — keeps ${keep(h.color, f.color)} of the colour and ${

@@ -204,7 +204,8 @@ def export(args, ae, te, dit, stats, arch, fixture):
         "text_dim": arch["txt_dim"],
         "base_shift": 3.0,
         "default_steps": 50,
-        "default_guidance": 1.0 if fixture else 3.0,
+        # guidance 1 (off) scored best on held-out captions at 1.9k steps (colour 0.55 vs 0.36 at 3)
+        "default_guidance": 1.0,
         "default_size": "64x64" if fixture else "128x128",
         "sizes": ["128x128", "64x64", "256x256"] if not fixture else ["32x32", "64x64", "128x128"],
         "architecture": {"hidden": arch["dim"], "depth": arch["depth"], "heads": arch["heads"],
