@@ -9,7 +9,7 @@
  * ```
  */
 import { ssim as ssimJs } from "ssim.js";
-import { canny } from "../src/kernels/canny_cpu.ts";
+import { canny, grayLevel } from "../src/kernels/canny_cpu.ts";
 
 /** PSNR over RGB of two RGBA8 images (Infinity when identical). */
 export function psnr(a: Uint8Array, b: Uint8Array): number {
@@ -35,7 +35,7 @@ export function ssim(a: Uint8Array, b: Uint8Array, width: number, height: number
 export function grayOf(rgba: Uint8Array): Uint8Array {
   const out = new Uint8Array(rgba.length / 4);
   for (let p = 0; p < out.length; p++) {
-    out[p] = (rgba[p * 4]! * 4899 + rgba[p * 4 + 1]! * 9617 + rgba[p * 4 + 2]! * 1868 + 8192) >> 14;
+    out[p] = grayLevel(rgba[p * 4]!, rgba[p * 4 + 1]!, rgba[p * 4 + 2]!);
   }
   return out;
 }

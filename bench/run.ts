@@ -9,7 +9,6 @@ import type { Acceleration } from "../src/config/image_request.ts";
 import { chooseEp, probeAdapter } from "../src/onnx/ort.ts";
 import { loadModel } from "../src/pipeline/model.ts";
 import { generateImage } from "../src/pipeline/generate.ts";
-import { costReport } from "../src/pipeline/cost.ts";
 import { GpuOps } from "../src/kernels/gpu_ops.ts";
 import { caption, heldOutScenes } from "./scenes.ts";
 import { evaluateImage, meanScore, type Score } from "./evaluator.ts";
@@ -175,17 +174,8 @@ for (const [ci, scene] of scenes.entries()) {
       row.edgeRatio.push((edges + 1) / (reference.edges + 1));
       if (edges > reference.edges * (1 + edgeMargin) + 5) row.artifacts++;
       row.scores.push(evaluateImage(scene, rgba, W, H));
-      const evals = m.default_guidance > 1 ? 2 : 1;
-      const report = costReport(
-        img.cost,
-        evals,
-        m.max_text_tokens,
-        m.architecture,
-        m.default_steps,
-        (W / m.vae_scale_factor / 2) * (H / m.vae_scale_factor / 2),
-      );
-      row.speedupFlops = report.speedup_flops;
-      row.speedupTokenSteps = report.speedup_token_steps;
+      row.speedupFlops = img.report.speedup_flops;
+      row.speedupTokenSteps = img.report.speedup_token_steps;
       row.evaluations = img.cost.evaluations;
       if (s === 0 && ci < 6) row.images.push(rgba);
       peakRss = Math.max(peakRss, Deno.memoryUsage().rss);

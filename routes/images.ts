@@ -22,8 +22,8 @@ export function imagesRoutes(state: ServerState): Hono {
   const app = new Hono();
 
   app.post("/v1/images/generations", async (c) => {
-    const { job, request } = await submitGeneration(state, await readJson(c.req.raw));
-    const size = request.size ?? (await state.registry.get(request.model)).manifest.default_size;
+    const { job, request, model } = await submitGeneration(state, await readJson(c.req.raw));
+    const size = request.size ?? model.manifest.default_size;
     const format = request.output_format;
 
     if (!request.stream) {

@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { solveNtMatching } from "./schedule/nt_matching.ts";
 import { stagePlan } from "./schedule/stages.ts";
+import { grayLevel } from "./kernels/canny_cpu.ts";
 
 function numbers(s: string | undefined, name: string): number[] {
   if (!s) throw new TypeError(`missing argument --${name}`);
@@ -61,7 +62,7 @@ export function pngGray(
   const scale = png.depth === 16 ? 1 / 257 : 1;
   for (let p = 0; p < n; p++) {
     const at = (k: number) => Math.round(png.data[p * png.channels + k]! * scale);
-    out[p] = png.channels <= 2 ? at(0) : (at(0) * 4899 + at(1) * 9617 + at(2) * 1868 + 8192) >> 14;
+    out[p] = png.channels <= 2 ? at(0) : grayLevel(at(0), at(1), at(2));
   }
   return out;
 }

@@ -8,7 +8,7 @@
  * ```
  */
 import type { ImageRequest } from "../config/image_request.ts";
-import { type CostReport, costReport } from "../pipeline/cost.ts";
+import type { CostReport } from "../pipeline/cost.ts";
 import { generateImage, type PipelineEvent } from "../pipeline/generate.ts";
 import type { LoadedModel } from "../pipeline/model.ts";
 import { encodeBase64 } from "../http/base64.ts";
@@ -88,10 +88,7 @@ export function generationWork(
           job.emit(name, { image_index: i, ...(data as object) });
         },
       });
-      const guidance = req.guidance ?? m.default_guidance;
-      const evals = guidance > 1 ? 2 : 1;
-      const full = (img.width / m.vae_scale_factor / 2) * (img.height / m.vae_scale_factor / 2);
-      cost = costReport(img.cost, evals, m.max_text_tokens, m.architecture, m.default_steps, full);
+      cost = img.report;
       perImage.push(img.timings.totalMs);
       images.push({
         b64_json: encodeBase64(img.bytes),

@@ -9,6 +9,7 @@ import { samplerFor } from "../samplers/registry.ts";
 import type { ServerState } from "../server_state.ts";
 import { type GenerationResult, generationWork } from "./generation_job.ts";
 import type { Job } from "./queue.ts";
+import type { LoadedModel } from "../pipeline/model.ts";
 
 export async function readJson(req: Request): Promise<unknown> {
   const text = await req.text();
@@ -28,7 +29,7 @@ export function parseImageRequest(body: unknown): ImageRequest {
 export async function submitGeneration(
   state: ServerState,
   body: unknown,
-): Promise<{ job: Job; request: ImageRequest }> {
+): Promise<{ job: Job; request: ImageRequest; model: LoadedModel }> {
   const request = parseImageRequest(body);
   const model = await state.registry.get(request.model ?? state.registry.defaultId);
   resolveSize(model, request.size);
@@ -49,5 +50,5 @@ export async function submitGeneration(
     state.counters.generationSeconds += r.timings.total_ms / 1000;
     state.counters.tokenSteps += r.cost.token_steps * r.images.length;
   });
-  return { job, request };
+  return { job, request, model };
 }

@@ -18,6 +18,11 @@
 
 export type GrayMode = "ours" | "clip";
 
+/** Gray level of 8-bit RGB: OpenCV's fixed-point BT.601 weights (0.299, 0.587, 0.114 in Q14). */
+export function grayLevel(r: number, g: number, b: number): number {
+  return (r * 4899 + g * 9617 + b * 1868 + 8192) >> 14;
+}
+
 /** RGB planar `[3, H, W]` in [-1, 1] → gray levels 0..255. */
 export function grayFromDecoded(
   chw: Float32Array,
@@ -35,8 +40,7 @@ export function grayFromDecoded(
       : roundF(Math.fround(Math.min(1, Math.max(0, v)) * 255));
   for (let p = 0; p < n; p++) {
     const r = level(chw[p]!), g = level(chw[n + p]!), b = level(chw[2 * n + p]!);
-    // OpenCV's fixed-point BT.601 weights (0.299, 0.587, 0.114 in Q14)
-    out[p] = (r * 4899 + g * 9617 + b * 1868 + 8192) >> 14;
+    out[p] = grayLevel(r, g, b);
   }
   return out;
 }

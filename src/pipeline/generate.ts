@@ -15,6 +15,7 @@ import { encodeImage, type OutputFormat, planarToRgba } from "./image_codec.ts";
 import type { Conditioning, LoadedModel } from "./model.ts";
 import { HttpError } from "../http/errors.ts";
 import { GpuOps } from "../kernels/gpu_ops.ts";
+import { type CostReport, costReport } from "./cost.ts";
 import { samplerFor } from "../samplers/registry.ts";
 
 export interface GenerateParams {
@@ -53,6 +54,8 @@ export interface GeneratedImage {
   height: number;
   seed: number;
   cost: Cost;
+  /** The cost next to that of the base run it replaces (FLOPs, token-steps, speedups). */
+  report: CostReport;
   timings: { encodeMs: number; sampleMs: number; decodeMs: number; totalMs: number };
 }
 
@@ -147,7 +150,7 @@ export async function generateImage(
           pv.width,
         );
         const png = encodeImage(rgba, pv.width, pv.height, "png");
-        emit({ ...ev, preview: undefined as never });
+        emit(ev);
         emit({
           type: "preview",
           stage: ev.stage,
@@ -181,6 +184,14 @@ export async function generateImage(
     height,
     seed: p.seed,
     cost: result.cost,
+    report: costReport(
+      result.cost,
+      ctx.evalsPerStep,
+      m.max_text_tokens,
+      m.architecture,
+      m.default_steps,
+      (shape.width / 2) * (shape.height / 2),
+    ),
     timings: {
       encodeMs: tEncode - t0,
       sampleMs: tSample - tEncode,
