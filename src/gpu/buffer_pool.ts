@@ -10,6 +10,7 @@
  */
 export class BufferPool {
   readonly #free = new Map<string, GPUBuffer[]>();
+  readonly #names = new WeakMap<GPUBuffer, string>();
   /** Buffers handed out and not yet released. */
   live = 0;
   /** Bytes of every buffer this pool ever created and still holds. */
@@ -27,8 +28,14 @@ export class BufferPool {
         this.peakBytes = Math.max(this.peakBytes, this.bytes);
         return this.device.createBuffer({ size: rounded, usage, label });
       })();
+    this.#names.set(buf, label); // Deno keeps a buffer's first label: track the holder's
     this.live++;
     return buf;
+  }
+
+  /** The label given at the last `acquire` (a buffer from elsewhere: its own label). */
+  nameOf(buf: GPUBuffer): string {
+    return this.#names.get(buf) ?? buf.label;
   }
 
   release(buf: GPUBuffer): void {

@@ -23,3 +23,11 @@ export function cleanEstimate(x: Float32Array, v: Float32Array, sigma: number): 
   for (let i = 0; i < x.length; i++) out[i] = Math.fround(x[i]! - Math.fround(s * v[i]!));
   return out;
 }
+
+/** `x * a + b` elementwise into a new array (model-space latent → the VAE's latent). */
+export function affine(x: Float32Array, a: number, b: number): Float32Array {
+  const fa = Math.fround(a), fb = Math.fround(b);
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = Math.fround(Math.fround(x[i]! * fa) + fb);
+  return out;
+}

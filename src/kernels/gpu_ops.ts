@@ -38,10 +38,20 @@ const SHADERS = [
   "repack_stage3",
   "preview",
   "cfg_combine",
+  "affine",
 ] as const;
 type ShaderName = typeof SHADERS[number];
 type Typed = Float32Array | Uint32Array | Int32Array;
 type Ctor<T extends Typed> = { new (b: ArrayBuffer): T };
+
+/** A repacked sequence left on the device: pooled buffers the caller releases. */
+export interface DeviceRepacked {
+  tokens: GPUBuffer;
+  ids: GPUBuffer;
+  groups: GPUBuffer;
+  count: number;
+  lowCount: number;
+}
 
 /** Hysteresis sweeps recorded between checks of the `changed` flag. */
 const SWEEPS_PER_CHECK = 8;
@@ -49,6 +59,8 @@ const SWEEPS_PER_CHECK = 8;
 export class GpuOps implements KernelOps {
   readonly name = "webgpu";
   readonly pool: BufferPool;
+  /** Labels of the buffers read back to the CPU, in order (what crossed, for tests). */
+  readonly readbacks: string[] = [];
   #uniforms: GPUBuffer[] = [];
 
   private constructor(
@@ -107,6 +119,7 @@ export class GpuOps implements KernelOps {
   }
 
   async #read<T extends Typed>(buf: GPUBuffer, bytes: number, ctor: Ctor<T>): Promise<T> {
+    this.readbacks.push(this.pool.nameOf(buf));
     const staging = this.pool.acquire(
       Math.max(4, bytes),
       GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
@@ -135,7 +148,7 @@ export class GpuOps implements KernelOps {
   // --- device-resident steps (the WebGPU EP's denoising loop) ----------------------------
 
   /** A pooled storage buffer holding `data`; give it back with {@link releaseBuffer}. */
-  uploadBuffer(data: Float32Array, label: string): GPUBuffer {
+  uploadBuffer(data: Float32Array | Uint32Array | Int32Array, label: string): GPUBuffer {
     return this.#upload(data, label);
   }
 
@@ -336,42 +349,179 @@ export class GpuOps implements KernelOps {
   async cannyGray(gray: Uint8Array, w: number, h: number): Promise<Uint8Array> {
     const bg = this.#upload(Uint32Array.from(gray), "gray");
     const bcls = await this.#cannyFromGray(bg, w, h);
-    const cls = await this.#read(bcls, w * h * 4, Uint32Array);
+    const edges = await this.readEdges(bcls, w * h);
     this.#done(bg, bcls);
-    return Uint8Array.from(cls, (v) => (v === 2 ? 1 : 0));
+    return edges;
   }
 
-  // --- KernelOps ---------------------------------------------------------------------
+  // --- RALU's boundary work on device buffers (each returns pooled buffers) ---------------
 
-  async canny(image: Float32Array, w: number, h: number, gray: GrayMode): Promise<Uint8Array> {
-    const bg = this.#empty(w * h * 4, "gray"), bi = this.#upload(image, "image");
+  /** tokens [(h/2)(w/2), 4C] → latent [C, h, w] into a new buffer. */
+  unpackOnDevice(tokens: GPUBuffer, c: number, h: number, w: number): GPUBuffer {
+    const out = this.#empty(c * h * w * 4, "unpacked");
+    this.#run(
+      "unpack",
+      [out, tokens],
+      [["u32", c], ["u32", h], ["u32", w]],
+      Math.ceil((c * h * w) / WG),
+    );
+    return out;
+  }
+
+  /** `x * a + b` into a new buffer. */
+  affineOnDevice(x: GPUBuffer, a: number, b: number, count: number): GPUBuffer {
+    const out = this.#empty(count * 4, "affine");
+    this.#run("affine", [out, x], [["f32", a], ["f32", b], ["u32", count]], Math.ceil(count / WG));
+    return out;
+  }
+
+  /** Decoded `[3, H, W]` in [-1, 1] → Canny classes (2 = edge). */
+  async cannyOnDevice(image: GPUBuffer, w: number, h: number, gray: GrayMode): Promise<GPUBuffer> {
+    const bg = this.#empty(w * h * 4, "gray");
     this.#run(
       "gray",
-      [bg, bi],
+      [bg, image],
       [["u32", w], ["u32", h], ["u32", gray === "ours" ? 0 : 1]],
       Math.ceil((w * h) / WG),
     );
     const bcls = await this.#cannyFromGray(bg, w, h);
-    const cls = await this.#read(bcls, w * h * 4, Uint32Array);
-    this.#done(bg, bi, bcls);
-    return Uint8Array.from(cls, (v) => (v === 2 ? 1 : 0));
+    this.#done(bg);
+    return bcls;
   }
 
-  async edgeScores(edges: Uint8Array, w: number, h: number, fp: number): Promise<Uint32Array> {
-    const tokens = (w / fp) * (h / fp);
-    const bcls = this.#upload(Uint32Array.from(edges, (v) => (v ? 2 : 0)), "cls");
-    const bs = this.#empty(tokens * 4, "scores");
+  /** The edge map (1 = edge) of a cls buffer, read back. */
+  async readEdges(cls: GPUBuffer, pixels: number): Promise<Uint8Array> {
+    const r = await this.#read(cls, pixels * 4, Uint32Array);
+    return Uint8Array.from(r, (v) => (v === 2 ? 1 : 0));
+  }
+
+  edgeScoresOnDevice(cls: GPUBuffer, w: number, h: number, fp: number): GPUBuffer {
+    const bs = this.#empty((w / fp) * (h / fp) * 4, "scores");
     const enc = this.device.createCommandEncoder({ label: "edge scores" });
     enc.clearBuffer(bs);
     this.#run(
       "edge_score",
-      [bs, bcls],
+      [bs, cls],
       [["u32", w], ["u32", h], ["u32", fp]],
       Math.ceil((w * h) / WG),
       enc,
     );
     this.device.queue.submit([enc.finish()]);
-    const r = await this.#read(bs, tokens * 4, Uint32Array);
+    return bs;
+  }
+
+  topkOnDevice(scores: GPUBuffer, n: number, k: number): GPUBuffer {
+    if (n > 16384) throw new RangeError(`top-k handles up to 16384 scores, got ${n}`);
+    const bm = this.#empty(n * 4, "mask");
+    this.#run("topk", [bm, scores], [["u32", n], ["u32", k]], 1);
+    return bm;
+  }
+
+  /** Stage-2 repacking of `n` tokens of which `selected` are marked in `mask`. */
+  repackStage2OnDevice(
+    tokens: GPUBuffer,
+    ids: GPUBuffer,
+    mask: GPUBuffer,
+    n: number,
+    selected: number,
+    dim: number,
+  ): DeviceRepacked {
+    const count = n + 3 * selected;
+    const out = {
+      tokens: this.#empty(count * dim * 4, "stage2 tokens"),
+      ids: this.#empty(count * 12, "stage2 ids"),
+      groups: this.#empty(count * 16, "stage2 groups"),
+      count,
+      lowCount: n - selected,
+    };
+    const info = this.#empty(8, "stage2 info");
+    this.#run(
+      "repack_stage2",
+      [out.tokens, out.ids, out.groups, info, tokens, ids, mask],
+      [["u32", n], ["u32", dim]],
+      1,
+    );
+    this.#done(info);
+    return out;
+  }
+
+  /** Stage-3 expansion of an `n`-token mixed sequence to the full `cols x rows` grid. */
+  expandStage3OnDevice(
+    tokens: GPUBuffer,
+    ids: GPUBuffer,
+    n: number,
+    lowCount: number,
+    dim: number,
+    cols: number,
+    rows: number,
+  ): DeviceRepacked {
+    const count = cols * rows;
+    const out = {
+      tokens: this.#empty(count * dim * 4, "stage3 tokens"),
+      ids: this.#empty(count * 12, "stage3 ids"),
+      groups: this.#empty(count * 16, "stage3 groups"),
+      count,
+      lowCount: 0,
+    };
+    this.#run(
+      "repack_stage3",
+      [out.tokens, out.ids, out.groups, tokens, ids],
+      [["u32", n], ["u32", lowCount], ["u32", dim], ["u32", cols]],
+      Math.ceil(n / WG),
+    );
+    return out;
+  }
+
+  /** In place on `x` (`count` tokens of `dim`), as noise_cpu.ts's injectNoise. */
+  injectNoiseOnDevice(
+    x: GPUBuffer,
+    groups: GPUBuffer,
+    count: number,
+    dim: number,
+    p: NoiseParams,
+  ): void {
+    const [lo, hi] = seedKey(p.seed);
+    this.#run("noise", [x, groups], [
+      ["u32", lo],
+      ["u32", hi],
+      ["u32", p.boundary],
+      ["u32", dim],
+      ["u32", count],
+      ["f32", p.beta],
+      ["f32", p.alpha],
+      ["f32", groupCoefficient(p.c)],
+      ["f32", p.exactScale],
+    ], Math.ceil((count * dim) / WG));
+  }
+
+  releaseRepacked(r: DeviceRepacked): void {
+    this.#done(r.tokens, r.ids, r.groups);
+  }
+
+  async #readRepacked(r: DeviceRepacked, dim: number): Promise<Repacked> {
+    return {
+      tokens: await this.#read(r.tokens, r.count * dim * 4, Float32Array),
+      ids: await this.#read(r.ids, r.count * 12, Float32Array),
+      groups: await this.#read(r.groups, r.count * 16, Int32Array),
+      count: r.count,
+      lowCount: r.lowCount,
+    };
+  }
+
+  // --- KernelOps: upload, the device form, read back ---------------------------------------
+
+  async canny(image: Float32Array, w: number, h: number, gray: GrayMode): Promise<Uint8Array> {
+    const bi = this.#upload(image, "image");
+    const bcls = await this.cannyOnDevice(bi, w, h, gray);
+    const edges = await this.readEdges(bcls, w * h);
+    this.#done(bi, bcls);
+    return edges;
+  }
+
+  async edgeScores(edges: Uint8Array, w: number, h: number, fp: number): Promise<Uint32Array> {
+    const bcls = this.#upload(Uint32Array.from(edges, (v) => (v ? 2 : 0)), "cls");
+    const bs = this.edgeScoresOnDevice(bcls, w, h, fp);
+    const r = await this.#read(bs, (w / fp) * (h / fp) * 4, Uint32Array);
     this.#done(bcls, bs);
     return r;
   }
@@ -380,8 +530,8 @@ export class GpuOps implements KernelOps {
     if (scores.length > 16384) {
       throw new RangeError(`top-k handles up to 16384 scores, got ${scores.length}`);
     }
-    const bm = this.#empty(scores.byteLength, "mask"), bs = this.#upload(scores, "scores");
-    this.#run("topk", [bm, bs], [["u32", scores.length], ["u32", k]], 1);
+    const bs = this.#upload(scores, "scores");
+    const bm = this.topkOnDevice(bs, scores.length, k);
     const r = await this.#read(bm, scores.byteLength, Uint32Array);
     this.#done(bm, bs);
     return r;
@@ -393,25 +543,15 @@ export class GpuOps implements KernelOps {
     mask: Uint32Array,
     dim: number,
   ): Promise<Repacked> {
-    const n = mask.length;
     let sel = 0;
     for (const m of mask) sel += m ? 1 : 0;
-    const count = n + 3 * sel;
-    const bt = this.#empty(count * dim * 4, "stage2 tokens"),
-      bid = this.#empty(count * 12, "stage2 ids");
-    const bgr = this.#empty(count * 16, "stage2 groups"), binfo = this.#empty(8, "stage2 info");
     const it = this.#upload(tokens, "tokens"),
       iid = this.#upload(ids, "ids"),
       im = this.#upload(mask, "mask");
-    this.#run("repack_stage2", [bt, bid, bgr, binfo, it, iid, im], [["u32", n], ["u32", dim]], 1);
-    const out = {
-      tokens: await this.#read(bt, count * dim * 4, Float32Array),
-      ids: await this.#read(bid, count * 12, Float32Array),
-      groups: await this.#read(bgr, count * 16, Int32Array),
-      count,
-      lowCount: (await this.#read(binfo, 8, Uint32Array))[1]!,
-    };
-    this.#done(bt, bid, bgr, binfo, it, iid, im);
+    const r = this.repackStage2OnDevice(it, iid, im, mask.length, sel, dim);
+    const out = await this.#readRepacked(r, dim);
+    this.#done(it, iid, im);
+    this.releaseRepacked(r);
     return out;
   }
 
@@ -423,24 +563,11 @@ export class GpuOps implements KernelOps {
     cols: number,
     rows: number,
   ): Promise<Repacked> {
-    const count = cols * rows;
-    const n = ids.length / 3;
-    const bt = this.#empty(count * dim * 4, "stage3 tokens"),
-      bid = this.#empty(count * 12, "stage3 ids");
-    const bgr = this.#empty(count * 16, "stage3 groups");
     const it = this.#upload(tokens, "tokens"), iid = this.#upload(ids, "ids");
-    this.#run("repack_stage3", [bt, bid, bgr, it, iid], [["u32", n], ["u32", lowCount], [
-      "u32",
-      dim,
-    ], ["u32", cols]], Math.ceil(n / WG));
-    const out = {
-      tokens: await this.#read(bt, count * dim * 4, Float32Array),
-      ids: await this.#read(bid, count * 12, Float32Array),
-      groups: await this.#read(bgr, count * 16, Int32Array),
-      count,
-      lowCount: 0,
-    };
-    this.#done(bt, bid, bgr, it, iid);
+    const r = this.expandStage3OnDevice(it, iid, ids.length / 3, lowCount, dim, cols, rows);
+    const out = await this.#readRepacked(r, dim);
+    this.#done(it, iid);
+    this.releaseRepacked(r);
     return out;
   }
 
@@ -450,22 +577,19 @@ export class GpuOps implements KernelOps {
     dim: number,
     p: NoiseParams,
   ): Promise<void> {
-    const [lo, hi] = seedKey(p.seed);
-    const count = groups.length / 4;
     const bx = this.#upload(x, "x"), bg = this.#upload(groups, "groups");
-    this.#run("noise", [bx, bg], [
-      ["u32", lo],
-      ["u32", hi],
-      ["u32", p.boundary],
-      ["u32", dim],
-      ["u32", count],
-      ["f32", p.beta],
-      ["f32", p.alpha],
-      ["f32", groupCoefficient(p.c)],
-      ["f32", p.exactScale],
-    ], Math.ceil((count * dim) / WG));
+    this.injectNoiseOnDevice(bx, bg, groups.length / 4, dim, p);
     x.set(await this.#read(bx, x.byteLength, Float32Array));
     this.#done(bx, bg);
+  }
+
+  /** CPU-array form of affine.wgsl (tests). */
+  async affine(x: Float32Array, a: number, b: number): Promise<Float32Array> {
+    const bx = this.#upload(x, "x");
+    const bo = this.affineOnDevice(bx, a, b, x.length);
+    const r = await this.#read(bo, x.byteLength, Float32Array);
+    this.#done(bx, bo);
+    return r;
   }
 
   dispose(): void {

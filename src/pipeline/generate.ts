@@ -135,6 +135,8 @@ export async function generateImage(
               guidance,
               model.kernels as GpuOps,
             ),
+          decode: (latent: GPUBuffer, h: number, w: number) =>
+            model.decodeOnDevice(latent, h, w, model.kernels as GpuOps),
         },
       }
       : {}),

@@ -16,6 +16,7 @@ import { WordTokenizer } from "./tokenizer.ts";
 import type { KernelOps } from "../kernels/ops.ts";
 import type { GpuOps } from "../kernels/gpu_ops.ts";
 import { type KernelMode, selectKernelOps } from "../kernels/select.ts";
+import { affine } from "../kernels/euler_cpu.ts";
 
 export interface Conditioning {
   /** `[L, D_txt]` */
@@ -138,12 +139,36 @@ export class LoadedModel {
   /** Model-space latent `[C, h, w]` → image `[3, f h, f w]` in [-1, 1]. */
   async decode(latent: Float32Array, h: number, w: number): Promise<Float32Array> {
     const m = this.manifest;
-    const raw = new Float32Array(latent.length);
-    for (let i = 0; i < raw.length; i++) raw[i] = latent[i]! / m.vae_scaling + m.vae_shift;
     const out = await this.vae.run({
-      latent_sample: { data: raw, dims: [1, m.latent_channels, h, w] },
+      latent_sample: {
+        data: affine(latent, 1 / m.vae_scaling, m.vae_shift),
+        dims: [1, m.latent_channels, h, w],
+      },
     });
     return out.sample!.data;
+  }
+
+  /**
+   * WebGPU EP: {@link decode} of a latent already on ORT's device; the image stays there
+   * (a pooled buffer of `gpu`, released by the caller).
+   */
+  async decodeOnDevice(latent: GPUBuffer, h: number, w: number, gpu: GpuOps): Promise<GPUBuffer> {
+    const m = this.manifest;
+    const count = m.latent_channels * h * w;
+    const raw = gpu.affineOnDevice(latent, 1 / m.vae_scaling, m.vae_shift, count);
+    try {
+      const out = await this.vae.runOnDevice({
+        latent_sample: { buffer: raw, dims: [1, m.latent_channels, h, w] },
+      });
+      const sample = out.sample!;
+      const bytes = sample.dims.reduce((a, d) => a * d, 1) * 4;
+      const image = gpu.emptyBuffer(bytes, "decoded");
+      gpu.copyInto(sample.buffer, image, bytes, 0);
+      sample.dispose(); // the copy is queued before ORT may reuse its buffer
+      return image;
+    } finally {
+      gpu.releaseBuffer(raw);
+    }
   }
 
   async release(): Promise<void> {

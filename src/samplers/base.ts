@@ -80,20 +80,47 @@ async function denoiseStageOnDevice(
   cost: Cost,
   previewGrid: (x0: Float32Array) => { latent: Float32Array; height: number; width: number },
 ): Promise<{ x: Float32Array; lastV: Float32Array | undefined }> {
+  const { gpu } = ctx.device!;
+  const xb = gpu.uploadBuffer(x, "latent");
+  const out = await denoiseOnDevice(ctx, xb, ids, sigmas, stage, cost, previewGrid);
+  try {
+    return {
+      x: await gpu.readBuffer(xb, x.length),
+      lastV: out.lastV ? await gpu.readBuffer(out.lastV, x.length) : undefined,
+    };
+  } finally {
+    gpu.releaseBuffer(xb);
+    if (out.lastV) gpu.releaseBuffer(out.lastV);
+  }
+}
+
+/**
+ * Euler steps on a latent that stays in the GPU buffer `x` (updated in place). Returns the
+ * last velocity as a pooled buffer the caller releases; nothing is read back but previews.
+ * On failure (cancellation included) `x` stays the caller's and the velocity is released.
+ */
+export async function denoiseOnDevice(
+  ctx: SamplerContext,
+  x: GPUBuffer,
+  ids: Float32Array,
+  sigmas: Float64Array,
+  stage: number,
+  cost: Cost,
+  previewGrid: (x0: Float32Array) => { latent: Float32Array; height: number; width: number },
+): Promise<{ lastV: GPUBuffer | undefined }> {
   const { gpu, velocity } = ctx.device!;
   const n = ids.length / 3;
-  const count = x.length;
-  const xb = gpu.uploadBuffer(x, "latent");
+  const count = 4 * ctx.shape.channels * n;
   let lastV: GPUBuffer | undefined;
   try {
     for (let i = 0; i + 1 < sigmas.length; i++) {
       await checkCancelled(ctx.signal);
       const sigma = sigmas[i]!;
-      const v = await velocity(xb, ids, sigma);
+      const v = await velocity(x, ids, sigma);
       countStep(ctx, cost, n);
       let preview = () => previewGrid(new Float32Array(count));
       if (ctx.previewEvery && (i + 1) % ctx.previewEvery === 0) {
-        const x0b = gpu.cleanEstimateOnDevice(xb, v, sigma, count);
+        const x0b = gpu.cleanEstimateOnDevice(x, v, sigma, count);
         const x0 = await gpu.readBuffer(x0b, count);
         gpu.releaseBuffer(x0b);
         preview = () => previewGrid(x0);
@@ -107,17 +134,14 @@ async function denoiseStageOnDevice(
         tokens: n,
         preview,
       });
-      gpu.eulerOnDevice(xb, v, sigmas[i + 1]! - sigma, count);
+      gpu.eulerOnDevice(x, v, sigmas[i + 1]! - sigma, count);
       if (lastV) gpu.releaseBuffer(lastV);
       lastV = v;
     }
-    return {
-      x: await gpu.readBuffer(xb, count),
-      lastV: lastV ? await gpu.readBuffer(lastV, count) : undefined,
-    };
-  } finally {
-    gpu.releaseBuffer(xb);
+    return { lastV };
+  } catch (e) {
     if (lastV) gpu.releaseBuffer(lastV);
+    throw e;
   }
 }
 

@@ -22,7 +22,7 @@ import { downsample2x, gridIds, pack, unpack } from "../kernels/pack_cpu.ts";
 import { cleanEstimate } from "../kernels/euler_cpu.ts";
 import { cpuOps, type KernelOps } from "../kernels/ops.ts";
 import { expandStage3 } from "../kernels/repack_cpu.ts";
-import { denoiseStage, initialNoise, newCost } from "./base.ts";
+import { denoiseOnDevice, denoiseStage, initialNoise, newCost } from "./base.ts";
 import { resolveRalu } from "./ralu_params.ts";
 import type { SamplerContext, SamplerResult } from "./types.ts";
 
@@ -32,95 +32,202 @@ export async function sampleRalu(
   manifest: Manifest,
   ops: KernelOps = ctx.ops ?? cpuOps,
 ): Promise<SamplerResult> {
+  const run = planRun(ctx, acc, manifest);
+  return ctx.device ? await raluOnDevice(ctx, run) : await raluOnArrays(ctx, run, ops);
+}
+
+type Preview = (x0: Float32Array) => { latent: Float32Array; height: number; width: number };
+
+/** What both paths share: the plan, the sizes, the cost record and the event helpers. */
+function planRun(ctx: SamplerContext, acc: Acceleration, manifest: Manifest) {
   const p = resolveRalu(acc, manifest);
   const { channels: c, height: H, width: W } = ctx.shape;
-  const dim = 4 * c;
   const h = H / 2, w = W / 2; // latent size at low resolution
-  const plan = stagePlan(p.N, p.e, p.h, p.Z);
-  const cost = newCost();
-  const timed = async <T>(f: () => Promise<T>): Promise<T> => {
-    const t0 = performance.now();
-    try {
-      return await f();
-    } finally {
-      cost.overheadMs += performance.now() - t0;
-    }
-  };
-  const lowPreview = (x0: Float32Array) => ({ latent: unpack(x0, c, h, w), height: h, width: w });
-
-  // 1. Stage 1 — low resolution, from the same noise a base run would use
-  let x = pack(downsample2x(initialNoise(ctx), c, H, W), c, h, w);
-  let ids = gridIds(h / 2, w / 2);
-  ctx.emit({ type: "stage", stage: 1, tokens: ids.length / 3, resolution: `${w}x${h}` });
-  const s1 = await denoiseStage(ctx, x, ids, plan.sigmas[0]!, 1, cost, lowPreview);
-  x = s1.x;
-
-  // 2. Stage 2 — edge tokens go to full resolution early
-  const sigmaEnd1 = plan.sigmas[0]!.at(-1)!;
-  const x0 = cleanEstimate(x, s1.lastV!, sigmaEnd1);
-  const tDecode = performance.now();
-  const image = await ctx.decode(unpack(x0, c, h, w), h, w);
-  cost.decodeMs += performance.now() - tDecode;
   const f = ctx.tokenFootprintPx;
-  const imgW = w * (f / 2), imgH = h * (f / 2);
-  const lowTokens = ids.length / 3;
-  const k = Math.floor(lowTokens * p.r);
-  const s2 = await timed(async () => {
-    const edges = await ops.canny(image, imgW, imgH, p.gray);
-    const scores = await ops.edgeScores(edges, imgW, imgH, f);
-    const mask = await ops.topk(scores, k);
-    const rep = await ops.repackStage2(x, ids, mask, dim);
-    const b = plan.boundaries[0]!;
-    await ops.injectNoise(rep.tokens, rep.groups, dim, noiseParams(ctx.seed, 1, b, p));
-    return { edges, mask, rep };
-  });
-  ctx.emit({
-    type: "edge_mask",
-    width: imgW,
-    height: imgH,
-    mask: s2.edges.map((v) => v * 255),
-    selected: k,
-  });
-  ctx.emit({ type: "stage", stage: 2, tokens: s2.rep.count, resolution: "mixed" });
-  const st2 = await denoiseStage(
-    ctx,
-    s2.rep.tokens,
-    s2.rep.ids,
-    plan.sigmas[1]!,
-    2,
+  const lowTokens = (h / 2) * (w / 2);
+  const cost = newCost();
+  const plan = stagePlan(p.N, p.e, p.h, p.Z);
+  return {
+    p,
+    c,
+    H,
+    W,
+    h,
+    w,
+    dim: 4 * c,
+    plan,
     cost,
-    // a mixed sequence previews at full resolution: scatter it like stage 3 would
-    (mixed) => ({
-      latent: unpack(
-        expandStage3(mixed, s2.rep.ids, s2.rep.lowCount, dim, W / 2, H / 2).tokens,
-        c,
-        H,
-        W,
-      ),
+    lowTokens,
+    /** Tokens upsampled at stage 2. */
+    k: Math.floor(lowTokens * p.r),
+    /** The decoded low-resolution image's size, in pixels. */
+    imgW: w * (f / 2),
+    imgH: h * (f / 2),
+    footprint: f,
+    /** Times RALU's own work into `cost.overheadMs`. */
+    async timed<T>(fn: () => Promise<T>): Promise<T> {
+      const t0 = performance.now();
+      try {
+        return await fn();
+      } finally {
+        cost.overheadMs += performance.now() - t0;
+      }
+    },
+    /** Times the extra decode into `cost.decodeMs`. */
+    async decodeTimed<T>(fn: () => Promise<T>): Promise<T> {
+      const t0 = performance.now();
+      try {
+        return await fn();
+      } finally {
+        cost.decodeMs += performance.now() - t0;
+      }
+    },
+    lowPreview: ((x0) => ({ latent: unpack(x0, c, h, w), height: h, width: w })) as Preview,
+    /** A mixed sequence previews at full resolution: scattered as stage 3 would. */
+    mixedPreview: (ids: Float32Array, lowCount: number): Preview => (mixed) => ({
+      latent: unpack(expandStage3(mixed, ids, lowCount, 4 * c, W / 2, H / 2).tokens, c, H, W),
       height: H,
       width: W,
     }),
+    fullPreview: ((x) => ({ latent: unpack(x, c, H, W), height: H, width: W })) as Preview,
+    /** The seed's full-resolution noise, every second row and column, as tokens. */
+    stage1Noise: () => pack(downsample2x(initialNoise(ctx), c, H, W), c, h, w),
+    /** Correlated-noise parameters at stage boundary 1 or 2. */
+    noise: (boundary: 1 | 2) => noiseParams(ctx.seed, boundary, plan.boundaries[boundary - 1]!, p),
+  };
+}
+type Run = ReturnType<typeof planRun>;
+
+function emitStage2(ctx: SamplerContext, r: Run, edges: Uint8Array, tokens: number): void {
+  ctx.emit({
+    type: "edge_mask",
+    width: r.imgW,
+    height: r.imgH,
+    mask: edges.map((v) => v * 255),
+    selected: r.k,
+  });
+  ctx.emit({ type: "stage", stage: 2, tokens, resolution: "mixed" });
+}
+
+/** The CPU-array path (wasm EP): kernels through `ops`, on a GPU adapter or the CPU. */
+async function raluOnArrays(ctx: SamplerContext, r: Run, ops: KernelOps): Promise<SamplerResult> {
+  const { c, H, W, h, w, dim, plan, cost } = r;
+  // 1. Stage 1 — low resolution, from the same noise a base run would use
+  let ids = gridIds(h / 2, w / 2);
+  ctx.emit({ type: "stage", stage: 1, tokens: r.lowTokens, resolution: `${w}x${h}` });
+  const s1 = await denoiseStage(ctx, r.stage1Noise(), ids, plan.sigmas[0]!, 1, cost, r.lowPreview);
+
+  // 2. Stage 2 — edge tokens go to full resolution early
+  const x0 = cleanEstimate(s1.x, s1.lastV!, plan.sigmas[0]!.at(-1)!);
+  const image = await r.decodeTimed(() => ctx.decode(unpack(x0, c, h, w), h, w));
+  const s2 = await r.timed(async () => {
+    const edges = await ops.canny(image, r.imgW, r.imgH, r.p.gray);
+    const scores = await ops.edgeScores(edges, r.imgW, r.imgH, r.footprint);
+    const mask = await ops.topk(scores, r.k);
+    const rep = await ops.repackStage2(s1.x, ids, mask, dim);
+    await ops.injectNoise(rep.tokens, rep.groups, dim, r.noise(1));
+    return { edges, rep };
+  });
+  emitStage2(ctx, r, s2.edges, s2.rep.count);
+  const { rep } = s2;
+  const st2 = await denoiseStage(
+    ctx,
+    rep.tokens,
+    rep.ids,
+    plan.sigmas[1]!,
+    2,
+    cost,
+    r.mixedPreview(rep.ids, rep.lowCount),
   );
 
   // 3. Stage 3 — everything at full resolution, raster order
-  const s3 = await timed(async () => {
-    const rep = await ops.expandStage3(st2.x, s2.rep.ids, s2.rep.lowCount, dim, W / 2, H / 2);
-    await ops.injectNoise(
-      rep.tokens,
-      rep.groups,
-      dim,
-      noiseParams(ctx.seed, 2, plan.boundaries[1]!, p),
-    );
-    return rep;
+  const s3 = await r.timed(async () => {
+    const full = await ops.expandStage3(st2.x, rep.ids, rep.lowCount, dim, W / 2, H / 2);
+    await ops.injectNoise(full.tokens, full.groups, dim, r.noise(2));
+    return full;
   });
   ids = s3.ids;
   ctx.emit({ type: "stage", stage: 3, tokens: s3.count, resolution: `${W}x${H}` });
-  const st3 = await denoiseStage(ctx, s3.tokens, ids, plan.sigmas[2]!, 3, cost, (xx) => ({
-    latent: unpack(xx, c, H, W),
-    height: H,
-    width: W,
-  }));
+  const st3 = await denoiseStage(ctx, s3.tokens, ids, plan.sigmas[2]!, 3, cost, r.fullPreview);
   return { latent: unpack(st3.x, c, H, W), cost };
+}
+
+/**
+ * The WebGPU EP path: the latent lives in GPU buffers from the first step to the last —
+ * the stage-2 decode, Canny, top-k, repacking and noise all run on ORT's device. What
+ * crosses to the CPU: previews, the edge map (an SSE event), the new token ids (the DiT's
+ * `img_ids` feed) and the final latent.
+ */
+async function raluOnDevice(ctx: SamplerContext, r: Run): Promise<SamplerResult> {
+  const { gpu, decode } = ctx.device!;
+  const { c, H, W, h, w, dim, plan, cost } = r;
+  const held: GPUBuffer[] = [];
+  const own = (...bufs: (GPUBuffer | undefined)[]) => {
+    for (const b of bufs) if (b) held.push(b);
+  };
+  try {
+    // 1. Stage 1
+    const ids1 = gridIds(h / 2, w / 2);
+    const x1 = gpu.uploadBuffer(r.stage1Noise(), "latent");
+    own(x1);
+    ctx.emit({ type: "stage", stage: 1, tokens: r.lowTokens, resolution: `${w}x${h}` });
+    const s1 = await denoiseOnDevice(ctx, x1, ids1, plan.sigmas[0]!, 1, cost, r.lowPreview);
+    own(s1.lastV);
+
+    // 2. Stage 2
+    const x0 = gpu.cleanEstimateOnDevice(x1, s1.lastV!, plan.sigmas[0]!.at(-1)!, r.lowTokens * dim);
+    const latent = gpu.unpackOnDevice(x0, c, h, w);
+    own(x0, latent);
+    const image = await r.decodeTimed(() => decode(latent, h, w));
+    own(image);
+    const s2 = await r.timed(async () => {
+      const cls = await gpu.cannyOnDevice(image, r.imgW, r.imgH, r.p.gray);
+      const scores = gpu.edgeScoresOnDevice(cls, r.imgW, r.imgH, r.footprint);
+      const mask = gpu.topkOnDevice(scores, r.lowTokens, r.k);
+      const idsb = gpu.uploadBuffer(ids1, "ids");
+      own(cls, scores, mask, idsb);
+      const rep = gpu.repackStage2OnDevice(x1, idsb, mask, r.lowTokens, r.k, dim);
+      own(rep.tokens, rep.ids, rep.groups);
+      gpu.injectNoiseOnDevice(rep.tokens, rep.groups, rep.count, dim, r.noise(1));
+      const edges = await gpu.readEdges(cls, r.imgW * r.imgH);
+      return { edges, rep, ids: await gpu.readBuffer(rep.ids, rep.count * 3) };
+    });
+    emitStage2(ctx, r, s2.edges, s2.rep.count);
+    const st2 = await denoiseOnDevice(
+      ctx,
+      s2.rep.tokens,
+      s2.ids,
+      plan.sigmas[1]!,
+      2,
+      cost,
+      r.mixedPreview(s2.ids, s2.rep.lowCount),
+    );
+    own(st2.lastV);
+
+    // 3. Stage 3
+    const s3 = await r.timed(async () => {
+      const { tokens, ids, count, lowCount } = s2.rep;
+      const full = gpu.expandStage3OnDevice(tokens, ids, count, lowCount, dim, W / 2, H / 2);
+      own(full.tokens, full.ids, full.groups);
+      gpu.injectNoiseOnDevice(full.tokens, full.groups, full.count, dim, r.noise(2));
+      return { full, ids: await gpu.readBuffer(full.ids, full.count * 3) };
+    });
+    ctx.emit({ type: "stage", stage: 3, tokens: s3.full.count, resolution: `${W}x${H}` });
+    const st3 = await denoiseOnDevice(
+      ctx,
+      s3.full.tokens,
+      s3.ids,
+      plan.sigmas[2]!,
+      3,
+      cost,
+      r.fullPreview,
+    );
+    own(st3.lastV);
+    const x = await gpu.readBuffer(s3.full.tokens, s3.full.count * dim);
+    return { latent: unpack(x, c, H, W), cost };
+  } finally {
+    for (const b of held) gpu.releaseBuffer(b);
+  }
 }
 
 function noiseParams(

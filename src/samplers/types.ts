@@ -51,6 +51,8 @@ export interface DeviceStepper {
   gpu: GpuOps;
   /** Guided velocity for the latent in `x`; a pooled buffer the caller releases. */
   velocity: (x: GPUBuffer, ids: Float32Array, sigma: number) => Promise<GPUBuffer>;
+  /** Model-space latent `[C, h, w]` on the device → image `[3, f h, f w]`, a pooled buffer. */
+  decode: (latent: GPUBuffer, h: number, w: number) => Promise<GPUBuffer>;
 }
 
 export interface SamplerContext {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { gaussian } from "../../src/kernels/philox_cpu.ts";
-import { cleanEstimate, eulerStep } from "../../src/kernels/euler_cpu.ts";
+import { affine, cleanEstimate, eulerStep } from "../../src/kernels/euler_cpu.ts";
 import { downsample2x, gridIds, pack, unpack } from "../../src/kernels/pack_cpu.ts";
 import { canny, edgeScores, grayFromDecoded } from "../../src/kernels/canny_cpu.ts";
 import { topkMask } from "../../src/kernels/topk_cpu.ts";
@@ -44,6 +44,8 @@ Deno.test("euler step and clean estimate equal the CPU reference", gpuTest, asyn
   const x = randomFloats(1000, 2), v = randomFloats(1000, 3);
   assertClose(await gpu!.eulerStep(x, v, -0.037), eulerStep(x.slice(), v, -0.037), 1e-6, "euler");
   assertClose(await gpu!.cleanEstimate(x, v, 0.71), cleanEstimate(x, v, 0.71), 1e-6, "x0");
+  // the VAE's latent from the model's: x / scaling + shift
+  assertClose(await gpu!.affine(x, 1 / 0.61, -0.27), affine(x, 1 / 0.61, -0.27), 1e-6, "affine");
 });
 
 Deno.test("pack, unpack and 2x downsampling equal the CPU reference exactly", gpuTest, async () => {

@@ -4,6 +4,10 @@ import { loadModel } from "../../src/pipeline/model.ts";
 import { generateImage, type PipelineEvent } from "../../src/pipeline/generate.ts";
 import { ortTest } from "../_helpers.ts";
 import { noGpu } from "../kernels/_gpu.ts";
+import type { GpuOps } from "../../src/kernels/gpu_ops.ts";
+
+/** Non-latent buffers the device path reads: hysteresis flag, edge map, new token ids. */
+const METADATA = new Set(["changed", "cls", "stage2 ids", "stage3 ids"]);
 
 const signal = new AbortController().signal;
 const wasm = await loadModel("fixture", "wasm", "cpu");
@@ -149,11 +153,20 @@ Deno.test(
       assert.ok(maxDiff <= 2, `${method}: max pixel difference ${maxDiff}`);
       assert.ok(previews.length >= 2, "previews read back from the device");
     }
-    assert.equal(
-      (onDevice.kernels as unknown as { pool: { live: number } }).pool.live,
-      0,
-      "no pooled buffer leaked",
-    );
+    // without previews, the ralu latent crosses to the CPU once: the final one
+    const gpuOps = onDevice.kernels as GpuOps;
+    gpuOps.readbacks.length = 0;
+    await generateImage(onDevice, {
+      prompt: "a small blue square",
+      size: "64x64",
+      seed: 5,
+      steps: 6,
+      acceleration: { method: "ralu", preset: "7x" },
+    }, { signal, emit: () => {} });
+    const latentReads = gpuOps.readbacks.filter((l) => !METADATA.has(l));
+    assert.deepEqual(latentReads, ["stage3 tokens"], gpuOps.readbacks.join(", "));
+    assert.ok(gpuOps.readbacks.includes("cls"), "the edge map is read for its SSE event");
+    assert.equal(gpuOps.pool.live, 0, "no pooled buffer leaked");
     await onDevice.release();
     await viaCpu.release();
   },

@@ -1,9 +1,16 @@
 #!/bin/sh
-# One command reproduces the default model (seeded; every stage resumes from checkpoint.pt).
+# One command reproduces the default model (seeded; every stage resumes from checkpoint.pt,
+# so a phase already past its step count is skipped).
 set -e
 cd "$(dirname "$0")"
 PY=${PY:-/usr/bin/python3}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-$PY train.py ae --steps ${AE_STEPS:-400} --batch 16
-$PY train.py dit --steps ${DIT_STEPS:-6000} --batch 32 --save-every 50
+$PY train.py ae --steps ${AE_STEPS:-1100} --batch 16
+# phase 1: logit-normal sigmas, fresh scenes every step
+$PY train.py dit --steps 3000 --batch 32 --save-every 50
+# phase 2: sigmas shifted like the sampler's (h0 = 3), a replay ring for 128x128 scenes,
+# learning rate falling linearly to 0.1x over the last steps
+DIT_STEPS=${DIT_STEPS:-7500}
+$PY train.py dit --steps $DIT_STEPS --batch 32 --save-every 50 --sigma-shift 3 --fresh 8 \
+  --decay-from $((DIT_STEPS - 1500))
 $PY train.py export --out ../../models/default

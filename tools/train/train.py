@@ -119,21 +119,34 @@ def train_dit(args):
     rng = np.random.default_rng(args.seed + 7919 * step)
     torch.manual_seed(args.seed + step)
     t0, losses = time.time(), []
+    replay = Replay(args.replay, args.fresh)
+
+    def encode(x):
+        with torch.no_grad():
+            return (ae.encode(torch.from_numpy(x)) - stats["shift"]) * stats["scale"]
+
     while step < args.steps:
         full = rng.random() < args.full_share
         size = FULL if full else HALF
         bsz = args.batch
-        x, ids, _ = scenes.batch(rng, bsz, size)
-        ids = torch.from_numpy(ids)
+        if full and args.fresh < bsz:
+            # full-resolution scenes cost more to render and encode than the DiT step on
+            # them: draw `fresh` new ones per step into a replay ring and sample the batch
+            z, ids = replay.batch(rng, bsz, lambda k: _scenes(rng, k, size, encode))
+        else:
+            z, ids = _scenes(rng, bsz, size, encode)
+        ids = ids.clone()
         drop = torch.from_numpy(rng.random(bsz) < 0.1)
         ids[drop] = 0  # empty prompt, for classifier-free guidance
-        with torch.no_grad():
-            z = (ae.encode(torch.from_numpy(x)) - stats["shift"]) * stats["scale"]
         x0 = patchify(z)
         noise = torch.randn_like(x0)
         sigma = torch.sigmoid(torch.randn(bsz))
         uni = torch.rand(bsz)
         sigma = torch.where(torch.rand(bsz) < 0.2, uni, sigma)
+        # the sampler runs its steps on shift(t, h0): train on the same sigmas (most of
+        # them near 1, where the layout is decided), and keep some unshifted ones
+        shifted = args.sigma_shift * sigma / (1 + (args.sigma_shift - 1) * sigma)
+        sigma = torch.where(torch.rand(bsz) < args.shift_share, shifted, sigma)
         xt = (1 - sigma[:, None, None]) * x0 + sigma[:, None, None] * noise
         img_ids = grid_ids(z.shape[2], z.shape[3])
         txt_ids = torch.zeros(scenes.MAX_TOKENS, 3)
@@ -145,7 +158,7 @@ def train_dit(args):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / 200)
+            g["lr"] = args.lr * min(1.0, (step + 1) / 200) * decay_factor(args, step)
         opt.step()
         step += 1
         decay = min(args.ema, (1 + step) / (10 + step))
@@ -161,6 +174,38 @@ def train_dit(args):
             ckpt.update(dit=half_state(dit), te=half_state(te), dit_ema=half_state(ema_dit),
                         te_ema=half_state(ema_te), dit_step=step)
             save(ckpt)
+
+
+def _scenes(rng, count, size, encode):
+    x, ids, _ = scenes.batch(rng, count, size)
+    return encode(x), torch.from_numpy(ids)
+
+
+class Replay:
+    """A ring of encoded scenes; each call adds `fresh` new ones and samples a batch."""
+
+    def __init__(self, capacity, fresh):
+        self.capacity, self.fresh = capacity, fresh
+        self.z, self.ids, self.next = None, None, 0
+
+    def batch(self, rng, bsz, make):
+        if self.z is None:  # fill once, in chunks of 64 scenes
+            parts = [make(min(64, self.capacity - i)) for i in range(0, self.capacity, 64)]
+            self.z = torch.cat([z for z, _ in parts])
+            self.ids = torch.cat([ids for _, ids in parts])
+        z, ids = make(self.fresh)
+        at = (self.next + torch.arange(self.fresh)) % self.capacity
+        self.z[at], self.ids[at] = z, ids
+        self.next = int(at[-1] + 1) % self.capacity
+        pick = torch.from_numpy(rng.integers(0, self.capacity, bsz))
+        return self.z[pick], self.ids[pick]
+
+
+def decay_factor(args, step):
+    """1 until --decay-from, then linear to 0.1 at --steps."""
+    if args.decay_from <= 0 or step < args.decay_from:
+        return 1.0
+    return 1.0 - 0.9 * min(1.0, (step - args.decay_from) / max(1, args.steps - args.decay_from))
 
 
 def export(args, ae, te, dit, stats, arch, fixture):
@@ -242,6 +287,14 @@ def main():
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--full-share", type=float, default=0.35)
     p.add_argument("--bf16", action="store_true")
+    p.add_argument("--sigma-shift", type=float, default=1.0,
+                   help="train on shift(sigma, h) for --shift-share of samples (sampler's h0)")
+    p.add_argument("--shift-share", type=float, default=0.75)
+    p.add_argument("--fresh", type=int, default=32,
+                   help="new full-resolution scenes per step; below --batch uses a replay ring")
+    p.add_argument("--replay", type=int, default=2048)
+    p.add_argument("--decay-from", type=int, default=0,
+                   help="step from which the learning rate falls linearly to 0.1x at --steps")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=100)
     p.add_argument("--threads", type=int, default=2)
