@@ -165,17 +165,22 @@ async function raluOnDevice(ctx: SamplerContext, r: Run): Promise<SamplerResult>
   const own = (...bufs: (GPUBuffer | undefined)[]) => {
     for (const b of bufs) if (b) held.push(b);
   };
+  /** Denoises stage `n` in place on `x`; returns its last velocity (held until the end). */
+  const stage = async (n: 1 | 2 | 3, x: GPUBuffer, ids: Float32Array, preview: Preview) => {
+    const { lastV } = await denoiseOnDevice(ctx, x, ids, plan.sigmas[n - 1]!, n, cost, preview);
+    own(lastV);
+    return lastV;
+  };
   try {
     // 1. Stage 1
     const ids1 = gridIds(h / 2, w / 2);
     const x1 = gpu.uploadBuffer(r.stage1Noise(), "latent");
     own(x1);
     ctx.emit({ type: "stage", stage: 1, tokens: r.lowTokens, resolution: `${w}x${h}` });
-    const s1 = await denoiseOnDevice(ctx, x1, ids1, plan.sigmas[0]!, 1, cost, r.lowPreview);
-    own(s1.lastV);
+    const lastV1 = await stage(1, x1, ids1, r.lowPreview);
 
     // 2. Stage 2
-    const x0 = gpu.cleanEstimateOnDevice(x1, s1.lastV!, plan.sigmas[0]!.at(-1)!, r.lowTokens * dim);
+    const x0 = gpu.cleanEstimateOnDevice(x1, lastV1!, plan.sigmas[0]!.at(-1)!, r.lowTokens * dim);
     const latent = gpu.unpackOnDevice(x0, c, h, w);
     own(x0, latent);
     const image = await r.decodeTimed(() => decode(latent, h, w));
@@ -193,16 +198,7 @@ async function raluOnDevice(ctx: SamplerContext, r: Run): Promise<SamplerResult>
       return { edges, rep, ids: await gpu.readBuffer(rep.ids, rep.count * 3) };
     });
     emitStage2(ctx, r, s2.edges, s2.rep.count);
-    const st2 = await denoiseOnDevice(
-      ctx,
-      s2.rep.tokens,
-      s2.ids,
-      plan.sigmas[1]!,
-      2,
-      cost,
-      r.mixedPreview(s2.ids, s2.rep.lowCount),
-    );
-    own(st2.lastV);
+    await stage(2, s2.rep.tokens, s2.ids, r.mixedPreview(s2.ids, s2.rep.lowCount));
 
     // 3. Stage 3
     const s3 = await r.timed(async () => {
@@ -213,16 +209,7 @@ async function raluOnDevice(ctx: SamplerContext, r: Run): Promise<SamplerResult>
       return { full, ids: await gpu.readBuffer(full.ids, full.count * 3) };
     });
     ctx.emit({ type: "stage", stage: 3, tokens: s3.full.count, resolution: `${W}x${H}` });
-    const st3 = await denoiseOnDevice(
-      ctx,
-      s3.full.tokens,
-      s3.ids,
-      plan.sigmas[2]!,
-      3,
-      cost,
-      r.fullPreview,
-    );
-    own(st3.lastV);
+    await stage(3, s3.full.tokens, s3.ids, r.fullPreview);
     const x = await gpu.readBuffer(s3.full.tokens, s3.full.count * dim);
     return { latent: unpack(x, c, H, W), cost };
   } finally {
