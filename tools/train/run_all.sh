@@ -10,7 +10,7 @@ $PY train.py ae --steps ${AE_STEPS:-1100} --batch 16
 $PY train.py dit --steps 3000 --batch 32 --save-every 50
 # phase 2: sigmas shifted like the sampler's (h0 = 3), a replay ring for 128x128 scenes,
 # learning rate falling linearly to 0.1x over the last steps
-DIT_STEPS=${DIT_STEPS:-7500}
+DIT_STEPS=${DIT_STEPS:-6000}
 $PY train.py dit --steps $DIT_STEPS --batch 32 --save-every 50 --sigma-shift 3 --fresh 8 \
   --decay-from $((DIT_STEPS - 1500))
 $PY train.py export --out ../../models/default
