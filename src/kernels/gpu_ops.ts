@@ -53,6 +53,13 @@ export interface DeviceRepacked {
   lowCount: number;
 }
 
+/** The most scores shaders/topk.wgsl ranks in its one workgroup. */
+const MAX_TOPK = 16384;
+
+function checkTopkSize(n: number): void {
+  if (n > MAX_TOPK) throw new RangeError(`top-k handles up to ${MAX_TOPK} scores, got ${n}`);
+}
+
 /** Hysteresis sweeps recorded between checks of the `changed` flag. */
 const SWEEPS_PER_CHECK = 8;
 
@@ -251,6 +258,26 @@ export class GpuOps implements KernelOps {
     return r;
   }
 
+  #latentOpOnDevice(
+    name: "pack" | "unpack" | "downsample",
+    input: GPUBuffer,
+    inLen: number,
+    outLen: number,
+    c: number,
+    h: number,
+    w: number,
+    label: string,
+  ): GPUBuffer {
+    const bo = this.#empty(outLen * 4, label);
+    this.#run(
+      name,
+      [bo, input],
+      [["u32", c], ["u32", h], ["u32", w]],
+      Math.ceil(Math.max(outLen, inLen) / WG),
+    );
+    return bo;
+  }
+
   async #latentOp(
     name: "pack" | "unpack" | "downsample",
     input: Float32Array,
@@ -259,13 +286,8 @@ export class GpuOps implements KernelOps {
     h: number,
     w: number,
   ) {
-    const bo = this.#empty(outLen * 4, `${name} out`), bi = this.#upload(input, `${name} in`);
-    this.#run(
-      name,
-      [bo, bi],
-      [["u32", c], ["u32", h], ["u32", w]],
-      Math.ceil(Math.max(outLen, input.length) / WG),
-    );
+    const bi = this.#upload(input, `${name} in`);
+    const bo = this.#latentOpOnDevice(name, bi, input.length, outLen, c, h, w, `${name} out`);
     const r = await this.#read(bo, outLen * 4, Float32Array);
     this.#done(bo, bi);
     return r;
@@ -358,14 +380,8 @@ export class GpuOps implements KernelOps {
 
   /** tokens [(h/2)(w/2), 4C] → latent [C, h, w] into a new buffer. */
   unpackOnDevice(tokens: GPUBuffer, c: number, h: number, w: number): GPUBuffer {
-    const out = this.#empty(c * h * w * 4, "unpacked");
-    this.#run(
-      "unpack",
-      [out, tokens],
-      [["u32", c], ["u32", h], ["u32", w]],
-      Math.ceil((c * h * w) / WG),
-    );
-    return out;
+    const n = c * h * w;
+    return this.#latentOpOnDevice("unpack", tokens, n, n, c, h, w, "unpacked");
   }
 
   /** `x * a + b` into a new buffer. */
@@ -411,7 +427,7 @@ export class GpuOps implements KernelOps {
   }
 
   topkOnDevice(scores: GPUBuffer, n: number, k: number): GPUBuffer {
-    if (n > 16384) throw new RangeError(`top-k handles up to 16384 scores, got ${n}`);
+    checkTopkSize(n);
     const bm = this.#empty(n * 4, "mask");
     this.#run("topk", [bm, scores], [["u32", n], ["u32", k]], 1);
     return bm;
@@ -527,9 +543,7 @@ export class GpuOps implements KernelOps {
   }
 
   async topk(scores: Uint32Array, k: number): Promise<Uint32Array> {
-    if (scores.length > 16384) {
-      throw new RangeError(`top-k handles up to 16384 scores, got ${scores.length}`);
-    }
+    checkTopkSize(scores.length); // before the upload, so a refusal leaves nothing held
     const bs = this.#upload(scores, "scores");
     const bm = this.topkOnDevice(bs, scores.length, k);
     const r = await this.#read(bm, scores.byteLength, Uint32Array);

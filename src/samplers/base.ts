@@ -11,7 +11,13 @@ import { baseSigmas } from "../schedule/flow_match.ts";
 import { gaussian } from "../kernels/philox_cpu.ts";
 import { cleanEstimate, eulerStep } from "../kernels/euler_cpu.ts";
 import { gridIds, pack, unpack } from "../kernels/pack_cpu.ts";
-import { checkCancelled, type Cost, type SamplerContext, type SamplerResult } from "./types.ts";
+import {
+  checkCancelled,
+  type Cost,
+  type PreviewGrid,
+  type SamplerContext,
+  type SamplerResult,
+} from "./types.ts";
 
 /** The seed's full-resolution noise `[C, H, W]`: every sampler starts from these numbers. */
 export function initialNoise(ctx: SamplerContext): Float32Array {
@@ -34,7 +40,7 @@ export async function denoiseStage(
   sigmas: Float64Array,
   stage: number,
   cost: Cost,
-  previewGrid: (x0: Float32Array) => { latent: Float32Array; height: number; width: number },
+  previewGrid: PreviewGrid,
 ): Promise<{ x: Float32Array; lastV: Float32Array | undefined }> {
   if (ctx.device) return await denoiseStageOnDevice(ctx, x, ids, sigmas, stage, cost, previewGrid);
   const n = ids.length / 3;
@@ -78,19 +84,20 @@ async function denoiseStageOnDevice(
   sigmas: Float64Array,
   stage: number,
   cost: Cost,
-  previewGrid: (x0: Float32Array) => { latent: Float32Array; height: number; width: number },
+  previewGrid: PreviewGrid,
 ): Promise<{ x: Float32Array; lastV: Float32Array | undefined }> {
   const { gpu } = ctx.device!;
   const xb = gpu.uploadBuffer(x, "latent");
-  const out = await denoiseOnDevice(ctx, xb, ids, sigmas, stage, cost, previewGrid);
+  let lastV: GPUBuffer | undefined;
   try {
+    lastV = (await denoiseOnDevice(ctx, xb, ids, sigmas, stage, cost, previewGrid)).lastV;
     return {
       x: await gpu.readBuffer(xb, x.length),
-      lastV: out.lastV ? await gpu.readBuffer(out.lastV, x.length) : undefined,
+      lastV: lastV ? await gpu.readBuffer(lastV, x.length) : undefined,
     };
   } finally {
-    gpu.releaseBuffer(xb);
-    if (out.lastV) gpu.releaseBuffer(out.lastV);
+    gpu.releaseBuffer(xb); // also when cancelled mid-stage
+    if (lastV) gpu.releaseBuffer(lastV);
   }
 }
 
@@ -106,7 +113,7 @@ export async function denoiseOnDevice(
   sigmas: Float64Array,
   stage: number,
   cost: Cost,
-  previewGrid: (x0: Float32Array) => { latent: Float32Array; height: number; width: number },
+  previewGrid: PreviewGrid,
 ): Promise<{ lastV: GPUBuffer | undefined }> {
   const { gpu, velocity } = ctx.device!;
   const n = ids.length / 3;

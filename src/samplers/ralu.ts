@@ -24,7 +24,7 @@ import { cpuOps, type KernelOps } from "../kernels/ops.ts";
 import { expandStage3 } from "../kernels/repack_cpu.ts";
 import { denoiseOnDevice, denoiseStage, initialNoise, newCost } from "./base.ts";
 import { resolveRalu } from "./ralu_params.ts";
-import type { SamplerContext, SamplerResult } from "./types.ts";
+import type { PreviewGrid, SamplerContext, SamplerResult } from "./types.ts";
 
 export async function sampleRalu(
   ctx: SamplerContext,
@@ -35,8 +35,6 @@ export async function sampleRalu(
   const run = planRun(ctx, acc, manifest);
   return ctx.device ? await raluOnDevice(ctx, run) : await raluOnArrays(ctx, run, ops);
 }
-
-type Preview = (x0: Float32Array) => { latent: Float32Array; height: number; width: number };
 
 /** What both paths share: the plan, the sizes, the cost record and the event helpers. */
 function planRun(ctx: SamplerContext, acc: Acceleration, manifest: Manifest) {
@@ -64,32 +62,23 @@ function planRun(ctx: SamplerContext, acc: Acceleration, manifest: Manifest) {
     imgW: w * (f / 2),
     imgH: h * (f / 2),
     footprint: f,
-    /** Times RALU's own work into `cost.overheadMs`. */
-    async timed<T>(fn: () => Promise<T>): Promise<T> {
+    /** Times `fn` into `cost.overheadMs` (RALU's own work) or `cost.decodeMs`. */
+    async timed<T>(into: "overheadMs" | "decodeMs", fn: () => Promise<T>): Promise<T> {
       const t0 = performance.now();
       try {
         return await fn();
       } finally {
-        cost.overheadMs += performance.now() - t0;
+        cost[into] += performance.now() - t0;
       }
     },
-    /** Times the extra decode into `cost.decodeMs`. */
-    async decodeTimed<T>(fn: () => Promise<T>): Promise<T> {
-      const t0 = performance.now();
-      try {
-        return await fn();
-      } finally {
-        cost.decodeMs += performance.now() - t0;
-      }
-    },
-    lowPreview: ((x0) => ({ latent: unpack(x0, c, h, w), height: h, width: w })) as Preview,
+    lowPreview: ((x0) => ({ latent: unpack(x0, c, h, w), height: h, width: w })) as PreviewGrid,
     /** A mixed sequence previews at full resolution: scattered as stage 3 would. */
-    mixedPreview: (ids: Float32Array, lowCount: number): Preview => (mixed) => ({
+    mixedPreview: (ids: Float32Array, lowCount: number): PreviewGrid => (mixed) => ({
       latent: unpack(expandStage3(mixed, ids, lowCount, 4 * c, W / 2, H / 2).tokens, c, H, W),
       height: H,
       width: W,
     }),
-    fullPreview: ((x) => ({ latent: unpack(x, c, H, W), height: H, width: W })) as Preview,
+    fullPreview: ((x) => ({ latent: unpack(x, c, H, W), height: H, width: W })) as PreviewGrid,
     /** The seed's full-resolution noise, every second row and column, as tokens. */
     stage1Noise: () => pack(downsample2x(initialNoise(ctx), c, H, W), c, h, w),
     /** Correlated-noise parameters at stage boundary 1 or 2. */
@@ -119,8 +108,8 @@ async function raluOnArrays(ctx: SamplerContext, r: Run, ops: KernelOps): Promis
 
   // 2. Stage 2 — edge tokens go to full resolution early
   const x0 = cleanEstimate(s1.x, s1.lastV!, plan.sigmas[0]!.at(-1)!);
-  const image = await r.decodeTimed(() => ctx.decode(unpack(x0, c, h, w), h, w));
-  const s2 = await r.timed(async () => {
+  const image = await r.timed("decodeMs", () => ctx.decode(unpack(x0, c, h, w), h, w));
+  const s2 = await r.timed("overheadMs", async () => {
     const edges = await ops.canny(image, r.imgW, r.imgH, r.p.gray);
     const scores = await ops.edgeScores(edges, r.imgW, r.imgH, r.footprint);
     const mask = await ops.topk(scores, r.k);
@@ -141,7 +130,7 @@ async function raluOnArrays(ctx: SamplerContext, r: Run, ops: KernelOps): Promis
   );
 
   // 3. Stage 3 — everything at full resolution, raster order
-  const s3 = await r.timed(async () => {
+  const s3 = await r.timed("overheadMs", async () => {
     const full = await ops.expandStage3(st2.x, rep.ids, rep.lowCount, dim, W / 2, H / 2);
     await ops.injectNoise(full.tokens, full.groups, dim, r.noise(2));
     return full;
@@ -166,7 +155,7 @@ async function raluOnDevice(ctx: SamplerContext, r: Run): Promise<SamplerResult>
     for (const b of bufs) if (b) held.push(b);
   };
   /** Denoises stage `n` in place on `x`; returns its last velocity (held until the end). */
-  const stage = async (n: 1 | 2 | 3, x: GPUBuffer, ids: Float32Array, preview: Preview) => {
+  const stage = async (n: 1 | 2 | 3, x: GPUBuffer, ids: Float32Array, preview: PreviewGrid) => {
     const { lastV } = await denoiseOnDevice(ctx, x, ids, plan.sigmas[n - 1]!, n, cost, preview);
     own(lastV);
     return lastV;
@@ -183,9 +172,9 @@ async function raluOnDevice(ctx: SamplerContext, r: Run): Promise<SamplerResult>
     const x0 = gpu.cleanEstimateOnDevice(x1, lastV1!, plan.sigmas[0]!.at(-1)!, r.lowTokens * dim);
     const latent = gpu.unpackOnDevice(x0, c, h, w);
     own(x0, latent);
-    const image = await r.decodeTimed(() => decode(latent, h, w));
+    const image = await r.timed("decodeMs", () => decode(latent, h, w));
     own(image);
-    const s2 = await r.timed(async () => {
+    const s2 = await r.timed("overheadMs", async () => {
       const cls = await gpu.cannyOnDevice(image, r.imgW, r.imgH, r.p.gray);
       const scores = gpu.edgeScoresOnDevice(cls, r.imgW, r.imgH, r.footprint);
       const mask = gpu.topkOnDevice(scores, r.lowTokens, r.k);
@@ -201,7 +190,7 @@ async function raluOnDevice(ctx: SamplerContext, r: Run): Promise<SamplerResult>
     await stage(2, s2.rep.tokens, s2.ids, r.mixedPreview(s2.ids, s2.rep.lowCount));
 
     // 3. Stage 3
-    const s3 = await r.timed(async () => {
+    const s3 = await r.timed("overheadMs", async () => {
       const { tokens, ids, count, lowCount } = s2.rep;
       const full = gpu.expandStage3OnDevice(tokens, ids, count, lowCount, dim, W / 2, H / 2);
       own(full.tokens, full.ids, full.groups);

@@ -27,6 +27,11 @@ export type SamplerEvent =
   | { type: "edge_mask"; width: number; height: number; mask: Uint8Array; selected: number }
   | ({ type: "step" } & StepEvent);
 
+/** Turns a stage's clean estimate into a `[C, h, w]` latent for a preview. */
+export type PreviewGrid = (
+  x0: Float32Array,
+) => { latent: Float32Array; height: number; width: number };
+
 export interface Cost {
   /** Image tokens of each network evaluation, in order. */
   tokensPerStep: number[];
