@@ -101,6 +101,39 @@ def latent_stats(ae):
     return {"shift": z.mean().item(), "scale": 1.0 / z.std().item()}
 
 
+def grow(args):
+    """Deepen the DiT and the text encoder in place without changing what they compute.
+
+    New DiT blocks go after the old ones with their adaLN-zero modulation at zero (gates 0:
+    each new block is the identity); new text-encoder blocks get zero output projections
+    (also the identity). The weights and their EMA share the new blocks' initial values,
+    so training continues from the same function with more capacity.
+    """
+    ckpt = load()
+    arch = dict(ckpt["arch"])
+    if arch["depth"] >= args.depth and arch["txt_layers"] >= args.txt_layers:
+        log(f"grow: already depth {arch['depth']}, text layers {arch['txt_layers']}")
+        return
+    arch["depth"] = max(arch["depth"], args.depth)
+    arch["txt_layers"] = max(arch["txt_layers"], args.txt_layers)
+    torch.manual_seed(args.seed + 31 * ckpt.get("dit_step", 0))
+    _, te, dit = build(arch)
+    for blk in te.blocks:
+        for lin in (blk.proj, blk.mlp[2]):
+            torch.nn.init.zeros_(lin.weight)
+            torch.nn.init.zeros_(lin.bias)
+    fresh_te, fresh_dit = half_state(te), half_state(dit)
+    for key, fresh in (("dit", fresh_dit), ("dit_ema", fresh_dit), ("te", fresh_te),
+                       ("te_ema", fresh_te)):
+        old = ckpt[key]
+        ckpt[key] = {k: old.get(k, v) for k, v in fresh.items()}
+    ckpt["arch"] = arch
+    ckpt.setdefault("grown_at", []).append(ckpt.get("dit_step", 0))
+    save(ckpt)
+    log(f"grow: DiT depth {arch['depth']}, text layers {arch['txt_layers']}, "
+        f"{sum(p.numel() for p in dit.parameters())} DiT parameters")
+
+
 def train_dit(args):
     ckpt = load()
     ae, te, dit = build(ckpt["arch"])
@@ -118,7 +151,7 @@ def train_dit(args):
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
     rng = np.random.default_rng(args.seed + 7919 * step)
     torch.manual_seed(args.seed + step)
-    t0, losses = time.time(), []
+    t0, losses, start = time.time(), [], step
     replay = Replay(args.replay, args.fresh)
 
     def encode(x):
@@ -158,7 +191,8 @@ def train_dit(args):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / 200) * decay_factor(args, step)
+            warm = min(1.0, (step + 1) / 200, (step + 1 - start) / max(1, args.rewarm))
+            g["lr"] = args.lr * warm * decay_factor(args, step)
         opt.step()
         step += 1
         decay = min(args.ema, (1 + step) / (10 + step))
@@ -280,7 +314,7 @@ def preview_projection(ae, stats):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("stage", choices=["ae", "dit", "export", "fixture"])
+    p.add_argument("stage", choices=["ae", "dit", "grow", "export", "fixture"])
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-4)
@@ -295,6 +329,10 @@ def main():
     p.add_argument("--replay", type=int, default=2048)
     p.add_argument("--decay-from", type=int, default=0,
                    help="step from which the learning rate falls linearly to 0.1x at --steps")
+    p.add_argument("--rewarm", type=int, default=0,
+                   help="warm the learning rate up again over this many steps of a resumed run")
+    p.add_argument("--depth", type=int, default=0, help="grow: DiT depth")
+    p.add_argument("--txt-layers", type=int, default=0, help="grow: text-encoder layers")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=100)
     p.add_argument("--threads", type=int, default=2)
@@ -305,6 +343,8 @@ def main():
         train_ae(args)
     elif args.stage == "dit":
         train_dit(args)
+    elif args.stage == "grow":
+        grow(args)
     elif args.stage == "export":
         ckpt = load()
         ae, te, dit = build(ckpt["arch"])
