@@ -56,6 +56,16 @@ const METHODS: Method[] = [
   },
   { name: "ralu-4x", family: "ralu", acceleration: { method: "ralu", preset: "4x" } },
   { name: "ralu-7x", family: "ralu", acceleration: { method: "ralu", preset: "7x" } },
+  {
+    name: "ralu-4x anchored",
+    family: "ralu",
+    acceleration: { method: "ralu", preset: "4x", noise: "anchored" },
+  },
+  {
+    name: "ralu-7x anchored",
+    family: "ralu",
+    acceleration: { method: "ralu", preset: "7x", noise: "anchored" },
+  },
 ];
 const ABLATIONS: Method[] = [
   {
@@ -77,6 +87,11 @@ const ABLATIONS: Method[] = [
     name: "ralu-4x gray=clip",
     family: "ablation",
     acceleration: { method: "ralu", preset: "4x", gray: "clip" },
+  },
+  {
+    name: "naive-4x anchored",
+    family: "ablation",
+    acceleration: { method: "naive", preset: "4x", noise: "anchored" },
   },
   {
     name: "ralu-4x exact noise",

@@ -27,6 +27,13 @@ export const accelerationSchema = z.object({
   gray: z.enum(["ours", "clip"]).optional(),
   /** false keeps the base schedule across boundaries (ablation). */
   nt_matching: z.boolean().optional(),
+  /**
+   * "fresh" (RALU.md): stage 1 takes every second row and column of the seed's noise and
+   * each boundary draws new noise. "anchored": stage 1 takes 2x2 box sums / 2 and the
+   * noise injected into a token copied at a boundary is the seed's own noise for its
+   * place, so the run stays closer to the base picture of the same seed (ralu, naive).
+   */
+  noise: z.enum(["fresh", "anchored"]).optional(),
 }).strict();
 
 export type Acceleration = z.infer<typeof accelerationSchema>;

@@ -15,7 +15,8 @@ import { type Field, Kernel, packParams } from "../gpu/kernel.ts";
 import type { GrayMode } from "./canny_cpu.ts";
 import type { KernelOps } from "./ops.ts";
 import type { Repacked } from "./repack_cpu.ts";
-import { groupCoefficient, type NoiseParams } from "./noise_cpu.ts";
+import { type Anchor, groupCoefficient, type NoiseParams } from "./noise_cpu.ts";
+import type { DownsampleMode } from "./pack_cpu.ts";
 import { seedKey } from "./philox_cpu.ts";
 
 const S = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -267,12 +268,13 @@ export class GpuOps implements KernelOps {
     h: number,
     w: number,
     label: string,
+    mode = 0,
   ): GPUBuffer {
     const bo = this.#empty(outLen * 4, label);
     this.#run(
       name,
       [bo, input],
-      [["u32", c], ["u32", h], ["u32", w]],
+      [["u32", c], ["u32", h], ["u32", w], ["u32", mode]],
       Math.ceil(Math.max(outLen, inLen) / WG),
     );
     return bo;
@@ -285,9 +287,10 @@ export class GpuOps implements KernelOps {
     c: number,
     h: number,
     w: number,
+    mode = 0,
   ) {
     const bi = this.#upload(input, `${name} in`);
-    const bo = this.#latentOpOnDevice(name, bi, input.length, outLen, c, h, w, `${name} out`);
+    const bo = this.#latentOpOnDevice(name, bi, input.length, outLen, c, h, w, `${name} out`, mode);
     const r = await this.#read(bo, outLen * 4, Float32Array);
     this.#done(bo, bi);
     return r;
@@ -301,8 +304,14 @@ export class GpuOps implements KernelOps {
     return this.#latentOp("unpack", tokens, tokens.length, c, h, w);
   }
 
-  downsample2x(latent: Float32Array, c: number, h: number, w: number): Promise<Float32Array> {
-    return this.#latentOp("downsample", latent, latent.length / 4, c, h, w);
+  downsample2x(
+    latent: Float32Array,
+    c: number,
+    h: number,
+    w: number,
+    mode: DownsampleMode = "nearest",
+  ): Promise<Float32Array> {
+    return this.#latentOp("downsample", latent, latent.length / 4, c, h, w, mode === "box" ? 1 : 0);
   }
 
   async previewRgba(
@@ -495,9 +504,11 @@ export class GpuOps implements KernelOps {
     count: number,
     dim: number,
     p: NoiseParams,
+    anchor?: Anchor<GPUBuffer, GPUBuffer>,
   ): void {
     const [lo, hi] = seedKey(p.seed);
-    this.#run("noise", [x, groups], [
+    const none = anchor ? undefined : this.#empty(4, "no anchor");
+    this.#run("noise", [x, groups, anchor?.values ?? none!, anchor?.of ?? none!], [
       ["u32", lo],
       ["u32", hi],
       ["u32", p.boundary],
@@ -507,7 +518,9 @@ export class GpuOps implements KernelOps {
       ["f32", p.alpha],
       ["f32", groupCoefficient(p.c)],
       ["f32", p.exactScale],
+      ["u32", anchor ? 1 : 0],
     ], Math.ceil((count * dim) / WG));
+    if (none) this.pool.release(none);
   }
 
   releaseRepacked(r: DeviceRepacked): void {
@@ -590,11 +603,17 @@ export class GpuOps implements KernelOps {
     groups: Int32Array,
     dim: number,
     p: NoiseParams,
+    anchor?: Anchor,
   ): Promise<void> {
     const bx = this.#upload(x, "x"), bg = this.#upload(groups, "groups");
-    this.injectNoiseOnDevice(bx, bg, groups.length / 4, dim, p);
+    const ba = anchor && {
+      values: this.#upload(anchor.values, "anchor"),
+      of: this.#upload(anchor.of, "anchor of"),
+    };
+    this.injectNoiseOnDevice(bx, bg, groups.length / 4, dim, p, ba);
     x.set(await this.#read(bx, x.byteLength, Float32Array));
     this.#done(bx, bg);
+    if (ba) this.#done(ba.values, ba.of);
   }
 
   /** CPU-array form of affine.wgsl (tests). */

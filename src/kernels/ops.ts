@@ -5,7 +5,7 @@
 import { canny, edgeScores, grayFromDecoded, type GrayMode } from "./canny_cpu.ts";
 import { topkMask } from "./topk_cpu.ts";
 import { expandStage3, type Repacked, repackStage2 } from "./repack_cpu.ts";
-import { injectNoise, type NoiseParams } from "./noise_cpu.ts";
+import { type Anchor, injectNoise, type NoiseParams } from "./noise_cpu.ts";
 
 export interface KernelOps {
   readonly name: string;
@@ -27,8 +27,14 @@ export interface KernelOps {
     cols: number,
     rows: number,
   ): Promise<Repacked>;
-  /** In place on `x`. */
-  injectNoise(x: Float32Array, groups: Int32Array, dim: number, p: NoiseParams): Promise<void>;
+  /** In place on `x`; with `anchor`, anchored tokens draw `g` from it (noise_cpu.ts). */
+  injectNoise(
+    x: Float32Array,
+    groups: Int32Array,
+    dim: number,
+    p: NoiseParams,
+    anchor?: Anchor,
+  ): Promise<void>;
 }
 
 export const cpuOps: KernelOps = {
@@ -40,8 +46,8 @@ export const cpuOps: KernelOps = {
   repackStage2: (t, ids, mask, dim) => Promise.resolve(repackStage2(t, ids, mask, dim)),
   expandStage3: (t, ids, low, dim, cols, rows) =>
     Promise.resolve(expandStage3(t, ids, low, dim, cols, rows)),
-  injectNoise: (x, groups, dim, p) => {
-    injectNoise(x, groups, dim, p);
+  injectNoise: (x, groups, dim, p, anchor) => {
+    injectNoise(x, groups, dim, p, anchor);
     return Promise.resolve();
   },
 };

@@ -42,19 +42,34 @@ export function unpack(tokens: Float32Array, c: number, h: number, w: number): F
   return out;
 }
 
-/** Nearest 2x downsampling of [C, H, W]: keep even rows and columns. */
-export function downsample2x(latent: Float32Array, c: number, h: number, w: number): Float32Array {
+/**
+ * 2x downsampling of [C, H, W]. "nearest" keeps even rows and columns (RALU's stage-1
+ * noise); "box" takes each 2x2 block's sum / 2, which keeps N(0, 1) noise at unit
+ * variance and carries all of its low-frequency part (the "anchored" noise mode).
+ */
+export function downsample2x(
+  latent: Float32Array,
+  c: number,
+  h: number,
+  w: number,
+  mode: DownsampleMode = "nearest",
+): Float32Array {
   const hh = h / 2, ww = w / 2;
   const out = new Float32Array(c * hh * ww);
+  const f = Math.fround;
   for (let ch = 0; ch < c; ch++) {
     for (let y = 0; y < hh; y++) {
       for (let x = 0; x < ww; x++) {
-        out[(ch * hh + y) * ww + x] = latent[(ch * h + 2 * y) * w + 2 * x]!;
+        const j = (ch * h + 2 * y) * w + 2 * x;
+        out[(ch * hh + y) * ww + x] = mode === "nearest"
+          ? latent[j]!
+          : f(f(f(latent[j]! + latent[j + 1]!) + latent[j + w]!) + latent[j + w + 1]!) * 0.5;
       }
     }
   }
   return out;
 }
+export type DownsampleMode = "nearest" | "box";
 
 /** Ids (0, row, col) of a raster token grid, `[n, 3]`. */
 export function gridIds(rows: number, cols: number): Float32Array {

@@ -35,7 +35,12 @@ export async function sampleNaive(
   ctx.emit({ type: "stage", stage: 1, tokens: ids.length / 3, resolution: `${w}x${h}` });
   const low = await denoiseStage(
     ctx,
-    pack(downsample2x(initialNoise(ctx), c, H, W), c, h, w),
+    pack(
+      downsample2x(initialNoise(ctx), c, H, W, p.noise === "anchored" ? "box" : "nearest"),
+      c,
+      h,
+      w,
+    ),
     ids,
     shiftedSigmas(1, 1 - tUp, p.N[0]! + p.N[1]!, h0),
     1,

@@ -6,6 +6,11 @@
  *      (4 copies with fractional ids), inject correlated noise;
  *   3. full resolution: upsample the rest, ids x2, raster order, inject noise, finish.
  *
+ * With `noise: "anchored"` stage 1 takes the noise's 2x2 box sums / 2 instead, and the
+ * injected `g` of a token copied at a boundary is the seed's own noise at its place (a
+ * token still at low resolution at boundary 1 takes its stage-1 noise again); tokens
+ * not copied at boundary 2 keep fresh Philox noise. Same covariance, same cost.
+ *
  * Timesteps come from NT-matching; the kernels (edges, top-k, repacking, noise) run
  * through `KernelOps`, on the GPU when there is one, else their CPU references.
  *
@@ -22,6 +27,7 @@ import { downsample2x, gridIds, pack, unpack } from "../kernels/pack_cpu.ts";
 import { cleanEstimate } from "../kernels/euler_cpu.ts";
 import { cpuOps, type KernelOps } from "../kernels/ops.ts";
 import { expandStage3 } from "../kernels/repack_cpu.ts";
+import type { Anchor } from "../kernels/noise_cpu.ts";
 import { denoiseOnDevice, denoiseStage, initialNoise, newCost } from "./base.ts";
 import { resolveRalu } from "./ralu_params.ts";
 import type { PreviewGrid, SamplerContext, SamplerResult } from "./types.ts";
@@ -45,6 +51,11 @@ function planRun(ctx: SamplerContext, acc: Acceleration, manifest: Manifest) {
   const lowTokens = (h / 2) * (w / 2);
   const cost = newCost();
   const plan = stagePlan(p.N, p.e, p.h, p.Z);
+  const anchored = p.noise === "anchored";
+  const seedNoise = initialNoise(ctx);
+  const stage1Noise = pack(downsample2x(seedNoise, c, H, W, anchored ? "box" : "nearest"), c, h, w);
+  const fullTokens = (H / 2) * (W / 2);
+  const lowCols = w / 2, fullCols = W / 2;
   return {
     p,
     c,
@@ -79,8 +90,41 @@ function planRun(ctx: SamplerContext, acc: Acceleration, manifest: Manifest) {
       width: W,
     }),
     fullPreview: ((x) => ({ latent: unpack(x, c, H, W), height: H, width: W })) as PreviewGrid,
-    /** The seed's full-resolution noise, every second row and column, as tokens. */
-    stage1Noise: () => pack(downsample2x(initialNoise(ctx), c, H, W), c, h, w),
+    /** The seed's full-resolution noise, every second row and column (or box), as tokens. */
+    stage1Noise: () => stage1Noise.slice(),
+    /** Anchored mode: the seed's full-resolution noise tokens, then the stage-1 tokens. */
+    anchorValues: anchored
+      ? () => {
+        const v = new Float32Array((fullTokens + lowTokens) * 4 * c);
+        v.set(pack(seedNoise, c, H, W));
+        v.set(stage1Noise, fullTokens * 4 * c);
+        return v;
+      }
+      : undefined,
+    /** Boundary 1: a copy at id (i + a/2, j + b/2) → its full-resolution place; a token
+     * still at low resolution → its stage-1 noise. */
+    anchorOf1(ids: Float32Array): Int32Array {
+      const of = new Int32Array(ids.length / 3);
+      for (let t = 0; t < of.length; t++) {
+        const row = ids[t * 3 + 1]!, col = ids[t * 3 + 2]!;
+        of[t] = Number.isInteger(row) && Number.isInteger(col)
+          ? fullTokens + row * lowCols + col
+          : 2 * row * fullCols + 2 * col;
+      }
+      return of;
+    },
+    /** Boundary 2 (raster order): the 4 places of each token still at low resolution
+     * (the first `lowCount` of stage 2) → themselves; stage-2 copies → fresh noise. */
+    anchorOf2(ids: Float32Array, lowCount: number): Int32Array {
+      const of = new Int32Array(fullTokens).fill(-1);
+      for (let t = 0; t < lowCount; t++) {
+        const r2 = 2 * ids[t * 3 + 1]!, c2 = 2 * ids[t * 3 + 2]!;
+        for (const [a, b] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+          of[(r2 + a) * fullCols + c2 + b] = (r2 + a) * fullCols + c2 + b;
+        }
+      }
+      return of;
+    },
     /** Correlated-noise parameters at stage boundary 1 or 2. */
     noise: (boundary: 1 | 2) => noiseParams(ctx.seed, boundary, plan.boundaries[boundary - 1]!, p),
   };
@@ -114,8 +158,9 @@ async function raluOnArrays(ctx: SamplerContext, r: Run, ops: KernelOps): Promis
     const scores = await ops.edgeScores(edges, r.imgW, r.imgH, r.footprint);
     const mask = await ops.topk(scores, r.k);
     const rep = await ops.repackStage2(s1.x, ids, mask, dim);
-    await ops.injectNoise(rep.tokens, rep.groups, dim, r.noise(1));
-    return { edges, rep };
+    const anchor = r.anchorValues && { values: r.anchorValues(), of: r.anchorOf1(rep.ids) };
+    await ops.injectNoise(rep.tokens, rep.groups, dim, r.noise(1), anchor);
+    return { edges, rep, anchor };
   });
   emitStage2(ctx, r, s2.edges, s2.rep.count);
   const { rep } = s2;
@@ -132,7 +177,9 @@ async function raluOnArrays(ctx: SamplerContext, r: Run, ops: KernelOps): Promis
   // 3. Stage 3 — everything at full resolution, raster order
   const s3 = await r.timed("overheadMs", async () => {
     const full = await ops.expandStage3(st2.x, rep.ids, rep.lowCount, dim, W / 2, H / 2);
-    await ops.injectNoise(full.tokens, full.groups, dim, r.noise(2));
+    const anchor: Anchor | undefined = s2.anchor &&
+      { values: s2.anchor.values, of: r.anchorOf2(rep.ids, rep.lowCount) };
+    await ops.injectNoise(full.tokens, full.groups, dim, r.noise(2), anchor);
     return full;
   });
   ids = s3.ids;
@@ -182,9 +229,13 @@ async function raluOnDevice(ctx: SamplerContext, r: Run): Promise<SamplerResult>
       own(cls, scores, mask, idsb);
       const rep = gpu.repackStage2OnDevice(x1, idsb, mask, r.lowTokens, r.k, dim);
       own(rep.tokens, rep.ids, rep.groups);
-      gpu.injectNoiseOnDevice(rep.tokens, rep.groups, rep.count, dim, r.noise(1));
+      const ids = await gpu.readBuffer(rep.ids, rep.count * 3);
+      const values = r.anchorValues && gpu.uploadBuffer(r.anchorValues(), "anchor");
+      const anchor = values && { values, of: gpu.uploadBuffer(r.anchorOf1(ids), "anchor of") };
+      own(anchor?.values, anchor?.of);
+      gpu.injectNoiseOnDevice(rep.tokens, rep.groups, rep.count, dim, r.noise(1), anchor);
       const edges = await gpu.readEdges(cls, r.imgW * r.imgH);
-      return { edges, rep, ids: await gpu.readBuffer(rep.ids, rep.count * 3) };
+      return { edges, rep, ids, values };
     });
     emitStage2(ctx, r, s2.edges, s2.rep.count);
     await stage(2, s2.rep.tokens, s2.ids, r.mixedPreview(s2.ids, s2.rep.lowCount));
@@ -194,7 +245,11 @@ async function raluOnDevice(ctx: SamplerContext, r: Run): Promise<SamplerResult>
       const { tokens, ids, count, lowCount } = s2.rep;
       const full = gpu.expandStage3OnDevice(tokens, ids, count, lowCount, dim, W / 2, H / 2);
       own(full.tokens, full.ids, full.groups);
-      gpu.injectNoiseOnDevice(full.tokens, full.groups, full.count, dim, r.noise(2));
+      const values = s2.values;
+      const anchor = values &&
+        { values, of: gpu.uploadBuffer(r.anchorOf2(s2.ids, lowCount), "anchor of") };
+      own(anchor?.of);
+      gpu.injectNoiseOnDevice(full.tokens, full.groups, full.count, dim, r.noise(2), anchor);
       return { full, ids: await gpu.readBuffer(full.ids, full.count * 3) };
     });
     ctx.emit({ type: "stage", stage: 3, tokens: s3.full.count, resolution: `${W}x${H}` });

@@ -22,6 +22,7 @@ export interface RaluParams {
   exactNoise: boolean;
   gray: "ours" | "clip";
   ntMatching: boolean;
+  noise: "fresh" | "anchored";
 }
 
 const solved = new Map<string, { h: number[]; Z: number }>();
@@ -63,5 +64,6 @@ export function resolveRalu(acc: Acceleration, manifest: Manifest): RaluParams {
     exactNoise: acc.exact_noise ?? false,
     gray: acc.gray ?? "ours",
     ntMatching,
+    noise: acc.noise ?? "fresh",
   };
 }

@@ -51,6 +51,27 @@ Deno.test("pack and unpack are inverse; lanes follow FLUX's (channel, dy, dx) or
   assert.equal(down.length, c * 3 * 2);
   assert.equal(down[1 * 6 + 1 * 2 + 1], latent[(1 * h + 2) * w + 2]);
   assert.deepEqual([...gridIds(2, 2)], [0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 1]);
+  // box: the 2x2 block's sum / 2
+  const box = downsample2x(latent, c, h, w, "box");
+  const j = (1 * h + 2) * w + 2;
+  assert.equal(
+    box[1 * 6 + 1 * 2 + 1],
+    (latent[j]! + latent[j + 1]! + latent[j + w]! + latent[j + w + 1]!) / 2,
+  );
+});
+
+Deno.test("box downsampling keeps N(0, 1) noise at unit variance; nearest keeps values", () => {
+  const c = 4, h = 128, w = 128;
+  const g = gaussian(5, 0, 0, c * h * w);
+  for (const mode of ["nearest", "box"] as const) {
+    const d = downsample2x(g, c, h, w, mode);
+    const mean = d.reduce((a, v) => a + v, 0) / d.length;
+    const variance = d.reduce((a, v) => a + (v - mean) ** 2, 0) / d.length;
+    assert.ok(
+      Math.abs(mean) < 0.03 && Math.abs(variance - 1) < 0.05,
+      `${mode}: ${mean}, ${variance}`,
+    );
+  }
 });
 
 Deno.test("canny finds a step edge, thins it, and ignores flat or faint images", () => {
@@ -151,39 +172,95 @@ Deno.test("stage 3 doubles ids to integers and puts every token at its raster po
   assert.deepEqual([...r.groups.slice(2 * 4, 3 * 4)], [-1, -1, -1, -1]);
 });
 
-Deno.test("injected noise per 4-copy group has covariance I - c 11^T (100k groups)", () => {
-  const groupsN = 100_000;
-  const Z = 4;
-  const c = 1 / (Z * Z);
-  const groups = new Int32Array(groupsN * 16);
-  for (let t = 0; t < groupsN * 4; t++) {
-    for (let m = 0; m < 4; m++) groups[t * 4 + m] = (t - (t % 4)) + m;
-  }
-  const n = correlatedNoise(groups, 1, {
-    seed: 3,
-    boundary: 1,
-    beta: 1,
-    alpha: 1,
-    c,
-    exactScale: 1,
-  });
-  const cov = Array.from({ length: 4 }, () => new Array(4).fill(0));
-  for (let g = 0; g < groupsN; g++) {
-    for (let a = 0; a < 4; a++) {
-      for (let b = 0; b < 4; b++) cov[a]![b] += n[g * 4 + a]! * n[g * 4 + b]! / groupsN;
-    }
-  }
-  for (let a = 0; a < 4; a++) {
-    for (let b = 0; b < 4; b++) {
-      const target = (a === b ? 1 : 0) - c;
-      assert.ok(
-        Math.abs(cov[a]![b] - target) < 0.02,
-        `cov[${a}][${b}] = ${cov[a]![b]} vs ${target}`,
-      );
-    }
+for (const anchored of [false, true]) {
+  Deno.test(
+    `injected noise per 4-copy group has covariance I - c 11^T (100k groups${
+      anchored ? ", anchored to seed noise" : ""
+    })`,
+    () => {
+      const groupsN = 100_000;
+      const Z = 4;
+      const c = 1 / (Z * Z);
+      const groups = new Int32Array(groupsN * 16);
+      for (let t = 0; t < groupsN * 4; t++) {
+        for (let m = 0; m < 4; m++) groups[t * 4 + m] = (t - (t % 4)) + m;
+      }
+      // anchored: every token reads its g from another stream of N(0, 1) values, in reverse
+      const anchor = anchored
+        ? {
+          values: gaussian(3, 0, 0, groupsN * 4),
+          of: Int32Array.from({ length: groupsN * 4 }, (_, t) => groupsN * 4 - 1 - t),
+        }
+        : undefined;
+      const n = correlatedNoise(groups, 1, {
+        seed: 3,
+        boundary: 1,
+        beta: 1,
+        alpha: 1,
+        c,
+        exactScale: 1,
+      }, anchor);
+      const cov = Array.from({ length: 4 }, () => new Array(4).fill(0));
+      for (let g = 0; g < groupsN; g++) {
+        for (let a = 0; a < 4; a++) {
+          for (let b = 0; b < 4; b++) cov[a]![b] += n[g * 4 + a]! * n[g * 4 + b]! / groupsN;
+        }
+      }
+      for (let a = 0; a < 4; a++) {
+        for (let b = 0; b < 4; b++) {
+          const target = (a === b ? 1 : 0) - c;
+          assert.ok(
+            Math.abs(cov[a]![b] - target) < 0.02,
+            `cov[${a}][${b}] = ${cov[a]![b]} vs ${target}`,
+          );
+        }
+      }
+    },
+  );
+}
+
+Deno.test("anchored noise: anchored tokens take g from the anchor, the rest from Philox", () => {
+  // tokens 0-3: one 4-copy group (anchored), 4: single anchored, 5: single not anchored
+  const dim = 2, c = 1 / 16;
+  const groups = Int32Array.from([
+    0,
+    1,
+    2,
+    3,
+    0,
+    1,
+    2,
+    3,
+    0,
+    1,
+    2,
+    3,
+    0,
+    1,
+    2,
+    3,
+    -1,
+    -1,
+    -1,
+    -1,
+    -1,
+    -1,
+    -1,
+    -1,
+  ]);
+  const values = Float32Array.from({ length: 7 * dim }, (_, i) => 0.1 * i - 0.5);
+  const of = Int32Array.from([6, 5, 4, 3, 0, -1]);
+  const p = { seed: 8, boundary: 2, beta: 0, alpha: 1, c, exactScale: 1 };
+  const n = correlatedNoise(groups, dim, p, { values, of });
+  const k = Math.sqrt(1 - 4 * c) - 1;
+  for (let l = 0; l < dim; l++) {
+    const g = [6, 5, 4, 3].map((a) => values[a * dim + l]!);
+    const mean = g.reduce((a, v) => a + v, 0) / 4;
+    for (let t = 0; t < 4; t++) assertNear(n[t * dim + l]!, g[t]! + k * mean);
+    assert.equal(n[4 * dim + l], values[0 * dim + l]);
+    assert.equal(n[5 * dim + l], correlatedNoise(groups, dim, p)[5 * dim + l]);
   }
 });
-
 Deno.test("random images: canny output is thin (no 2x2 blocks of edges)", () => {
   const w = 32, h = 32;
   const img = randomFloats(3 * w * h, 9).map((
@@ -193,3 +270,7 @@ Deno.test("random images: canny output is thin (no 2x2 blocks of edges)", () => 
   const e = canny(grayFromDecoded(img, w, h), w, h);
   assert.ok(e.reduce((a, b) => a + b, 0) > 0);
 });
+
+function assertNear(a: number, b: number, tol = 1e-6): void {
+  assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
+}

@@ -54,6 +54,12 @@ Deno.test("pack, unpack and 2x downsampling equal the CPU reference exactly", gp
   assert.deepEqual(await gpu!.pack(latent, c, h, w), pack(latent, c, h, w));
   assert.deepEqual(await gpu!.unpack(latent, c, h, w), unpack(latent, c, h, w));
   assert.deepEqual(await gpu!.downsample2x(latent, c, h, w), downsample2x(latent, c, h, w));
+  assertClose(
+    await gpu!.downsample2x(latent, c, h, w, "box"),
+    downsample2x(latent, c, h, w, "box"),
+    1e-6,
+    "box downsampling",
+  );
 });
 
 Deno.test(
@@ -146,6 +152,16 @@ Deno.test("correlated noise injection equals the CPU reference", gpuTest, async 
   const x2 = r.tokens.slice();
   await gpu!.injectNoise(x2, r.groups, dim, exact);
   assertClose(x2, injectNoise(r.tokens.slice(), r.groups, dim, exact), 1e-5, "exact noise");
+  // anchored: g from a buffer for some tokens (copies and singles), Philox for the rest
+  const anchor = {
+    values: randomFloats(100 * dim, 12),
+    of: Int32Array.from({ length: r.count }, (_, t) => (t % 3 === 0 ? -1 : (t * 7) % 100)),
+  };
+  const x3 = r.tokens.slice();
+  await gpu!.injectNoise(x3, r.groups, dim, p, anchor);
+  const want = injectNoise(r.tokens.slice(), r.groups, dim, p, anchor);
+  assertClose(x3, want, 1e-5, "anchored noise");
+  assert.notDeepEqual(want, expected);
 });
 
 Deno.test("latent→RGB preview equals the CPU reference within one level", gpuTest, async () => {

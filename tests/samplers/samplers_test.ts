@@ -55,6 +55,26 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "ralu and naive with anchored noise: deterministic, and not the fresh-noise image",
+  ortTest,
+  async () => {
+    const gen = (method: "ralu" | "naive", noise: "fresh" | "anchored") =>
+      generateImage(wasm, {
+        prompt: "a large red circle in the center",
+        size: "128x128",
+        seed: 3,
+        acceleration: { method, preset: "7x", noise },
+      }, { signal });
+    for (const method of ["ralu", "naive"] as const) {
+      const a = await gen(method, "anchored"), b = await gen(method, "anchored");
+      assert.deepEqual(a.bytes, b.bytes, `${method}: same seed → same bytes`);
+      assert.notDeepEqual(a.bytes, (await gen(method, "fresh")).bytes, method);
+      assert.equal(a.cost.tokenSteps, (await gen(method, "fresh")).cost.tokenSteps);
+    }
+  },
+);
+
 Deno.test("ralu 7x uses the 7x plan and is cheaper than 4x", ortTest, async () => {
   const r7 = await run(wasm, "ralu", "7x");
   assert.equal(r7.img.cost.evaluations, 2 + 3 + 5);
@@ -131,41 +151,45 @@ Deno.test(
   async () => {
     const onDevice = await loadModel("fixture", "webgpu", "gpu");
     const viaCpu = await loadModel("fixture", "webgpu", "cpu");
-    for (const method of ["base", "ralu"] as const) {
-      const params = {
+    for (const noise of [undefined, "anchored"] as const) {
+      for (const method of noise ? ["ralu"] as const : ["base", "ralu"] as const) {
+        const params = {
+          prompt: "a small blue square",
+          size: "64x64",
+          seed: 5,
+          steps: 6,
+          guidance: 2.5,
+          acceleration: { method, preset: "7x", noise },
+        };
+        const previews: PipelineEvent[] = [];
+        const a = await generateImage(onDevice, params, {
+          signal,
+          previewEvery: 2,
+          emit: (e) => e.type === "preview" && previews.push(e),
+        });
+        const b = await generateImage(viaCpu, params, { signal });
+        const pa = decode(a.bytes).data, pb = decode(b.bytes).data;
+        let maxDiff = 0;
+        for (let i = 0; i < pa.length; i++) maxDiff = Math.max(maxDiff, Math.abs(pa[i]! - pb[i]!));
+        assert.ok(maxDiff <= 2, `${method} ${noise}: max pixel difference ${maxDiff}`);
+        assert.ok(previews.length >= 2, "previews read back from the device");
+      }
+    }
+    // without previews, the ralu latent crosses to the CPU once: the final one
+    const gpuOps = onDevice.kernels as GpuOps;
+    for (const noise of ["fresh", "anchored"] as const) {
+      gpuOps.readbacks.length = 0;
+      await generateImage(onDevice, {
         prompt: "a small blue square",
         size: "64x64",
         seed: 5,
         steps: 6,
-        guidance: 2.5,
-        acceleration: { method, preset: "7x" },
-      };
-      const previews: PipelineEvent[] = [];
-      const a = await generateImage(onDevice, params, {
-        signal,
-        previewEvery: 2,
-        emit: (e) => e.type === "preview" && previews.push(e),
-      });
-      const b = await generateImage(viaCpu, params, { signal });
-      const pa = decode(a.bytes).data, pb = decode(b.bytes).data;
-      let maxDiff = 0;
-      for (let i = 0; i < pa.length; i++) maxDiff = Math.max(maxDiff, Math.abs(pa[i]! - pb[i]!));
-      assert.ok(maxDiff <= 2, `${method}: max pixel difference ${maxDiff}`);
-      assert.ok(previews.length >= 2, "previews read back from the device");
+        acceleration: { method: "ralu", preset: "7x", noise },
+      }, { signal, emit: () => {} });
+      const latentReads = gpuOps.readbacks.filter((l) => !METADATA.has(l));
+      assert.deepEqual(latentReads, ["stage3 tokens"], `${noise}: ${gpuOps.readbacks.join(", ")}`);
+      assert.ok(gpuOps.readbacks.includes("cls"), "the edge map is read for its SSE event");
     }
-    // without previews, the ralu latent crosses to the CPU once: the final one
-    const gpuOps = onDevice.kernels as GpuOps;
-    gpuOps.readbacks.length = 0;
-    await generateImage(onDevice, {
-      prompt: "a small blue square",
-      size: "64x64",
-      seed: 5,
-      steps: 6,
-      acceleration: { method: "ralu", preset: "7x" },
-    }, { signal, emit: () => {} });
-    const latentReads = gpuOps.readbacks.filter((l) => !METADATA.has(l));
-    assert.deepEqual(latentReads, ["stage3 tokens"], gpuOps.readbacks.join(", "));
-    assert.ok(gpuOps.readbacks.includes("cls"), "the edge map is read for its SSE event");
     assert.equal(gpuOps.pool.live, 0, "no pooled buffer leaked");
     await onDevice.release();
     await viaCpu.release();
