@@ -6,13 +6,16 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>RALU image server</tit
 <h1>RALU image server</h1>
 <form id="f"><input id="p" size="60" value="a large red circle in the center on a plain beige background">
 <select id="m"><option>base</option><option>ralu</option><option>naive</option><option>bottleneck</option></select>
+<select id="x"><option>4x</option><option>7x</option></select>
+<label><input id="a" type="checkbox"> anchored noise</label>
 <input id="s" type="number" value="0" style="width:5em"> <button>Generate</button></form>
 <div><img id="pv" alt="preview"><img id="mask" alt="edge mask"><img id="out" alt="result"></div><pre id="log"></pre>
 <script>
 const $ = (id) => document.getElementById(id);
 $("f").onsubmit = async (ev) => {
   ev.preventDefault(); $("log").textContent = "";
-  const body = { prompt: $("p").value, seed: Number($("s").value), acceleration: { method: $("m").value, preset: "4x" } };
+  const body = { prompt: $("p").value, seed: Number($("s").value), acceleration: { method: $("m").value, preset: $("x").value } };
+  if ($("a").checked && ["ralu", "naive"].includes($("m").value)) body.acceleration.noise = "anchored";
   if ($("m").value === "base") delete body.acceleration;
   const r = await fetch("/v1/images/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   const job = await r.json(); if (!r.ok) { $("log").textContent = job.error.message; return; }

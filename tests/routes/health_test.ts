@@ -48,5 +48,7 @@ Deno.test("unknown routes are 404 in the error shape; GET / serves the page", or
   assert.equal(r.status, 404);
   assert.equal((await r.json()).error.code, "not_found");
   const page = await app.request("/");
-  assert.match(await page.text(), /EventSource/);
+  const html = await page.text();
+  assert.match(html, /EventSource/);
+  assert.match(html, /noise = "anchored"/, "the page offers anchored noise");
 });
