@@ -310,7 +310,7 @@ await Deno.writeFile(
     "artifact ratio",
   ),
 );
-const shown = methods.filter((x) => !x.name.includes("=") && !x.name.includes(" "));
+const shown = methods.filter((x) => x.family !== "ablation");
 await Deno.writeFile(
   `${flags.out}/bench_${mode}_grid.png`,
   await gridPng(
