@@ -15,6 +15,8 @@ const preset = z.object({
   r: z.number().min(0).max(1),
   h: z.array(z.number().positive()).length(3).optional(),
   Z: z.number().min(2).optional(),
+  /** The noise mode this preset runs with unless a request names one (default "fresh"). */
+  noise: z.enum(["fresh", "anchored"]).optional(),
 });
 
 export const manifestSchema = z.object({

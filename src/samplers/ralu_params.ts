@@ -64,6 +64,6 @@ export function resolveRalu(acc: Acceleration, manifest: Manifest): RaluParams {
     exactNoise: acc.exact_noise ?? false,
     gray: acc.gray ?? "ours",
     ntMatching,
-    noise: acc.noise ?? "fresh",
+    noise: acc.noise ?? preset?.noise ?? "fresh",
   };
 }
