@@ -44,8 +44,11 @@ export function unpack(tokens: Float32Array, c: number, h: number, w: number): F
 
 /**
  * 2x downsampling of [C, H, W]. "nearest" keeps even rows and columns (RALU's stage-1
- * noise); "box" takes each 2x2 block's sum / 2, which keeps N(0, 1) noise at unit
- * variance and carries all of its low-frequency part (the "anchored" noise mode).
+ * noise). "box" is the inverse of RALU's token copies: a low-resolution token becomes 4
+ * tokens that repeat its lanes, so low pixel (y, x) takes the sum / 2 of the 4 full
+ * pixels that its lane lands on in those 4 tokens — rows 2y - y%2 and 2y - y%2 + 2,
+ * columns likewise. Unit variance for N(0, 1) noise, and the "anchored" mode's algebra
+ * closes exactly (ralu.ts).
  */
 export function downsample2x(
   latent: Float32Array,
@@ -60,10 +63,15 @@ export function downsample2x(
   for (let ch = 0; ch < c; ch++) {
     for (let y = 0; y < hh; y++) {
       for (let x = 0; x < ww; x++) {
-        const j = (ch * h + 2 * y) * w + 2 * x;
-        out[(ch * hh + y) * ww + x] = mode === "nearest"
-          ? latent[j]!
-          : f(f(f(latent[j]! + latent[j + 1]!) + latent[j + w]!) + latent[j + w + 1]!) * 0.5;
+        const o = (ch * hh + y) * ww + x;
+        if (mode === "nearest") {
+          out[o] = latent[(ch * h + 2 * y) * w + 2 * x]!;
+          continue;
+        }
+        const j = (ch * h + 2 * y - (y % 2)) * w + 2 * x - (x % 2);
+        out[o] =
+          f(f(f(latent[j]! + latent[j + 2]!) + latent[j + 2 * w]!) + latent[j + 2 * w + 2]!) *
+          0.5;
       }
     }
   }

@@ -6,10 +6,13 @@
  *      (4 copies with fractional ids), inject correlated noise;
  *   3. full resolution: upsample the rest, ids x2, raster order, inject noise, finish.
  *
- * With `noise: "anchored"` stage 1 takes the noise's 2x2 box sums / 2 instead, and the
- * injected `g` of a token copied at a boundary is the seed's own noise at its place (a
- * token still at low resolution at boundary 1 takes its stage-1 noise again); tokens
- * not copied at boundary 2 keep fresh Philox noise. Same covariance, same cost.
+ * With `noise: "anchored"` stage 1 takes the noise's 2x2 box sums / 2 instead, and at
+ * each boundary the injected `g` of every token is the seed's own noise at its place (a
+ * token still at low resolution at boundary 1: its stage-1 noise). The latent already
+ * holds (1 - e)/D = alpha/Z of that same noise, so the injection is scaled to complete
+ * it rather than add to it: c = (Z - 1)/Z² (group mean coefficient -2/Z) for copies and
+ * (Z - 1)/Z for the rest. If the latent's noise is the seed's, each token then lands on
+ * exactly s x0 + (1 - s) (seed noise) — where the base run of the same seed would be.
  *
  * Timesteps come from NT-matching; the kernels (edges, top-k, repacking, noise) run
  * through `KernelOps`, on the GPU when there is one, else their CPU references.
@@ -101,35 +104,37 @@ function planRun(ctx: SamplerContext, acc: Acceleration, manifest: Manifest) {
         return v;
       }
       : undefined,
-    /** Boundary 1: a copy at id (i + a/2, j + b/2) → its full-resolution place; a token
-     * still at low resolution → its stage-1 noise. */
-    anchorOf1(ids: Float32Array): Int32Array {
-      const of = new Int32Array(ids.length / 3);
-      for (let t = 0; t < of.length; t++) {
-        const row = ids[t * 3 + 1]!, col = ids[t * 3 + 2]!;
-        of[t] = Number.isInteger(row) && Number.isInteger(col)
-          ? fullTokens + row * lowCols + col
-          : 2 * row * fullCols + 2 * col;
-      }
-      return of;
-    },
-    /** Boundary 2 (raster order): the 4 places of each token still at low resolution
-     * (the first `lowCount` of stage 2) → themselves; stage-2 copies → fresh noise. */
-    anchorOf2(ids: Float32Array, lowCount: number): Int32Array {
-      const of = new Int32Array(fullTokens).fill(-1);
-      for (let t = 0; t < lowCount; t++) {
-        const r2 = 2 * ids[t * 3 + 1]!, c2 = 2 * ids[t * 3 + 2]!;
-        for (const [a, b] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
-          of[(r2 + a) * fullCols + c2 + b] = (r2 + a) * fullCols + c2 + b;
-        }
-      }
-      return of;
-    },
+    /** Boundary 1: where each stage-2 token takes its anchored noise. */
+    anchorOf1: (ids: Float32Array, lowCount: number) =>
+      anchorPlaces(ids, lowCount, fullCols, lowCols, fullTokens),
+    /** Boundary 2 (raster order): every token → the seed's noise at its place. */
+    anchorOf2: () => Int32Array.from({ length: fullTokens }, (_, i) => i),
     /** Correlated-noise parameters at stage boundary 1 or 2. */
     noise: (boundary: 1 | 2) => noiseParams(ctx.seed, boundary, plan.boundaries[boundary - 1]!, p),
   };
 }
 type Run = ReturnType<typeof planRun>;
+
+/**
+ * Anchored noise at boundary 1: index into [seed noise tokens (full grid, raster) ..,
+ * stage-1 tokens (low grid) ..] for each stage-2 token. The first `lowCount` tokens are
+ * still at low resolution and take their stage-1 noise; a copy at id (i + a/2, j + b/2)
+ * takes its full-resolution place (2i + a, 2j + b).
+ */
+export function anchorPlaces(
+  ids: Float32Array,
+  lowCount: number,
+  fullCols: number,
+  lowCols: number,
+  fullTokens: number,
+): Int32Array {
+  const of = new Int32Array(ids.length / 3);
+  for (let t = 0; t < of.length; t++) {
+    const row = ids[t * 3 + 1]!, col = ids[t * 3 + 2]!;
+    of[t] = t < lowCount ? fullTokens + row * lowCols + col : 2 * row * fullCols + 2 * col;
+  }
+  return of;
+}
 
 function emitStage2(ctx: SamplerContext, r: Run, edges: Uint8Array, tokens: number): void {
   ctx.emit({
@@ -158,7 +163,8 @@ async function raluOnArrays(ctx: SamplerContext, r: Run, ops: KernelOps): Promis
     const scores = await ops.edgeScores(edges, r.imgW, r.imgH, r.footprint);
     const mask = await ops.topk(scores, r.k);
     const rep = await ops.repackStage2(s1.x, ids, mask, dim);
-    const anchor = r.anchorValues && { values: r.anchorValues(), of: r.anchorOf1(rep.ids) };
+    const anchor = r.anchorValues &&
+      { values: r.anchorValues(), of: r.anchorOf1(rep.ids, rep.lowCount) };
     await ops.injectNoise(rep.tokens, rep.groups, dim, r.noise(1), anchor);
     return { edges, rep, anchor };
   });
@@ -178,7 +184,7 @@ async function raluOnArrays(ctx: SamplerContext, r: Run, ops: KernelOps): Promis
   const s3 = await r.timed("overheadMs", async () => {
     const full = await ops.expandStage3(st2.x, rep.ids, rep.lowCount, dim, W / 2, H / 2);
     const anchor: Anchor | undefined = s2.anchor &&
-      { values: s2.anchor.values, of: r.anchorOf2(rep.ids, rep.lowCount) };
+      { values: s2.anchor.values, of: r.anchorOf2() };
     await ops.injectNoise(full.tokens, full.groups, dim, r.noise(2), anchor);
     return full;
   });
@@ -231,7 +237,8 @@ async function raluOnDevice(ctx: SamplerContext, r: Run): Promise<SamplerResult>
       own(rep.tokens, rep.ids, rep.groups);
       const ids = await gpu.readBuffer(rep.ids, rep.count * 3);
       const values = r.anchorValues && gpu.uploadBuffer(r.anchorValues(), "anchor");
-      const anchor = values && { values, of: gpu.uploadBuffer(r.anchorOf1(ids), "anchor of") };
+      const anchor = values &&
+        { values, of: gpu.uploadBuffer(r.anchorOf1(ids, rep.lowCount), "anchor of") };
       own(anchor?.values, anchor?.of);
       gpu.injectNoiseOnDevice(rep.tokens, rep.groups, rep.count, dim, r.noise(1), anchor);
       const edges = await gpu.readEdges(cls, r.imgW * r.imgH);
@@ -247,7 +254,7 @@ async function raluOnDevice(ctx: SamplerContext, r: Run): Promise<SamplerResult>
       own(full.tokens, full.ids, full.groups);
       const values = s2.values;
       const anchor = values &&
-        { values, of: gpu.uploadBuffer(r.anchorOf2(s2.ids, lowCount), "anchor of") };
+        { values, of: gpu.uploadBuffer(r.anchorOf2(), "anchor of") };
       own(anchor?.of);
       gpu.injectNoiseOnDevice(full.tokens, full.groups, full.count, dim, r.noise(2), anchor);
       return { full, ids: await gpu.readBuffer(full.ids, full.count * 3) };
@@ -261,18 +268,23 @@ async function raluOnDevice(ctx: SamplerContext, r: Run): Promise<SamplerResult>
   }
 }
 
-function noiseParams(
+export function noiseParams(
   seed: number,
   boundary: number,
   b: { beta: number; alpha: number },
-  p: { Z: number; exactNoise: boolean },
+  p: { Z: number; exactNoise: boolean; noise: string },
 ) {
   return {
     seed,
     boundary,
     beta: b.beta,
     alpha: b.alpha,
-    c: 1 / (p.Z * p.Z),
-    exactScale: p.exactNoise ? Math.sqrt(p.Z * p.Z - 1) / p.Z : 1,
+    // anchored: complete the alpha/Z of the seed's noise the latent holds (see the top)
+    c: p.noise === "anchored" ? (p.Z - 1) / (p.Z * p.Z) : 1 / (p.Z * p.Z),
+    exactScale: p.noise === "anchored"
+      ? (p.Z - 1) / p.Z
+      : p.exactNoise
+      ? Math.sqrt(p.Z * p.Z - 1) / p.Z
+      : 1,
   };
 }

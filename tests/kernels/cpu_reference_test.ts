@@ -51,12 +51,12 @@ Deno.test("pack and unpack are inverse; lanes follow FLUX's (channel, dy, dx) or
   assert.equal(down.length, c * 3 * 2);
   assert.equal(down[1 * 6 + 1 * 2 + 1], latent[(1 * h + 2) * w + 2]);
   assert.deepEqual([...gridIds(2, 2)], [0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 1]);
-  // box: the 2x2 block's sum / 2
+  // box: low pixel (y, x) = (1, 1) of channel 1 sums rows 1, 3 x columns 1, 3, halved
   const box = downsample2x(latent, c, h, w, "box");
-  const j = (1 * h + 2) * w + 2;
+  const j = (1 * h + 1) * w + 1;
   assert.equal(
     box[1 * 6 + 1 * 2 + 1],
-    (latent[j]! + latent[j + 1]! + latent[j + w]! + latent[j + w + 1]!) / 2,
+    (latent[j]! + latent[j + 2]! + latent[j + 2 * w]! + latent[j + 2 * w + 2]!) / 2,
   );
 });
 
@@ -274,3 +274,49 @@ Deno.test("random images: canny output is thin (no 2x2 blocks of edges)", () => 
 function assertNear(a: number, b: number, tol = 1e-6): void {
   assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
 }
+
+Deno.test("anchored noise lands every token on s x0 + (1 - s) (seed noise) at both boundaries", async () => {
+  const { anchorPlaces, noiseParams } = await import("../../src/samplers/ralu.ts");
+  const { stagePlan } = await import("../../src/schedule/stages.ts");
+  const { injectNoise } = await import("../../src/kernels/noise_cpu.ts");
+  const c = 2, H = 16, W = 16, dim = 4 * c;
+  const fullCols = W / 2, lowCols = W / 4, fullTokens = (H / 2) * fullCols;
+  const seedNoise = gaussian(21, 0, 0, c * H * W);
+  const full = pack(seedNoise, c, H, W);
+  const low = pack(downsample2x(seedNoise, c, H, W, "box"), c, H / 2, W / 2);
+  const values = new Float32Array([...full, ...low]);
+  const Z = 6.317, e = [0.3, 0.45, 1];
+  const plan = stagePlan([5, 6, 7], e, [5, 2.6, 2.2], Z);
+  const p = { Z, exactNoise: false, noise: "anchored" };
+  const x0 = randomFloats(low.length, 5);
+  const mix = (a: Float32Array, b: Float32Array, s: number) =>
+    a.map((v, i) => s * v + (1 - s) * b[i]!);
+  const near = (got: Float32Array, want: Float32Array, what: string) => {
+    for (let i = 0; i < want.length; i++) assertNear(got[i]!, want[i]!, 1e-5);
+    assert.ok(got.length === want.length, what);
+  };
+  // boundary 1: the stage-1 latent at e1 holds the box noise; 5 tokens are upsampled
+  const ids = gridIds(H / 4, W / 4);
+  const mask = topkMask(Uint32Array.from({ length: 16 }, (_, i) => (i * 7) % 16), 5);
+  const rep = repackStage2(mix(x0, low, e[0]!), ids, mask, dim);
+  const clean = repackStage2(x0, ids, mask, dim).tokens;
+  const of1 = anchorPlaces(rep.ids, rep.lowCount, fullCols, lowCols, fullTokens);
+  injectNoise(rep.tokens, rep.groups, dim, noiseParams(1, 1, plan.boundaries[0]!, p), {
+    values,
+    of: of1,
+  });
+  const s2 = plan.starts[1]!;
+  const anchor1 = new Float32Array(rep.tokens.length);
+  of1.forEach((a, t) => anchor1.set(values.subarray(a * dim, (a + 1) * dim), t * dim));
+  near(rep.tokens, mix(clean, anchor1, s2), "boundary 1");
+  // boundary 2: at e2 the stage-2 latent holds that same noise; everything goes full
+  const x2 = mix(clean, anchor1, e[1]!);
+  const out = expandStage3(x2, rep.ids, rep.lowCount, dim, fullCols, H / 2);
+  const clean3 = expandStage3(clean, rep.ids, rep.lowCount, dim, fullCols, H / 2).tokens;
+  const of2 = Int32Array.from({ length: fullTokens }, (_, i) => i);
+  injectNoise(out.tokens, out.groups, dim, noiseParams(1, 2, plan.boundaries[1]!, p), {
+    values,
+    of: of2,
+  });
+  near(out.tokens, mix(clean3, full, plan.starts[2]!), "boundary 2");
+});
