@@ -29,9 +29,9 @@ export const accelerationSchema = z.object({
   nt_matching: z.boolean().optional(),
   /**
    * "fresh" (RALU.md): stage 1 takes every second row and column of the seed's noise and
-   * each boundary draws new noise. "anchored": stage 1 takes 2x2 box sums / 2 and the
-   * noise injected into a token copied at a boundary is the seed's own noise for its
-   * place, so the run stays closer to the base picture of the same seed (ralu, naive).
+   * each boundary draws new noise. "anchored": stage 1 takes box sums / 2 of the seed's
+   * noise and each boundary injects the seed's own noise for every token's place, so the
+   * run stays closer to the base picture of the same seed (ralu; naive: stage 1 only).
    */
   noise: z.enum(["fresh", "anchored"]).optional(),
 }).strict();
