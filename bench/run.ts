@@ -42,8 +42,16 @@ const METHODS: Method[] = [
   { name: "base-50", family: "base" },
   { name: "base-18", family: "base", steps: 18 },
   { name: "base-10", family: "base", steps: 10 },
-  { name: "naive-4x", family: "naive", acceleration: { method: "naive", preset: "4x" } },
-  { name: "naive-7x", family: "naive", acceleration: { method: "naive", preset: "7x" } },
+  {
+    name: "naive-4x",
+    family: "naive",
+    acceleration: { method: "naive", preset: "4x", noise: "fresh" },
+  },
+  {
+    name: "naive-7x",
+    family: "naive",
+    acceleration: { method: "naive", preset: "7x", noise: "fresh" },
+  },
   {
     name: "bottleneck-4x",
     family: "bottleneck",
@@ -54,8 +62,17 @@ const METHODS: Method[] = [
     family: "bottleneck",
     acceleration: { method: "bottleneck", preset: "7x" },
   },
-  { name: "ralu-4x", family: "ralu", acceleration: { method: "ralu", preset: "4x" } },
-  { name: "ralu-7x", family: "ralu", acceleration: { method: "ralu", preset: "7x" } },
+  // RALU as published (fresh noise at each boundary), whatever the model's preset says
+  {
+    name: "ralu-4x",
+    family: "ralu",
+    acceleration: { method: "ralu", preset: "4x", noise: "fresh" },
+  },
+  {
+    name: "ralu-7x",
+    family: "ralu",
+    acceleration: { method: "ralu", preset: "7x", noise: "fresh" },
+  },
   {
     name: "ralu-4x anchored",
     family: "ralu",
@@ -71,22 +88,22 @@ const ABLATIONS: Method[] = [
   {
     name: "ralu-4x r=0.1",
     family: "ablation",
-    acceleration: { method: "ralu", preset: "4x", r: 0.1 },
+    acceleration: { method: "ralu", preset: "4x", r: 0.1, noise: "fresh" },
   },
   {
     name: "ralu-4x r=0.2",
     family: "ablation",
-    acceleration: { method: "ralu", preset: "4x", r: 0.2 },
+    acceleration: { method: "ralu", preset: "4x", r: 0.2, noise: "fresh" },
   },
   {
     name: "ralu-4x no NT-matching",
     family: "ablation",
-    acceleration: { method: "ralu", preset: "4x", nt_matching: false },
+    acceleration: { method: "ralu", preset: "4x", nt_matching: false, noise: "fresh" },
   },
   {
     name: "ralu-4x gray=clip",
     family: "ablation",
-    acceleration: { method: "ralu", preset: "4x", gray: "clip" },
+    acceleration: { method: "ralu", preset: "4x", gray: "clip", noise: "fresh" },
   },
   {
     name: "naive-4x anchored",
@@ -96,7 +113,7 @@ const ABLATIONS: Method[] = [
   {
     name: "ralu-4x exact noise",
     family: "ablation",
-    acceleration: { method: "ralu", preset: "4x", exact_noise: true },
+    acceleration: { method: "ralu", preset: "4x", exact_noise: true, noise: "fresh" },
   },
 ];
 
