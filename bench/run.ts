@@ -38,83 +38,42 @@ interface Method {
   acceleration?: Acceleration;
 }
 
+/** A method row: `family` groups it in the plots; ablations are left out of the grid. */
+function method(name: string, family: string, acceleration?: Acceleration, steps?: number): Method {
+  return {
+    name,
+    family,
+    ...(acceleration ? { acceleration } : {}),
+    ...(steps ? { steps } : {}),
+  };
+}
+const ralu = (preset: string, extra: Partial<Acceleration> = {}): Acceleration => ({
+  method: "ralu",
+  preset,
+  noise: "fresh", // RALU as published, whatever the model's preset says
+  ...extra,
+});
+
 const METHODS: Method[] = [
-  { name: "base-50", family: "base" },
-  { name: "base-18", family: "base", steps: 18 },
-  { name: "base-10", family: "base", steps: 10 },
-  {
-    name: "naive-4x",
-    family: "naive",
-    acceleration: { method: "naive", preset: "4x", noise: "fresh" },
-  },
-  {
-    name: "naive-7x",
-    family: "naive",
-    acceleration: { method: "naive", preset: "7x", noise: "fresh" },
-  },
-  {
-    name: "bottleneck-4x",
-    family: "bottleneck",
-    acceleration: { method: "bottleneck", preset: "4x" },
-  },
-  {
-    name: "bottleneck-7x",
-    family: "bottleneck",
-    acceleration: { method: "bottleneck", preset: "7x" },
-  },
-  // RALU as published (fresh noise at each boundary), whatever the model's preset says
-  {
-    name: "ralu-4x",
-    family: "ralu",
-    acceleration: { method: "ralu", preset: "4x", noise: "fresh" },
-  },
-  {
-    name: "ralu-7x",
-    family: "ralu",
-    acceleration: { method: "ralu", preset: "7x", noise: "fresh" },
-  },
-  {
-    name: "ralu-4x anchored",
-    family: "ralu",
-    acceleration: { method: "ralu", preset: "4x", noise: "anchored" },
-  },
-  {
-    name: "ralu-7x anchored",
-    family: "ralu",
-    acceleration: { method: "ralu", preset: "7x", noise: "anchored" },
-  },
+  method("base-50", "base"),
+  method("base-18", "base", undefined, 18),
+  method("base-10", "base", undefined, 10),
+  method("naive-4x", "naive", { method: "naive", preset: "4x", noise: "fresh" }),
+  method("naive-7x", "naive", { method: "naive", preset: "7x", noise: "fresh" }),
+  method("bottleneck-4x", "bottleneck", { method: "bottleneck", preset: "4x" }),
+  method("bottleneck-7x", "bottleneck", { method: "bottleneck", preset: "7x" }),
+  method("ralu-4x", "ralu", ralu("4x")),
+  method("ralu-7x", "ralu", ralu("7x")),
+  method("ralu-4x anchored", "ralu", ralu("4x", { noise: "anchored" })),
+  method("ralu-7x anchored", "ralu", ralu("7x", { noise: "anchored" })),
 ];
 const ABLATIONS: Method[] = [
-  {
-    name: "ralu-4x r=0.1",
-    family: "ablation",
-    acceleration: { method: "ralu", preset: "4x", r: 0.1, noise: "fresh" },
-  },
-  {
-    name: "ralu-4x r=0.2",
-    family: "ablation",
-    acceleration: { method: "ralu", preset: "4x", r: 0.2, noise: "fresh" },
-  },
-  {
-    name: "ralu-4x no NT-matching",
-    family: "ablation",
-    acceleration: { method: "ralu", preset: "4x", nt_matching: false, noise: "fresh" },
-  },
-  {
-    name: "ralu-4x gray=clip",
-    family: "ablation",
-    acceleration: { method: "ralu", preset: "4x", gray: "clip", noise: "fresh" },
-  },
-  {
-    name: "naive-4x anchored",
-    family: "ablation",
-    acceleration: { method: "naive", preset: "4x", noise: "anchored" },
-  },
-  {
-    name: "ralu-4x exact noise",
-    family: "ablation",
-    acceleration: { method: "ralu", preset: "4x", exact_noise: true, noise: "fresh" },
-  },
+  method("ralu-4x r=0.1", "ablation", ralu("4x", { r: 0.1 })),
+  method("ralu-4x r=0.2", "ablation", ralu("4x", { r: 0.2 })),
+  method("ralu-4x no NT-matching", "ablation", ralu("4x", { nt_matching: false })),
+  method("ralu-4x gray=clip", "ablation", ralu("4x", { gray: "clip" })),
+  method("naive-4x anchored", "ablation", { method: "naive", preset: "4x", noise: "anchored" }),
+  method("ralu-4x exact noise", "ablation", ralu("4x", { exact_noise: true })),
 ];
 
 const nCaptions = Number(flags.captions ?? (flags.quick ? 4 : flags.device ? 16 : 32));
