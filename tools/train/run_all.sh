@@ -13,4 +13,10 @@ $PY train.py dit --steps 3000 --batch 32 --save-every 50
 DIT_STEPS=${DIT_STEPS:-6000}
 $PY train.py dit --steps $DIT_STEPS --batch 32 --save-every 50 --sigma-shift 3 --fresh 8 \
   --decay-from $((DIT_STEPS - 1500))
+# phase 3: deepen the DiT (5 -> 8 blocks) and the text encoder (2 -> 3 layers) with new blocks
+# that start as the identity, then continue at 45% full-resolution batches
+$PY train.py grow --depth 8 --txt-layers 3
+DIT3_STEPS=${DIT3_STEPS:-8600}
+$PY train.py dit --steps $DIT3_STEPS --batch 32 --save-every 50 --sigma-shift 3 --fresh 8 \
+  --full-share 0.45 --rewarm 200 --decay-from $((DIT3_STEPS - 1000))
 $PY train.py export --out ../../models/default
