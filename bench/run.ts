@@ -47,19 +47,21 @@ function method(name: string, family: string, acceleration?: Acceleration, steps
     ...(steps ? { steps } : {}),
   };
 }
-const ralu = (preset: string, extra: Partial<Acceleration> = {}): Acceleration => ({
-  method: "ralu",
-  preset,
-  noise: "fresh", // RALU as published, whatever the model's preset says
-  ...extra,
-});
+/** A low-resolution sampler as published (fresh noise), whatever the model's preset says. */
+const published = (
+  method: "ralu" | "naive",
+  preset: string,
+  extra: Partial<Acceleration> = {},
+): Acceleration => ({ method, preset, noise: "fresh", ...extra });
+const ralu = (preset: string, extra: Partial<Acceleration> = {}) =>
+  published("ralu", preset, extra);
 
 const METHODS: Method[] = [
   method("base-50", "base"),
   method("base-18", "base", undefined, 18),
   method("base-10", "base", undefined, 10),
-  method("naive-4x", "naive", { method: "naive", preset: "4x", noise: "fresh" }),
-  method("naive-7x", "naive", { method: "naive", preset: "7x", noise: "fresh" }),
+  method("naive-4x", "naive", published("naive", "4x")),
+  method("naive-7x", "naive", published("naive", "7x")),
   method("bottleneck-4x", "bottleneck", { method: "bottleneck", preset: "4x" }),
   method("bottleneck-7x", "bottleneck", { method: "bottleneck", preset: "7x" }),
   method("ralu-4x", "ralu", ralu("4x")),
@@ -72,7 +74,7 @@ const ABLATIONS: Method[] = [
   method("ralu-4x r=0.2", "ablation", ralu("4x", { r: 0.2 })),
   method("ralu-4x no NT-matching", "ablation", ralu("4x", { nt_matching: false })),
   method("ralu-4x gray=clip", "ablation", ralu("4x", { gray: "clip" })),
-  method("naive-4x anchored", "ablation", { method: "naive", preset: "4x", noise: "anchored" }),
+  method("naive-4x anchored", "ablation", published("naive", "4x", { noise: "anchored" })),
   method("ralu-4x exact noise", "ablation", ralu("4x", { exact_noise: true })),
 ];
 

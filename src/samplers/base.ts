@@ -10,7 +10,8 @@
 import { baseSigmas } from "../schedule/flow_match.ts";
 import { gaussian } from "../kernels/philox_cpu.ts";
 import { cleanEstimate, eulerStep } from "../kernels/euler_cpu.ts";
-import { gridIds, pack, unpack } from "../kernels/pack_cpu.ts";
+import { downsample2x, gridIds, pack, unpack } from "../kernels/pack_cpu.ts";
+import type { RaluParams } from "./ralu_params.ts";
 import {
   checkCancelled,
   type Cost,
@@ -23,6 +24,21 @@ import {
 export function initialNoise(ctx: SamplerContext): Float32Array {
   const { channels, height, width } = ctx.shape;
   return gaussian(ctx.seed, 0, 0, channels * height * width);
+}
+
+/**
+ * Stage 1's tokens for the low-resolution samplers (ralu, naive): the seed's noise at half
+ * resolution — every second row and column ("fresh"), or box sums / 2 over the 4 tokens
+ * each low-resolution token becomes ("anchored"; pack_cpu.ts).
+ */
+export function lowResNoise(
+  ctx: SamplerContext,
+  noise: RaluParams["noise"],
+  seedNoise: Float32Array = initialNoise(ctx),
+): Float32Array {
+  const { channels: c, height: H, width: W } = ctx.shape;
+  const mode = noise === "anchored" ? "box" : "nearest";
+  return pack(downsample2x(seedNoise, c, H, W, mode), c, H / 2, W / 2);
 }
 
 export function newCost(): Cost {

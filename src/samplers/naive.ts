@@ -12,9 +12,9 @@
 import type { Acceleration } from "../config/image_request.ts";
 import type { Manifest } from "../config/manifest.ts";
 import { shiftedSigmas } from "../schedule/flow_match.ts";
-import { downsample2x, gridIds, pack, unpack } from "../kernels/pack_cpu.ts";
+import { gridIds, unpack } from "../kernels/pack_cpu.ts";
 import { cpuOps } from "../kernels/ops.ts";
-import { denoiseStage, initialNoise, newCost } from "./base.ts";
+import { denoiseStage, lowResNoise, newCost } from "./base.ts";
 import { resolveRalu } from "./ralu_params.ts";
 import type { SamplerContext, SamplerResult } from "./types.ts";
 
@@ -35,12 +35,7 @@ export async function sampleNaive(
   ctx.emit({ type: "stage", stage: 1, tokens: ids.length / 3, resolution: `${w}x${h}` });
   const low = await denoiseStage(
     ctx,
-    pack(
-      downsample2x(initialNoise(ctx), c, H, W, p.noise === "anchored" ? "box" : "nearest"),
-      c,
-      h,
-      w,
-    ),
+    lowResNoise(ctx, p.noise),
     ids,
     shiftedSigmas(1, 1 - tUp, p.N[0]! + p.N[1]!, h0),
     1,

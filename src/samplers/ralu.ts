@@ -6,7 +6,8 @@
  *      (4 copies with fractional ids), inject correlated noise;
  *   3. full resolution: upsample the rest, ids x2, raster order, inject noise, finish.
  *
- * With `noise: "anchored"` stage 1 takes the noise's 2x2 box sums / 2 instead, and at
+ * With `noise: "anchored"` stage 1 takes box sums / 2 of the noise over the 4 tokens each
+ * low-resolution token becomes (base.ts lowResNoise), and at
  * each boundary the injected `g` of every token is the seed's own noise at its place (a
  * token still at low resolution at boundary 1: its stage-1 noise). The latent already
  * holds (1 - e)/D = alpha/Z of that same noise, so the injection is scaled to complete
@@ -26,13 +27,13 @@
 import type { Acceleration } from "../config/image_request.ts";
 import type { Manifest } from "../config/manifest.ts";
 import { stagePlan } from "../schedule/stages.ts";
-import { downsample2x, gridIds, pack, unpack } from "../kernels/pack_cpu.ts";
+import { gridIds, pack, unpack } from "../kernels/pack_cpu.ts";
 import { cleanEstimate } from "../kernels/euler_cpu.ts";
 import { cpuOps, type KernelOps } from "../kernels/ops.ts";
 import { expandStage3 } from "../kernels/repack_cpu.ts";
 import type { Anchor } from "../kernels/noise_cpu.ts";
-import { denoiseOnDevice, denoiseStage, initialNoise, newCost } from "./base.ts";
-import { resolveRalu } from "./ralu_params.ts";
+import { denoiseOnDevice, denoiseStage, initialNoise, lowResNoise, newCost } from "./base.ts";
+import { type RaluParams, resolveRalu } from "./ralu_params.ts";
 import type { PreviewGrid, SamplerContext, SamplerResult } from "./types.ts";
 
 export async function sampleRalu(
@@ -56,7 +57,7 @@ function planRun(ctx: SamplerContext, acc: Acceleration, manifest: Manifest) {
   const plan = stagePlan(p.N, p.e, p.h, p.Z);
   const anchored = p.noise === "anchored";
   const seedNoise = initialNoise(ctx);
-  const stage1Noise = pack(downsample2x(seedNoise, c, H, W, anchored ? "box" : "nearest"), c, h, w);
+  const stage1Noise = lowResNoise(ctx, p.noise, seedNoise);
   const fullTokens = (H / 2) * (W / 2);
   const lowCols = w / 2, fullCols = W / 2;
   return {
@@ -93,7 +94,7 @@ function planRun(ctx: SamplerContext, acc: Acceleration, manifest: Manifest) {
       width: W,
     }),
     fullPreview: ((x) => ({ latent: unpack(x, c, H, W), height: H, width: W })) as PreviewGrid,
-    /** The seed's full-resolution noise, every second row and column (or box), as tokens. */
+    /** Stage 1's tokens (a copy: the anchored mode reads the original again later). */
     stage1Noise: () => stage1Noise.slice(),
     /** Anchored mode: the seed's full-resolution noise tokens, then the stage-1 tokens. */
     anchorValues: anchored
@@ -272,7 +273,7 @@ export function noiseParams(
   seed: number,
   boundary: number,
   b: { beta: number; alpha: number },
-  p: { Z: number; exactNoise: boolean; noise: string },
+  p: Pick<RaluParams, "Z" | "exactNoise" | "noise">,
 ) {
   return {
     seed,

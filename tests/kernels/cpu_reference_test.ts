@@ -287,7 +287,7 @@ Deno.test("anchored noise lands every token on s x0 + (1 - s) (seed noise) at bo
   const values = new Float32Array([...full, ...low]);
   const Z = 6.317, e = [0.3, 0.45, 1];
   const plan = stagePlan([5, 6, 7], e, [5, 2.6, 2.2], Z);
-  const p = { Z, exactNoise: false, noise: "anchored" };
+  const p = { Z, exactNoise: false, noise: "anchored" } as const;
   const x0 = randomFloats(low.length, 5);
   const mix = (a: Float32Array, b: Float32Array, s: number) =>
     a.map((v, i) => s * v + (1 - s) * b[i]!);

@@ -268,6 +268,7 @@ def export(args, ae, te, dit, stats, arch, fixture):
     json.dump(scenes.VOCAB, open(os.path.join(args.out, "vocab.json"), "w"))
     preview = preview_projection(ae, stats)
     params = sum(p.numel() for p in dit.parameters())
+    noise = {} if fixture else {"noise": "anchored"}
     manifest = {
         "id": os.path.basename(os.path.normpath(args.out)),
         "description": ("untrained test fixture (random weights) — never the default" if fixture
@@ -293,10 +294,8 @@ def export(args, ae, te, dit, stats, arch, fixture):
         # this model draws a different layout at half resolution from the same noise; the
         # anchored noise mode keeps RALU near the base picture of a seed (docs/benchmarks.md)
         "presets": {
-            "4x": {"N": [5, 6, 7], "e": [0.3, 0.45, 1.0], "r": 0.3,
-                   **({} if fixture else {"noise": "anchored"})},
-            "7x": {"N": [2, 3, 5], "e": [0.2, 0.3, 1.0], "r": 0.1,
-                   **({} if fixture else {"noise": "anchored"})},
+            "4x": {"N": [5, 6, 7], "e": [0.3, 0.45, 1.0], "r": 0.3, **noise},
+            "7x": {"N": [2, 3, 5], "e": [0.2, 0.3, 1.0], "r": 0.1, **noise},
         },
     }
     json.dump(manifest, open(os.path.join(args.out, "manifest.json"), "w"), indent=2)
