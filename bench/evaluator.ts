@@ -37,8 +37,10 @@ const COLOR_RADIUS = 70;
 /** Smallest component kept, as a share of the image (a small circle is ~3.8%). */
 const MIN_AREA = 0.006;
 
-export function segment(rgba: Uint8Array, w: number, h: number): Component[] {
-  const names = Object.keys(grammar.colors);
+const names = Object.keys(grammar.colors);
+
+/** Per pixel, the index of the grammar colour within COLOR_RADIUS (nearest), else -1. */
+function labelPixels(rgba: Uint8Array, w: number, h: number): Int16Array {
   const label = new Int16Array(w * h).fill(-1);
   for (let p = 0; p < w * h; p++) {
     let best = -1, bestD = COLOR_RADIUS;
@@ -49,6 +51,11 @@ export function segment(rgba: Uint8Array, w: number, h: number): Component[] {
     });
     label[p] = best;
   }
+  return label;
+}
+
+export function segment(rgba: Uint8Array, w: number, h: number): Component[] {
+  const label = labelPixels(rgba, w, h);
   const seen = new Uint8Array(w * h);
   const out: Component[] = [];
   for (let start = 0; start < w * h; start++) {
@@ -84,9 +91,55 @@ export function segment(rgba: Uint8Array, w: number, h: number): Component[] {
   return out;
 }
 
+/** Share of its bounding box a component fills: square ≈ 1, circle ≈ π/4, triangle ≈ 1/2. */
+function fillRatio(c: Component, imgW: number, imgH: number): number {
+  return c.area / (c.w * imgW * c.h * imgH);
+}
+
 export function classifyShape(c: Component, imgW: number, imgH: number): string {
-  const fill = c.area / (c.w * imgW * c.h * imgH);
+  const fill = fillRatio(c, imgW, imgH);
   return fill > 0.88 ? "square" : fill > 0.64 ? "circle" : "triangle";
+}
+
+/** Mean RGB of the pixels that are no grammar colour (the background). */
+function backgroundMean(rgba: Uint8Array, w: number, h: number): [number, number, number] {
+  const label = labelPixels(rgba, w, h);
+  const sum: [number, number, number] = [0, 0, 0];
+  let n = 0;
+  for (let p = 0; p < w * h; p++) {
+    if (label[p]! >= 0) continue;
+    for (let c = 0; c < 3; c++) sum[c] = sum[c]! + rgba[p * 4 + c]!;
+    n++;
+  }
+  return sum.map((v) => v / Math.max(1, n)) as [number, number, number];
+}
+
+/** Tolerances under which two renderings count as one composition. */
+export const SAME = { centre: 0.07, areaRatio: 1.6, fill: 0.12, background: 25 };
+
+/**
+ * Whether `b` shows the same composition as `a` — the judgement "a person would call it
+ * the same picture", made measurable: the same objects (one-to-one by colour, centroids
+ * within SAME.centre of the side, areas within a factor SAME.areaRatio, bounding-box fill
+ * within SAME.fill, so the same shape) and the same background (mean colour within
+ * SAME.background in RGB). Pixel-level differences (PSNR, SSIM) are measured elsewhere.
+ */
+export function sameComposition(a: Uint8Array, b: Uint8Array, w: number, h: number): boolean {
+  const ca = segment(a, w, h), cb = segment(b, w, h);
+  if (ca.length !== cb.length) return false;
+  const used = new Set<Component>();
+  for (const x of ca) {
+    const match = cb.find((y) =>
+      !used.has(y) && y.color === x.color &&
+      Math.hypot(x.cx - y.cx, x.cy - y.cy) <= SAME.centre &&
+      Math.max(x.area / y.area, y.area / x.area) <= SAME.areaRatio &&
+      Math.abs(fillRatio(x, w, h) - fillRatio(y, w, h)) <= SAME.fill
+    );
+    if (!match) return false;
+    used.add(match);
+  }
+  const [ba, bb] = [backgroundMean(a, w, h), backgroundMean(b, w, h)];
+  return Math.hypot(ba[0] - bb[0], ba[1] - bb[1], ba[2] - bb[2]) <= SAME.background;
 }
 
 function nearestPosition(cx: number, cy: number): string {

@@ -11,7 +11,7 @@ import { loadModel } from "../src/pipeline/model.ts";
 import { generateImage } from "../src/pipeline/generate.ts";
 import { GpuOps } from "../src/kernels/gpu_ops.ts";
 import { caption, heldOutScenes } from "./scenes.ts";
-import { evaluateImage, meanScore, type Score } from "./evaluator.ts";
+import { evaluateImage, meanScore, sameComposition, type Score } from "./evaluator.ts";
 import { edgeCount, mean, median, psnr, ssim } from "./metrics.ts";
 import { gridPng, scatterPng } from "./plots.ts";
 
@@ -113,6 +113,7 @@ interface Row {
   decodeMs: number[];
   psnr: number[];
   ssim: number[];
+  same: number;
   edgeRatio: number[];
   artifacts: number;
   scores: Score[];
@@ -130,6 +131,7 @@ const rows = new Map<string, Row>(
     decodeMs: [],
     psnr: [],
     ssim: [],
+    same: 0,
     edgeRatio: [],
     artifacts: 0,
     scores: [],
@@ -164,6 +166,7 @@ for (const [ci, scene] of scenes.entries()) {
       row.decodeMs.push(img.cost.decodeMs);
       row.psnr.push(psnr(rgba, reference.rgba));
       row.ssim.push(ssim(rgba, reference.rgba, W, H));
+      if (sameComposition(reference.rgba, rgba, W, H)) row.same++;
       row.edgeRatio.push((edges + 1) / (reference.edges + 1));
       if (edges > reference.edges * (1 + edgeMargin) + 5) row.artifacts++;
       row.scores.push(evaluateImage(scene, rgba, W, H));
@@ -199,6 +202,7 @@ const table = methods.map((method) => {
     decode: mean(r.decodeMs) / mean(r.ms),
     psnr: finite.length ? mean(finite) : Infinity,
     ssim: mean(r.ssim),
+    same: r.same / r.ms.length,
     edgeRatio: mean(r.edgeRatio),
     artifactRatio: r.artifacts / r.ms.length,
     color: score.color,
@@ -213,15 +217,15 @@ const gpuPeak = model.kernels instanceof GpuOps ? model.kernels.pool.peakBytes :
 await Deno.mkdir(flags.out!, { recursive: true });
 const fmt = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : "∞");
 const header =
-  "| method | NFE | median ms | wall speedup | FLOPs speedup | wall/FLOPs | RALU kernels share | stage-2 decode share | PSNR vs base-50 | SSIM | edge ratio | artifact ratio | colour | shape | position | all |";
+  "| method | NFE | median ms | wall speedup | FLOPs speedup | wall/FLOPs | RALU kernels share | stage-2 decode share | PSNR vs base-50 | SSIM | same picture | edge ratio | artifact ratio | colour | shape | position | all |";
 const lines = table.map((t) =>
   `| ${t.method} | ${t.evals} | ${fmt(t.ms, 0)} | ${fmt(t.wall)}x | ${fmt(t.flops)}x | ${
     fmt(t.wallOverFlops)
   } | ${(100 * t.overhead).toFixed(1)}% | ${(100 * t.decode).toFixed(1)}% | ${fmt(t.psnr, 1)} | ${
     fmt(t.ssim, 3)
-  } | ${fmt(t.edgeRatio)} | ${fmt(t.artifactRatio)} | ${fmt(t.color)} | ${fmt(t.shape)} | ${
-    fmt(t.position)
-  } | ${fmt(t.all)} |`
+  } | ${fmt(t.same)} | ${fmt(t.edgeRatio)} | ${fmt(t.artifactRatio)} | ${fmt(t.color)} | ${
+    fmt(t.shape)
+  } | ${fmt(t.position)} | ${fmt(t.all)} |`
 );
 const mode = flags.device ? "device" : flags.quick ? "quick" : "full";
 const cmd = `deno task bench${flags.quick ? " --quick" : ""}${flags.device ? " --device" : ""}${
@@ -245,7 +249,7 @@ const section = [
   "|" + " --- |".repeat(17),
   ...lines,
   "",
-  `Speedups are ratios to \`base-50\` medians from this same run. "RALU kernels share" is the time in edge detection, top-k, repacking and noise over the whole generation; "stage-2 decode share" is the extra VAE decode RALU makes to find edges. Edge ratio: Canny edge pixels of the output over those of the \`base-50\` image of the same seed; artifact ratio: share of images whose edge count rises more than ${
+  `Speedups are ratios to \`base-50\` medians from this same run. "RALU kernels share" is the time in edge detection, top-k, repacking and noise over the whole generation; "stage-2 decode share" is the extra VAE decode RALU makes to find edges. Same picture: share of images with the composition of the \`base-50\` image of the same seed (the same objects by colour, place, size and shape, and the same background; \`sameComposition\` in bench/evaluator.ts). Edge ratio: Canny edge pixels of the output over those of the \`base-50\` image of the same seed; artifact ratio: share of images whose edge count rises more than ${
     edgeMargin * 100
   }% above it.`,
   "",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { evaluateImage, meanScore } from "../../bench/evaluator.ts";
+import { evaluateImage, meanScore, sameComposition } from "../../bench/evaluator.ts";
 import { caption, heldOutScenes, renderScene, type Scene } from "../../bench/scenes.ts";
 
 Deno.test("captions follow the trainer's grammar", () => {
@@ -52,4 +52,50 @@ Deno.test("the evaluator notices wrong colours, shapes and positions", () => {
   assert.equal(evaluateImage(scene, wrongPlace, 128, 128).position, 0);
   const blank = renderScene({ ...scene, objects: [] }, 128);
   assert.equal(evaluateImage(scene, blank, 128, 128).all, 0);
+});
+
+Deno.test("sameComposition: softened or noisy renderings match, changed scenes do not", () => {
+  const scene: Scene = {
+    objects: [
+      { shape: "circle", color: "red", size: "large", position: "at the top left" },
+      { shape: "square", color: "blue", size: "small", position: "on the right" },
+    ],
+    background: "beige",
+    background2: "pale blue",
+  };
+  const a = renderScene(scene, 128);
+  const same = (b: Uint8Array) => sameComposition(a, b, 128, 128);
+  assert.ok(same(a));
+  // pixel noise of ±8 and a 3x3 box blur: the same picture
+  const noisy = a.map((
+    v,
+    i,
+  ) => (i % 4 === 3 ? v : Math.max(0, Math.min(255, v + ((i * 7919) % 17) - 8))));
+  assert.ok(same(noisy));
+  const blurred = a.slice();
+  for (let y = 1; y < 127; y++) {
+    for (let x = 1; x < 127; x++) {
+      for (let c = 0; c < 3; c++) {
+        let acc = 0;
+        for (let dy = -1; dy <= 1; dy++) {
+          for (let dx = -1; dx <= 1; dx++) acc += a[((y + dy) * 128 + x + dx) * 4 + c]!;
+        }
+        blurred[(y * 128 + x) * 4 + c] = Math.round(acc / 9);
+      }
+    }
+  }
+  assert.ok(same(blurred));
+  const change = (i: number, o: Partial<Scene["objects"][number]>) =>
+    renderScene({
+      ...scene,
+      objects: scene.objects.map((x, k) => (k === i ? { ...x, ...o } : x)),
+    }, 128);
+  assert.ok(!same(change(0, { position: "at the top" })), "moved");
+  assert.ok(!same(change(0, { shape: "triangle" })), "reshaped");
+  assert.ok(!same(change(1, { color: "green" })), "recoloured");
+  assert.ok(!same(change(0, { size: "small" })), "resized");
+  assert.ok(!same(renderScene({ ...scene, objects: scene.objects.slice(0, 1) }, 128)), "dropped");
+  assert.ok(
+    !same(renderScene({ ...scene, background: "dark gray", background2: "dark gray" }, 128)),
+  );
 });

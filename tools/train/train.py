@@ -180,6 +180,11 @@ def train_dit(args):
         # them near 1, where the layout is decided), and keep some unshifted ones
         shifted = args.sigma_shift * sigma / (1 + (args.sigma_shift - 1) * sigma)
         sigma = torch.where(torch.rand(bsz) < args.shift_share, shifted, sigma)
+        # where shapes and places are decided (sigma above --hi-min): from sigma 0.6 a
+        # sampled image keeps its shapes, from 0.9 it does not (docs/model.md, phase 4)
+        if args.hi_share > 0:  # (no draws otherwise: earlier phases replay unchanged)
+            high = args.hi_min + (1 - args.hi_min) * torch.rand(bsz)
+            sigma = torch.where(torch.rand(bsz) < args.hi_share, high, sigma)
         xt = (1 - sigma[:, None, None]) * x0 + sigma[:, None, None] * noise
         img_ids = grid_ids(z.shape[2], z.shape[3])
         txt_ids = torch.zeros(scenes.MAX_TOKENS, 3)
@@ -327,6 +332,9 @@ def main():
     p.add_argument("--sigma-shift", type=float, default=1.0,
                    help="train on shift(sigma, h) for --shift-share of samples (sampler's h0)")
     p.add_argument("--shift-share", type=float, default=0.75)
+    p.add_argument("--hi-share", type=float, default=0.0,
+                   help="share of samples with sigma uniform in [--hi-min, 1]")
+    p.add_argument("--hi-min", type=float, default=0.7)
     p.add_argument("--fresh", type=int, default=32,
                    help="new full-resolution scenes per step; below --batch uses a replay ring")
     p.add_argument("--replay", type=int, default=2048)
