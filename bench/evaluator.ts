@@ -115,19 +115,21 @@ function backgroundMean(rgba: Uint8Array, w: number, h: number): [number, number
 }
 
 /** Tolerances under which two renderings count as one composition. */
-export const SAME = { centre: 0.07, areaRatio: 1.6, fill: 0.12, background: 25 };
+export const SAME = { centre: 0.07, areaRatio: 1.6, fill: 0.15, matchedArea: 0.9, background: 25 };
 
 /**
- * Whether `b` shows the same composition as `a` — the judgement "a person would call it
- * the same picture", made measurable: the same objects (one-to-one by colour, centroids
- * within SAME.centre of the side, areas within a factor SAME.areaRatio, bounding-box fill
- * within SAME.fill, so the same shape) and the same background (mean colour within
- * SAME.background in RGB). Pixel-level differences (PSNR, SSIM) are measured elsewhere.
+ * Whether `b` shows the same composition as `a` — "a person would call it the same
+ * picture", made measurable. Objects are paired one-to-one by colour when their centroids
+ * lie within SAME.centre of the side, their areas within a factor SAME.areaRatio and their
+ * bounding-box fills (the shape) within SAME.fill; the paired objects must hold at least
+ * SAME.matchedArea of all object pixels in both images (a stray speck may go unpaired, a
+ * dropped or moved object may not), and the backgrounds' mean colours must lie within
+ * SAME.background in RGB. Pixel-level differences (PSNR, SSIM) are measured elsewhere.
  */
 export function sameComposition(a: Uint8Array, b: Uint8Array, w: number, h: number): boolean {
   const ca = segment(a, w, h), cb = segment(b, w, h);
-  if (ca.length !== cb.length) return false;
   const used = new Set<Component>();
+  let paired = 0;
   for (const x of ca) {
     const match = cb.find((y) =>
       !used.has(y) && y.color === x.color &&
@@ -135,9 +137,12 @@ export function sameComposition(a: Uint8Array, b: Uint8Array, w: number, h: numb
       Math.max(x.area / y.area, y.area / x.area) <= SAME.areaRatio &&
       Math.abs(fillRatio(x, w, h) - fillRatio(y, w, h)) <= SAME.fill
     );
-    if (!match) return false;
+    if (!match) continue;
     used.add(match);
+    paired += x.area + match.area;
   }
+  const total = [...ca, ...cb].reduce((sum, c) => sum + c.area, 0);
+  if (total > 0 && paired < SAME.matchedArea * total) return false;
   const [ba, bb] = [backgroundMean(a, w, h), backgroundMean(b, w, h)];
   return Math.hypot(ba[0] - bb[0], ba[1] - bb[1], ba[2] - bb[2]) <= SAME.background;
 }

@@ -1,0 +1,41 @@
+/**
+ * `deno run -A bench/score_arrays.ts DIR`: scores the images tools/train/diagnose.py wrote
+ * (DIR/images.npy, uint8 [levels, scenes, H, W, 3], and DIR/meta.json) with the evaluator,
+ * one line per level.
+ *
+ * @example
+ * ```ts ignore
+ * // /usr/bin/python3 tools/train/diagnose.py --out /tmp/diag
+ * // deno run -A bench/score_arrays.ts /tmp/diag
+ * ```
+ */
+import { evaluateImage, meanScore } from "./evaluator.ts";
+import type { Scene } from "./scenes.ts";
+
+const dir = Deno.args[0] ?? "/tmp/diag";
+const raw = await Deno.readFile(`${dir}/images.npy`);
+// .npy v1: magic (6) + version (2) + header length (2, little-endian) + header
+const headerLen = raw[8]! | (raw[9]! << 8);
+const header = new TextDecoder().decode(raw.subarray(10, 10 + headerLen));
+const shape = header.match(/\(([^)]*)\)/)![1]!.split(",").filter((v) => v.trim()).map(Number);
+const [levels, count, h, w] = shape as [number, number, number, number];
+const data = raw.subarray(10 + headerLen);
+const meta: { levels: string[]; scenes: Scene[]; step: number } = JSON.parse(
+  await Deno.readTextFile(`${dir}/meta.json`),
+);
+console.log(`DiT step ${meta.step}; ${count} scenes at ${w}x${h}`);
+for (let l = 0; l < levels; l++) {
+  const scores = meta.scenes.map((scene, i) => {
+    const rgb = data.subarray((l * count + i) * h * w * 3, (l * count + i + 1) * h * w * 3);
+    const rgba = new Uint8Array(h * w * 4).fill(255);
+    for (let p = 0; p < h * w; p++) rgba.set(rgb.subarray(p * 3, p * 3 + 3), p * 4);
+    return evaluateImage(scene, rgba, w, h);
+  });
+  const m = meanScore(scores);
+  const name = meta.levels[l] === "ae" ? "autoencoder only" : `from sigma ${meta.levels[l]}`;
+  console.log(
+    `${name.padEnd(18)} colour ${m.color.toFixed(2)} shape ${m.shape.toFixed(2)} position ${
+      m.position.toFixed(2)
+    } size ${m.size.toFixed(2)}`,
+  );
+}

@@ -1,0 +1,76 @@
+"""Where does the default model lose shapes? Noise ground-truth scenes to a sigma, sample
+from there to 0 with the exported model's weights (EMA), and save the decoded images for
+bench/score_arrays.ts to score. Level "ae" is the autoencoder's round trip alone.
+
+  /usr/bin/python3 tools/train/diagnose.py --out /tmp/diag   # then
+  deno run -A bench/score_arrays.ts /tmp/diag
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scenes  # noqa: E402
+from model import grid_ids, patchify, unpatchify  # noqa: E402
+from train import FULL, build, load, load_state  # noqa: E402
+
+
+@torch.no_grad()
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", default="/tmp/diag")
+    p.add_argument("--scenes", type=int, default=32)
+    p.add_argument("--levels", default="1.0,0.9,0.75,0.6,0.45,0.3")
+    p.add_argument("--steps", type=int, default=30, help="sampler steps over the whole 1 -> 0")
+    p.add_argument("--shift", type=float, default=3.0)
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    ckpt = load()
+    ae, te, dit = build(ckpt["arch"])
+    load_state(ae, ckpt["ae"])
+    load_state(te, ckpt["te_ema"])
+    load_state(dit, ckpt["dit_ema"])
+    for m in (ae, te, dit):
+        m.eval()
+    st = ckpt["latent_stats"]
+    rng = np.random.default_rng(11)
+    sc = [scenes.sample_scene(rng) for _ in range(args.scenes)]
+    imgs = np.stack([scenes.render(s, FULL) for s in sc]).astype(np.float32)
+    x = torch.from_numpy(imgs.transpose(0, 3, 1, 2) / 127.5 - 1)
+    ids = torch.tensor([scenes.tokenize(scenes.caption(s)) for s in sc])
+    z = ae.encode(x)
+    hh, ww = z.shape[2], z.shape[3]
+    x0 = patchify((z - st["shift"]) * st["scale"])
+    txt, pooled = te(ids)
+    img_ids, txt_ids = grid_ids(hh, ww), torch.zeros(scenes.MAX_TOKENS, 3)
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
+    t = torch.linspace(1, 0, args.steps + 1)
+    sigmas = args.shift * t / (1 + (args.shift - 1) * t)
+
+    def decode(tokens):
+        lat = unpatchify(tokens, 4, hh, ww) / st["scale"] + st["shift"]
+        return ((ae.decode(lat).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
+
+    out = {"ae": ((ae.decode(z).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)}
+    for level in [float(v) for v in args.levels.split(",")]:
+        sig = sigmas[sigmas <= level + 1e-6]
+        if sig[0] < level - 1e-6:
+            sig = torch.cat([torch.tensor([level]), sig])
+        xt = (1 - level) * x0 + level * noise
+        for a, b in zip(sig[:-1], sig[1:]):
+            xt = xt + (b - a) * dit(xt, txt, pooled, a.repeat(len(sc)), img_ids, txt_ids)
+        out[f"{level}"] = decode(xt)
+        print(f"from sigma {level}: done", flush=True)
+    os.makedirs(args.out, exist_ok=True)
+    names = list(out)
+    np.save(os.path.join(args.out, "images.npy"), np.stack([out[k].numpy() for k in names]))
+    json.dump({"levels": names, "scenes": sc, "step": ckpt.get("dit_step", 0)},
+              open(os.path.join(args.out, "meta.json"), "w"))
+
+
+if __name__ == "__main__":
+    main()
