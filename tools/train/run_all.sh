@@ -21,7 +21,7 @@ $PY train.py dit --steps $DIT3_STEPS --batch 32 --save-every 50 --sigma-shift 3 
   --full-share 0.45 --rewarm 200 --decay-from $((DIT3_STEPS - 1000))
 # phase 4: 60% of the samples with sigma uniform in [0.7, 1], where the model lost shapes and
 # places (tools/train/diagnose.py), half the batches at 128x128
-DIT4_STEPS=${DIT4_STEPS:-10900}
+DIT4_STEPS=${DIT4_STEPS:-10500}
 $PY train.py dit --steps $DIT4_STEPS --batch 32 --save-every 50 --sigma-shift 3 --fresh 8 \
-  --full-share 0.5 --hi-share 0.6 --hi-min 0.7 --rewarm 100 --decay-from $((DIT4_STEPS - 800))
+  --full-share 0.5 --hi-share 0.6 --hi-min 0.7 --rewarm 100 --decay-from $((DIT4_STEPS - 600))
 $PY train.py export --out ../../models/default
