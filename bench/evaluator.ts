@@ -54,8 +54,13 @@ function labelPixels(rgba: Uint8Array, w: number, h: number): Int16Array {
   return label;
 }
 
-export function segment(rgba: Uint8Array, w: number, h: number): Component[] {
-  const label = labelPixels(rgba, w, h);
+/** Connected components of one grammar colour each (`label`: labelPixels, if already made). */
+export function segment(
+  rgba: Uint8Array,
+  w: number,
+  h: number,
+  label: Int16Array = labelPixels(rgba, w, h),
+): Component[] {
   const seen = new Uint8Array(w * h);
   const out: Component[] = [];
   for (let start = 0; start < w * h; start++) {
@@ -101,12 +106,11 @@ export function classifyShape(c: Component, imgW: number, imgH: number): string 
   return fill > 0.88 ? "square" : fill > 0.64 ? "circle" : "triangle";
 }
 
-/** Mean RGB of the pixels that are no grammar colour (the background). */
-function backgroundMean(rgba: Uint8Array, w: number, h: number): [number, number, number] {
-  const label = labelPixels(rgba, w, h);
+/** Mean RGB of the pixels labelled no grammar colour (the background). */
+function backgroundMean(rgba: Uint8Array, label: Int16Array): [number, number, number] {
   const sum: [number, number, number] = [0, 0, 0];
   let n = 0;
-  for (let p = 0; p < w * h; p++) {
+  for (let p = 0; p < label.length; p++) {
     if (label[p]! >= 0) continue;
     for (let c = 0; c < 3; c++) sum[c] = sum[c]! + rgba[p * 4 + c]!;
     n++;
@@ -127,7 +131,8 @@ export const SAME = { centre: 0.07, areaRatio: 1.6, fill: 0.15, matchedArea: 0.9
  * SAME.background in RGB. Pixel-level differences (PSNR, SSIM) are measured elsewhere.
  */
 export function sameComposition(a: Uint8Array, b: Uint8Array, w: number, h: number): boolean {
-  const ca = segment(a, w, h), cb = segment(b, w, h);
+  const la = labelPixels(a, w, h), lb = labelPixels(b, w, h);
+  const ca = segment(a, w, h, la), cb = segment(b, w, h, lb);
   const used = new Set<Component>();
   let paired = 0;
   for (const x of ca) {
@@ -143,7 +148,7 @@ export function sameComposition(a: Uint8Array, b: Uint8Array, w: number, h: numb
   }
   const total = [...ca, ...cb].reduce((sum, c) => sum + c.area, 0);
   if (total > 0 && paired < SAME.matchedArea * total) return false;
-  const [ba, bb] = [backgroundMean(a, w, h), backgroundMean(b, w, h)];
+  const [ba, bb] = [backgroundMean(a, la), backgroundMean(b, lb)];
   return Math.hypot(ba[0] - bb[0], ba[1] - bb[1], ba[2] - bb[2]) <= SAME.background;
 }
 

@@ -52,11 +52,10 @@ def main():
     t = torch.linspace(1, 0, args.steps + 1)
     sigmas = args.shift * t / (1 + (args.shift - 1) * t)
 
-    def decode(tokens):
-        lat = unpatchify(tokens, 4, hh, ww) / st["scale"] + st["shift"]
-        return ((ae.decode(lat).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
+    def rgb8(latent):  # AE latent -> uint8 [B, H, W, 3]
+        return ((ae.decode(latent).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
 
-    out = {"ae": ((ae.decode(z).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)}
+    out = {"ae": rgb8(z)}
     for level in [float(v) for v in args.levels.split(",")]:
         sig = sigmas[sigmas <= level + 1e-6]
         if sig[0] < level - 1e-6:
@@ -64,7 +63,7 @@ def main():
         xt = (1 - level) * x0 + level * noise
         for a, b in zip(sig[:-1], sig[1:]):
             xt = xt + (b - a) * dit(xt, txt, pooled, a.repeat(len(sc)), img_ids, txt_ids)
-        out[f"{level}"] = decode(xt)
+        out[f"{level}"] = rgb8(unpatchify(xt, 4, hh, ww) / st["scale"] + st["shift"])
         print(f"from sigma {level}: done", flush=True)
     os.makedirs(args.out, exist_ok=True)
     names = list(out)
