@@ -38,8 +38,12 @@ def tokenize(caption):
     return ids + [0] * (MAX_TOKENS - len(ids))
 
 
-def sample_scene(rng):
-    count = int(rng.integers(1, GRAMMAR["max_objects"] + 1))
+def sample_scene(rng, single_share=0.0):
+    """A random scene; `single_share` of them (drawn only when > 0) hold one object."""
+    if single_share > 0 and rng.random() < single_share:
+        count = 1
+    else:
+        count = int(rng.integers(1, GRAMMAR["max_objects"] + 1))
     places = rng.choice(len(POSITIONS), size=count, replace=False)
     objects = []
     for p in places:
@@ -99,16 +103,35 @@ def render(scene, size, rng=None):
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 
-def batch(rng, count, size):
-    """Images in [-1, 1] as float32 [count, 3, size, size] plus their token ids."""
-    imgs, ids, caps = [], [], []
+def outline_band(scene, cells, inner=0.5, outer=1.45):
+    """[cells, cells] float32: 1 on grid cells whose centre lies between `inner` and `outer`
+    object radii from an object's nominal centre, else 0 — where circle, square and triangle
+    of one size differ (the square's corners reach 1.25 r, the triangle's apex 1.2 r, its base
+    0.6 r below the centre; the band's margins cover the position jitter). It is read from the
+    caption alone (nominal centres, no jitter), so a loss weighted by it keeps its minimiser."""
+    coords = (np.arange(cells) + 0.5) / cells
+    xs, ys = np.meshgrid(coords, coords)
+    band = np.zeros((cells, cells), np.float32)
+    for o in scene["objects"]:
+        cx, cy = POSITIONS[o["position"]]
+        r = SIZES[o["size"]]
+        d = np.hypot(xs - cx, ys - cy)
+        band[(d >= inner * r) & (d <= outer * r)] = 1.0
+    return band
+
+
+def batch(rng, count, size, single_share=0.0):
+    """Images in [-1, 1] as float32 [count, 3, size, size], their token ids, captions and
+    scenes."""
+    imgs, ids, caps, drawn = [], [], [], []
     for _ in range(count):
-        scene = sample_scene(rng)
+        scene = sample_scene(rng, single_share)
+        drawn.append(scene)
         imgs.append(render(scene, size, rng))
         caps.append(caption(scene))
         ids.append(tokenize(caps[-1]))
     x = np.stack(imgs).astype(np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0
-    return x, np.array(ids, np.int64), caps
+    return x, np.array(ids, np.int64), caps, drawn
 
 
 if __name__ == "__main__":

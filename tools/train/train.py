@@ -59,7 +59,7 @@ def load():
 def log(msg):
     line = f"{time.strftime('%H:%M:%S')} {msg}"
     print(line, flush=True)
-    with open(os.path.join(HERE, "train.log"), "a") as f:
+    with open(os.path.join(os.path.dirname(CKPT), "train.log"), "a") as f:
         f.write(line + "\n")
 
 
@@ -75,7 +75,7 @@ def train_ae(args):
     t0 = time.time()
     while step < args.steps:
         size = FULL if step % 2 == 0 else HALF
-        x, _, _ = scenes.batch(rng, args.batch, size)
+        x, _, _, _ = scenes.batch(rng, args.batch, size)
         x = torch.from_numpy(x)
         z = ae.encode(x)
         # noise on the latent keeps the decoder tolerant of imperfect diffusion samples
@@ -96,7 +96,7 @@ def train_ae(args):
 
 @torch.no_grad()
 def latent_stats(ae):
-    x, _, _ = scenes.batch(np.random.default_rng(1234), 64, FULL)
+    x, _, _, _ = scenes.batch(np.random.default_rng(1234), 64, FULL)
     z = ae.encode(torch.from_numpy(x))
     return {"shift": z.mean().item(), "scale": 1.0 / z.std().item()}
 
@@ -165,9 +165,9 @@ def train_dit(args):
         if full and args.fresh < bsz:
             # full-resolution scenes cost more to render and encode than the DiT step on
             # them: draw `fresh` new ones per step into a replay ring and sample the batch
-            z, ids = replay.batch(rng, bsz, lambda k: _scenes(rng, k, size, encode))
+            z, ids, band = replay.batch(rng, bsz, lambda k: _scenes(rng, k, size, encode, args))
         else:
-            z, ids = _scenes(rng, bsz, size, encode)
+            z, ids, band = _scenes(rng, bsz, size, encode, args)
         ids = ids.clone()
         drop = torch.from_numpy(rng.random(bsz) < 0.1)
         ids[drop] = 0  # empty prompt, for classifier-free guidance
@@ -191,7 +191,16 @@ def train_dit(args):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             txt, pooled = te(ids)
             v = dit(xt, txt, pooled, sigma, img_ids, txt_ids)
-        loss = F.mse_loss(v.float(), noise - x0)
+        err = (v.float() - (noise - x0)).pow(2)
+        if args.band_weight > 0:
+            # weight the outline band of the caption's objects (1 + band_weight there): the
+            # weight is a function of the caption only, so the loss keeps its minimiser
+            # E[v | x_t, caption] and only spends more of the gradient on outlines
+            w = 1 + args.band_weight * patchify(band[:, None].repeat(1, LATENT_C, 1, 1))
+            w[drop] = 1.0  # an empty prompt says nothing about where objects are
+            loss = (w * err).mean() / w.mean()
+        else:
+            loss = err.mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -215,29 +224,31 @@ def train_dit(args):
             save(ckpt)
 
 
-def _scenes(rng, count, size, encode):
-    x, ids, _ = scenes.batch(rng, count, size)
-    return encode(x), torch.from_numpy(ids)
+def _scenes(rng, count, size, encode, args):
+    x, ids, _, drawn = scenes.batch(rng, count, size, args.single_share)
+    cells = size // 4  # latent grid
+    band = np.stack([scenes.outline_band(sc, cells) for sc in drawn])
+    return encode(x), torch.from_numpy(ids), torch.from_numpy(band)
 
 
 class Replay:
-    """A ring of encoded scenes; each call adds `fresh` new ones and samples a batch."""
+    """A ring of encoded scenes (latents, token ids, outline bands); each call adds `fresh`
+    new ones and samples a batch."""
 
     def __init__(self, capacity, fresh):
         self.capacity, self.fresh = capacity, fresh
-        self.z, self.ids, self.next = None, None, 0
+        self.parts, self.next = None, 0
 
     def batch(self, rng, bsz, make):
-        if self.z is None:  # fill once, in chunks of 64 scenes
-            parts = [make(min(64, self.capacity - i)) for i in range(0, self.capacity, 64)]
-            self.z = torch.cat([z for z, _ in parts])
-            self.ids = torch.cat([ids for _, ids in parts])
-        z, ids = make(self.fresh)
+        if self.parts is None:  # fill once, in chunks of 64 scenes
+            chunks = [make(min(64, self.capacity - i)) for i in range(0, self.capacity, 64)]
+            self.parts = [torch.cat(col) for col in zip(*chunks)]
         at = (self.next + torch.arange(self.fresh)) % self.capacity
-        self.z[at], self.ids[at] = z, ids
+        for store, new in zip(self.parts, make(self.fresh)):
+            store[at] = new
         self.next = int(at[-1] + 1) % self.capacity
         pick = torch.from_numpy(rng.integers(0, self.capacity, bsz))
-        return self.z[pick], self.ids[pick]
+        return [store[pick] for store in self.parts]
 
 
 def decay_factor(args, step):
@@ -310,7 +321,7 @@ def export(args, ae, te, dit, stats, arch, fixture):
 @torch.no_grad()
 def preview_projection(ae, stats):
     """Least-squares latent (model space) -> RGB in [-1, 1], 3 x (C + 1) with a bias column."""
-    x, _, _ = scenes.batch(np.random.default_rng(99), 32, FULL)
+    x, _, _, _ = scenes.batch(np.random.default_rng(99), 32, FULL)
     x = torch.from_numpy(x)
     z = (ae.encode(x) - stats["shift"]) * stats["scale"]
     rgb = F.avg_pool2d(x, 4)
@@ -335,6 +346,11 @@ def main():
     p.add_argument("--hi-share", type=float, default=0.0,
                    help="share of samples with sigma uniform in [--hi-min, 1]")
     p.add_argument("--hi-min", type=float, default=0.7)
+    p.add_argument("--band-weight", type=float, default=0.0,
+                   help="extra loss weight on the outline band of the caption's objects")
+    p.add_argument("--single-share", type=float, default=0.0,
+                   help="share of scenes with one object (more drawn outlines per caption)")
+    p.add_argument("--checkpoint", help="another checkpoint file than tools/train/checkpoint.pt")
     p.add_argument("--fresh", type=int, default=32,
                    help="new full-resolution scenes per step; below --batch uses a replay ring")
     p.add_argument("--replay", type=int, default=2048)
@@ -350,6 +366,9 @@ def main():
     p.add_argument("--out", default="models/default")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.checkpoint:
+        global CKPT
+        CKPT = os.path.abspath(args.checkpoint)
     if args.stage == "ae":
         train_ae(args)
     elif args.stage == "dit":
