@@ -1,7 +1,8 @@
 /**
  * `deno run -A bench/score_arrays.ts DIR`: scores the images tools/train/diagnose.py wrote
  * (DIR/images.npy, uint8 [levels, scenes, H, W, 3], and DIR/meta.json) with the evaluator,
- * one line per level.
+ * one line per level, then how each caption shape was drawn (the evaluator's reading of the
+ * object of that colour: circle, square or triangle by bounding-box fill).
  *
  * @example
  * ```ts ignore
@@ -9,7 +10,7 @@
  * // deno run -A bench/score_arrays.ts /tmp/diag
  * ```
  */
-import { evaluateImage, meanScore } from "./evaluator.ts";
+import { classifyShape, evaluateImage, meanScore, segment } from "./evaluator.ts";
 import type { Scene } from "./scenes.ts";
 
 const dir = Deno.args[0] ?? "/tmp/diag";
@@ -24,13 +25,30 @@ const meta: { levels: string[]; scenes: Scene[]; step: number } = JSON.parse(
   await Deno.readTextFile(`${dir}/meta.json`),
 );
 console.log(`DiT step ${meta.step}; ${count} scenes at ${w}x${h}`);
+const drawn: string[] = [];
 for (let l = 0; l < levels; l++) {
+  // caption shape -> evaluator's reading -> count
+  const confusion = new Map<string, Map<string, number>>();
   const scores = meta.scenes.map((scene, i) => {
     const rgb = data.subarray((l * count + i) * h * w * 3, (l * count + i + 1) * h * w * 3);
     const rgba = new Uint8Array(h * w * 4).fill(255);
     for (let p = 0; p < h * w; p++) rgba.set(rgb.subarray(p * 3, p * 3 + 3), p * 4);
+    const comps = segment(rgba, w, h);
+    for (const o of scene.objects) {
+      const c = comps.find((c) => c.color === o.color);
+      if (!c) continue;
+      const row = confusion.get(o.shape) ?? new Map<string, number>();
+      const got = classifyShape(c, w, h);
+      confusion.set(o.shape, row.set(got, (row.get(got) ?? 0) + 1));
+    }
     return evaluateImage(scene, rgba, w, h);
   });
+  drawn.push(
+    `${meta.levels[l]!.padEnd(5)} ` +
+      [...confusion].sort().map(([want, row]) =>
+        `${want} -> ${[...row].sort().map(([got, n]) => `${got} ${n}`).join(", ")}`
+      ).join("; "),
+  );
   const m = meanScore(scores);
   const name = meta.levels[l] === "ae" ? "autoencoder only" : `from sigma ${meta.levels[l]}`;
   console.log(
@@ -39,3 +57,5 @@ for (let l = 0; l < levels; l++) {
     } size ${m.size.toFixed(2)}`,
   );
 }
+console.log("drawn as (caption shape -> read as):");
+for (const line of drawn) console.log(`  ${line}`);

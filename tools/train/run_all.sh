@@ -28,7 +28,7 @@ $PY train.py dit --steps $DIT4_STEPS --batch 32 --save-every 50 --sigma-shift 3 
 # the caption alone, so the loss keeps its minimiser) and 60% of the scenes hold one object;
 # the phase-4 model drew circles and squares alike. Two legs: all batches at 128x128 for the
 # first 150 steps, then 70%, with a faster EMA so the export forgets the phase-4 weights.
-DIT5_STEPS=${DIT5_STEPS:-11800}
+DIT5_STEPS=${DIT5_STEPS:-12150}
 $PY train.py dit --steps $((DIT4_STEPS + 150)) --batch 32 --save-every 50 --sigma-shift 3 --fresh 8 \
   --full-share 1.0 --hi-share 0.6 --hi-min 0.7 --rewarm 50 --band-weight 4 --single-share 0.6 \
   --replay 512
