@@ -16,7 +16,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenes  # noqa: E402
 from model import grid_ids, patchify, unpatchify  # noqa: E402
-from train import FULL, build, load, load_state  # noqa: E402
+from train import FULL, load_models  # noqa: E402
 
 
 @torch.no_grad()
@@ -30,13 +30,7 @@ def main():
     p.add_argument("--checkpoint", help="another checkpoint file than tools/train/checkpoint.pt")
     args = p.parse_args()
     torch.set_num_threads(2)
-    ckpt = torch.load(args.checkpoint) if args.checkpoint else load()
-    ae, te, dit = build(ckpt["arch"])
-    load_state(ae, ckpt["ae"])
-    load_state(te, ckpt["te_ema"])
-    load_state(dit, ckpt["dit_ema"])
-    for m in (ae, te, dit):
-        m.eval()
+    ckpt, ae, te, dit = load_models(args.checkpoint)
     st = ckpt["latent_stats"]
     rng = np.random.default_rng(11)
     sc = [scenes.sample_scene(rng) for _ in range(args.scenes)]

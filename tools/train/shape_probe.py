@@ -16,7 +16,7 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenes  # noqa: E402
 from model import grid_ids, unpatchify  # noqa: E402
-from train import build, load, load_state  # noqa: E402
+from train import load_models  # noqa: E402
 
 PLACES = ["in the center", "at the top left"]
 
@@ -31,11 +31,7 @@ def main():
     p.add_argument("--out", default="/tmp/shape_probe.png")
     args = p.parse_args()
     torch.set_num_threads(2)
-    ckpt = torch.load(args.checkpoint) if args.checkpoint else load()
-    ae, te, dit = build(ckpt["arch"])
-    load_state(ae, ckpt["ae"])
-    load_state(te, ckpt["te" if args.raw else "te_ema"])
-    load_state(dit, ckpt["dit" if args.raw else "dit_ema"])
+    ckpt, ae, te, dit = load_models(args.checkpoint, args.raw)
     st = ckpt["latent_stats"]
     caps = [f"a large red {s} {place} on a plain light gray background"
             for place in PLACES for s in scenes.SHAPES]

@@ -56,6 +56,19 @@ def load():
     return torch.load(CKPT) if os.path.exists(CKPT) else {"arch": DEFAULT_ARCH}
 
 
+def load_models(path=None, raw=False):
+    """(checkpoint, autoencoder, text encoder, DiT) in eval mode, from `path` or CKPT; the
+    EMA weights unless `raw`."""
+    ckpt = torch.load(path) if path else load()
+    ae, te, dit = build(ckpt["arch"])
+    load_state(ae, ckpt["ae"])
+    load_state(te, ckpt["te" if raw else "te_ema"])
+    load_state(dit, ckpt["dit" if raw else "dit_ema"])
+    for m in (ae, te, dit):
+        m.eval()
+    return ckpt, ae, te, dit
+
+
 def log(msg):
     line = f"{time.strftime('%H:%M:%S')} {msg}"
     print(line, flush=True)
