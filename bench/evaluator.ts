@@ -161,20 +161,39 @@ function nearestPosition(cx: number, cy: number): string {
   return best;
 }
 
-export function evaluateImage(scene: Scene, rgba: Uint8Array, w: number, h: number): Score {
-  const comps = segment(rgba, w, h);
+/**
+ * The component each caption object is read from, in the scene's order: the unused component
+ * of its colour nearest its expected place, or undefined when none is left.
+ */
+export function matchObjects(scene: Scene, comps: Component[]): (Component | undefined)[] {
   const used = new Set<Component>();
-  const s = { color: 0, shape: 0, position: 0, size: 0, all: 0, objects: scene.objects.length };
-  const [small, large] = [grammar.sizes.small!, grammar.sizes.large!];
-  for (const o of scene.objects) {
+  return scene.objects.map((o) => {
     const [ex, ey] = grammar.positions[o.position]!;
     const candidates = comps.filter((c) => c.color === o.color && !used.has(c));
-    if (!candidates.length) continue;
+    if (!candidates.length) return undefined;
     const c = candidates.reduce((
       a,
       b,
     ) => (Math.hypot(a.cx - ex, a.cy - ey) <= Math.hypot(b.cx - ex, b.cy - ey) ? a : b));
     used.add(c);
+    return c;
+  });
+}
+
+/** Scores one image against its scene (`comps`: segment's result, if already made). */
+export function evaluateImage(
+  scene: Scene,
+  rgba: Uint8Array,
+  w: number,
+  h: number,
+  comps: Component[] = segment(rgba, w, h),
+): Score {
+  const s = { color: 0, shape: 0, position: 0, size: 0, all: 0, objects: scene.objects.length };
+  const [small, large] = [grammar.sizes.small!, grammar.sizes.large!];
+  const matched = matchObjects(scene, comps);
+  for (const [i, o] of scene.objects.entries()) {
+    const c = matched[i];
+    if (!c) continue;
     s.color++;
     const pos = nearestPosition(c.cx, c.cy) === o.position;
     const shape = classifyShape(c, w, h) === o.shape;

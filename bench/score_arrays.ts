@@ -2,7 +2,7 @@
  * `deno run -A bench/score_arrays.ts DIR`: scores the images tools/train/diagnose.py wrote
  * (DIR/images.npy, uint8 [levels, scenes, H, W, 3], and DIR/meta.json) with the evaluator,
  * one line per level, then how each caption shape was drawn (the evaluator's reading of the
- * object of that colour: circle, square or triangle by bounding-box fill).
+ * component it matched to the object: circle, square or triangle by bounding-box fill).
  *
  * @example
  * ```ts ignore
@@ -10,7 +10,7 @@
  * // deno run -A bench/score_arrays.ts /tmp/diag
  * ```
  */
-import { classifyShape, evaluateImage, meanScore, segment } from "./evaluator.ts";
+import { classifyShape, evaluateImage, matchObjects, meanScore, segment } from "./evaluator.ts";
 import type { Scene } from "./scenes.ts";
 
 const dir = Deno.args[0] ?? "/tmp/diag";
@@ -34,14 +34,14 @@ for (let l = 0; l < levels; l++) {
     const rgba = new Uint8Array(h * w * 4).fill(255);
     for (let p = 0; p < h * w; p++) rgba.set(rgb.subarray(p * 3, p * 3 + 3), p * 4);
     const comps = segment(rgba, w, h);
-    for (const o of scene.objects) {
-      const c = comps.find((c) => c.color === o.color);
-      if (!c) continue;
-      const row = confusion.get(o.shape) ?? new Map<string, number>();
+    matchObjects(scene, comps).forEach((c, k) => {
+      if (!c) return;
+      const want = scene.objects[k]!.shape;
+      const row = confusion.get(want) ?? new Map<string, number>();
       const got = classifyShape(c, w, h);
-      confusion.set(o.shape, row.set(got, (row.get(got) ?? 0) + 1));
-    }
-    return evaluateImage(scene, rgba, w, h);
+      confusion.set(want, row.set(got, (row.get(got) ?? 0) + 1));
+    });
+    return evaluateImage(scene, rgba, w, h, comps);
   });
   drawn.push(
     `${meta.levels[l]!.padEnd(5)} ` +
