@@ -15,8 +15,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenes  # noqa: E402
-from model import grid_ids, patchify, unpatchify  # noqa: E402
-from train import FULL, load_models  # noqa: E402
+from model import grid_ids, patchify  # noqa: E402
+from train import FULL, load_models, rgb8, shift_sigma, tokens_latent  # noqa: E402
 
 
 @torch.no_grad()
@@ -44,12 +44,8 @@ def main():
     img_ids, txt_ids = grid_ids(hh, ww), torch.zeros(scenes.MAX_TOKENS, 3)
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
     t = torch.linspace(1, 0, args.steps + 1)
-    sigmas = args.shift * t / (1 + (args.shift - 1) * t)
-
-    def rgb8(latent):  # AE latent -> uint8 [B, H, W, 3]
-        return ((ae.decode(latent).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
-
-    out = {"ae": rgb8(z)}
+    sigmas = shift_sigma(t, args.shift)
+    out = {"ae": rgb8(ae, z)}
     for level in [float(v) for v in args.levels.split(",")]:
         sig = sigmas[sigmas <= level + 1e-6]
         if sig[0] < level - 1e-6:
@@ -57,7 +53,7 @@ def main():
         xt = (1 - level) * x0 + level * noise
         for a, b in zip(sig[:-1], sig[1:]):
             xt = xt + (b - a) * dit(xt, txt, pooled, a.repeat(len(sc)), img_ids, txt_ids)
-        out[f"{level}"] = rgb8(unpatchify(xt, 4, hh, ww) / st["scale"] + st["shift"])
+        out[f"{level}"] = rgb8(ae, tokens_latent(xt, st, hh, ww))
         print(f"from sigma {level}: done", flush=True)
     os.makedirs(args.out, exist_ok=True)
     names = list(out)

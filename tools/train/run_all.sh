@@ -29,10 +29,9 @@ $PY train.py dit --steps $DIT4_STEPS --batch 32 --save-every 50 --sigma-shift 3 
 # the phase-4 model drew circles and squares alike. Two legs: all batches at 128x128 for the
 # first 150 steps, then 70%, with a faster EMA so the export forgets the phase-4 weights.
 DIT5_STEPS=${DIT5_STEPS:-12150}
-$PY train.py dit --steps $((DIT4_STEPS + 150)) --batch 32 --save-every 50 --sigma-shift 3 --fresh 8 \
-  --full-share 1.0 --hi-share 0.6 --hi-min 0.7 --rewarm 50 --band-weight 4 --single-share 0.6 \
-  --replay 512
-$PY train.py dit --steps $DIT5_STEPS --batch 32 --save-every 50 --sigma-shift 3 --fresh 8 \
-  --full-share 0.7 --hi-share 0.6 --hi-min 0.7 --rewarm 50 --band-weight 4 --single-share 0.6 \
-  --replay 512 --ema 0.995 --decay-from $((DIT5_STEPS - 350))
+P5="--batch 32 --save-every 50 --sigma-shift 3 --fresh 8 --hi-share 0.6 --hi-min 0.7 --rewarm 50
+  --band-weight 4 --single-share 0.6 --replay 512"
+$PY train.py dit --steps $((DIT4_STEPS + 150)) $P5 --full-share 1.0
+$PY train.py dit --steps $DIT5_STEPS $P5 --full-share 0.7 --ema 0.995 \
+  --decay-from $((DIT5_STEPS - 350))
 $PY train.py export --out ../../models/default

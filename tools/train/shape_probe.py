@@ -15,8 +15,8 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenes  # noqa: E402
-from model import grid_ids, unpatchify  # noqa: E402
-from train import load_models  # noqa: E402
+from model import grid_ids  # noqa: E402
+from train import load_models, rgb8, shift_sigma, tokens_latent  # noqa: E402
 
 PLACES = ["in the center", "at the top left"]
 
@@ -41,7 +41,7 @@ def main():
     xt = torch.randn(1, (cells // 2) ** 2, 16, generator=gen).repeat(b, 1, 1)
     img_ids, txt_ids = grid_ids(cells, cells), torch.zeros(scenes.MAX_TOKENS, 3)
     t = torch.linspace(1, 0, args.steps + 1)
-    sigmas = 3 * t / (1 + 2 * t)  # the sampler's shift, h0 = 3
+    sigmas = shift_sigma(t, 3.0)  # the manifest's base shift h0
     rows = []
     for i, (a, nxt) in enumerate(zip(sigmas[:-1], sigmas[1:])):
         v = dit(xt, txt, pooled, a.repeat(b), img_ids, txt_ids)
@@ -53,11 +53,8 @@ def main():
         dist = [round((xt[i] - xt[j]).pow(2).mean().item(), 3) for j in range(b)]
         print(f"{c.split(' on a ')[0]:38s} {dist}")
 
-    def rgb8(latent):
-        z = unpatchify(latent, 4, cells, cells) / st["scale"] + st["shift"]
-        return ((ae.decode(z).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-
-    Image.fromarray(np.concatenate([np.concatenate(list(rgb8(r)), 1) for r in rows])).save(args.out)
+    images = [rgb8(ae, tokens_latent(r, st, cells, cells)).numpy() for r in rows]
+    Image.fromarray(np.concatenate([np.concatenate(list(im), 1) for im in images])).save(args.out)
     print("wrote", args.out)
 
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 import scenes
-from model import DiT, Autoencoder, Decoder, TextEncoder, grid_ids, patchify
+from model import DiT, Autoencoder, Decoder, TextEncoder, grid_ids, patchify, unpatchify
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CKPT = os.path.join(HERE, "checkpoint.pt")
@@ -67,6 +67,21 @@ def load_models(path=None, raw=False):
     for m in (ae, te, dit):
         m.eval()
     return ckpt, ae, te, dit
+
+
+def shift_sigma(t, h):
+    """The sampler's time shift (base shift h): t in [0, 1] -> sigma, more of it near 1."""
+    return h * t / (1 + (h - 1) * t)
+
+
+def tokens_latent(tokens, stats, hh, ww):
+    """DiT tokens (model space) -> the autoencoder's latent [B, C, hh, ww]."""
+    return unpatchify(tokens, LATENT_C, hh, ww) / stats["scale"] + stats["shift"]
+
+
+def rgb8(ae, latent):
+    """Autoencoder latent -> uint8 image [B, H, W, 3]."""
+    return ((ae.decode(latent).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
 
 
 def log(msg):
@@ -191,7 +206,7 @@ def train_dit(args):
         sigma = torch.where(torch.rand(bsz) < 0.2, uni, sigma)
         # the sampler runs its steps on shift(t, h0): train on the same sigmas (most of
         # them near 1, where the layout is decided), and keep some unshifted ones
-        shifted = args.sigma_shift * sigma / (1 + (args.sigma_shift - 1) * sigma)
+        shifted = shift_sigma(sigma, args.sigma_shift)
         sigma = torch.where(torch.rand(bsz) < args.shift_share, shifted, sigma)
         # where shapes and places are decided (sigma above --hi-min): from sigma 0.6 a
         # sampled image keeps its shapes, from 0.9 it does not (docs/model.md, phase 4)
