@@ -4,6 +4,10 @@ bench/score_arrays.ts to score. Level "ae" is the autoencoder's round trip alone
 
   /usr/bin/python3 tools/train/diagnose.py --out /tmp/diag   # then
   deno run -A bench/score_arrays.ts /tmp/diag
+
+With `--pairs FILE` (train.py's teacher pairs) it measures resolution consistency instead:
+half-resolution sampling from each pair's anchored noise against the teacher's half-size
+latent (mean squared difference; next to it, the same against another pair's latent).
 """
 import argparse
 import json
@@ -28,9 +32,12 @@ def main():
     p.add_argument("--steps", type=int, default=30, help="sampler steps over the whole 1 -> 0")
     p.add_argument("--shift", type=float, default=3.0)
     p.add_argument("--checkpoint", help="another checkpoint file than tools/train/checkpoint.pt")
+    p.add_argument("--pairs", help="teacher pairs file: measure resolution consistency")
     args = p.parse_args()
     torch.set_num_threads(2)
     ckpt, ae, te, dit = load_models(args.checkpoint)
+    if args.pairs:
+        return pair_gap(args, dit, te)
     st = ckpt["latent_stats"]
     rng = np.random.default_rng(11)
     sc = [scenes.sample_scene(rng) for _ in range(args.scenes)]
@@ -60,6 +67,23 @@ def main():
     np.save(os.path.join(args.out, "images.npy"), np.stack([out[k].numpy() for k in names]))
     json.dump({"levels": names, "scenes": sc, "step": ckpt.get("dit_step", 0)},
               open(os.path.join(args.out, "meta.json"), "w"))
+
+
+def pair_gap(args, dit, te):
+    d = torch.load(args.pairs)
+    n = min(args.scenes, len(d["z"]))
+    cells = d["z"].shape[2]
+    txt, pooled = te(d["ids"][:n])
+    img_ids, txt_ids = grid_ids(cells, cells), torch.zeros(scenes.MAX_TOKENS, 3)
+    x = patchify(d["noise"][:n])
+    sigmas = shift_sigma(torch.linspace(1, 0, args.steps + 1), args.shift)
+    for a, b in zip(sigmas[:-1], sigmas[1:]):
+        x = x + (b - a) * dit(x, txt, pooled, a.repeat(n), img_ids, txt_ids)
+    target = patchify(d["z"][:n])
+    gap = (x - target).pow(2).mean().item()
+    other = (x - target.roll(1, 0)).pow(2).mean().item()
+    print(f"half-resolution sample vs teacher: {gap:.4f} (vs another pair's: {other:.4f}); "
+          f"{n} pairs, teacher step {d['teacher_step']}")
 
 
 if __name__ == "__main__":

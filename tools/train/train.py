@@ -2,6 +2,8 @@
 
   python3 tools/train/train.py ae      --steps 1500   # autoencoder (f = 4, C = 4)
   python3 tools/train/train.py dit     --steps 6000   # text encoder + DiT, flow matching
+  python3 tools/train/train.py pairs   --count 1024 --steps 20 --out tools/train/pairs.pt
+  python3 tools/train/train.py dit     --pairs tools/train/pairs.pt --pair-share 0.5
   python3 tools/train/train.py export  --out models/default
   python3 tools/train/train.py fixture --out models/fixture   # untrained, tiny, for tests
 
@@ -181,6 +183,7 @@ def train_dit(args):
     torch.manual_seed(args.seed + step)
     t0, losses, start = time.time(), [], step
     replay = Replay(args.replay, args.fresh)
+    pairs = Pairs(args.pairs) if args.pairs else None
 
     def encode(x):
         with torch.no_grad():
@@ -197,10 +200,12 @@ def train_dit(args):
         else:
             z, ids, band = _scenes(rng, bsz, size, encode, args)
         ids = ids.clone()
+        noise = torch.randn_like(patchify(z))
+        if pairs and not full:  # coupled noise: the target is the teacher's picture of it
+            pairs.mix(rng, args.pair_share, z, ids, band, noise)
         drop = torch.from_numpy(rng.random(bsz) < 0.1)
         ids[drop] = 0  # empty prompt, for classifier-free guidance
         x0 = patchify(z)
-        noise = torch.randn_like(x0)
         sigma = torch.sigmoid(torch.randn(bsz))
         uni = torch.rand(bsz)
         sigma = torch.where(torch.rand(bsz) < 0.2, uni, sigma)
@@ -250,6 +255,64 @@ def train_dit(args):
             ckpt.update(dit=half_state(dit), te=half_state(te), dit_ema=half_state(ema_dit),
                         te_ema=half_state(ema_te), dit_step=step)
             save(ckpt)
+
+
+@torch.no_grad()
+def make_pairs(args):
+    """Teacher pairs for resolution consistency (--pairs in `dit`). For `--count` training
+    captions and seeds: the EMA model samples the full-resolution latent from noise eps in
+    `--steps` Euler steps on the sampler's shifted sigmas (what base sampling does), the
+    image is decoded, average-pooled to half size and encoded again. Each pair holds that
+    half-size latent, eps's box sums / 2 (RALU's anchored stage-1 noise: unit variance) and
+    the caption. Training the half-resolution flow on these pairs teaches it to draw, from
+    the anchored noise of a seed, the picture full-resolution sampling draws from the seed.
+    """
+    ckpt, ae, te, dit = load_models()
+    st = ckpt["latent_stats"]
+    rng = np.random.default_rng(args.seed + 104729)
+    gen = torch.Generator().manual_seed(args.seed + 17)
+    cells = FULL // 4
+    img_ids, txt_ids = grid_ids(cells, cells), torch.zeros(scenes.MAX_TOKENS, 3)
+    sigmas = shift_sigma(torch.linspace(1, 0, args.steps + 1), 3.0)
+    parts = {"z": [], "noise": [], "ids": [], "band": []}
+    t0 = time.time()
+    for start in range(0, args.count, args.batch):
+        k = min(args.batch, args.count - start)
+        drawn = [scenes.sample_scene(rng, args.single_share) for _ in range(k)]
+        ids = torch.tensor([scenes.tokenize(scenes.caption(sc)) for sc in drawn])
+        txt, pooled = te(ids)
+        eps = torch.randn(k, LATENT_C, cells, cells, generator=gen)
+        x = patchify(eps)
+        for a, b in zip(sigmas[:-1], sigmas[1:]):
+            x = x + (b - a) * dit(x, txt, pooled, a.repeat(k), img_ids, txt_ids)
+        img = ae.decode(tokens_latent(x, st, cells, cells)).clamp(-1, 1)
+        parts["z"].append((ae.encode(F.avg_pool2d(img, 2)) - st["shift"]) * st["scale"])
+        parts["noise"].append(F.avg_pool2d(eps, 2) * 2)  # box sum / 2
+        parts["ids"].append(ids)
+        parts["band"].append(torch.from_numpy(
+            np.stack([scenes.outline_band(sc, cells // 2) for sc in drawn])))
+        log(f"pairs {start + k}/{args.count} {(time.time() - t0) / (start + k):.2f}s/pair")
+    out = {key: torch.cat(v) for key, v in parts.items()}
+    out["teacher_step"] = ckpt.get("dit_step", 0)
+    torch.save(out, args.out)
+
+
+class Pairs:
+    """Teacher pairs (make_pairs) drawn into half-resolution batches by `--pair-share`."""
+
+    def __init__(self, path):
+        self.data = torch.load(path)
+        self.count = len(self.data["z"])
+
+    def mix(self, rng, share, z, ids, band, noise):
+        """Replaces a `share` of the batch rows in place with pairs; returns their count."""
+        m = int(rng.binomial(len(z), share))
+        if m == 0:
+            return 0
+        pick = torch.from_numpy(rng.integers(0, self.count, m))
+        z[:m], ids[:m], band[:m] = self.data["z"][pick], self.data["ids"][pick], self.data["band"][pick]
+        noise[:m] = patchify(self.data["noise"][pick])
+        return m
 
 
 def _scenes(rng, count, size, encode, args):
@@ -361,7 +424,7 @@ def preview_projection(ae, stats):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("stage", choices=["ae", "dit", "grow", "export", "fixture"])
+    p.add_argument("stage", choices=["ae", "dit", "grow", "pairs", "export", "fixture"])
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-4)
@@ -386,6 +449,10 @@ def main():
                    help="step from which the learning rate falls linearly to 0.1x at --steps")
     p.add_argument("--rewarm", type=int, default=0,
                    help="warm the learning rate up again over this many steps of a resumed run")
+    p.add_argument("--pairs", help="dit: teacher pairs file (made by the pairs stage)")
+    p.add_argument("--pair-share", type=float, default=0.0,
+                   help="dit: share of half-resolution samples taken from --pairs")
+    p.add_argument("--count", type=int, default=512, help="pairs: how many")
     p.add_argument("--depth", type=int, default=0, help="grow: DiT depth")
     p.add_argument("--txt-layers", type=int, default=0, help="grow: text-encoder layers")
     p.add_argument("--seed", type=int, default=0)
@@ -403,6 +470,8 @@ def main():
         train_dit(args)
     elif args.stage == "grow":
         grow(args)
+    elif args.stage == "pairs":
+        make_pairs(args)
     elif args.stage == "export":
         ckpt = load()
         ae, te, dit = build(ckpt["arch"])
