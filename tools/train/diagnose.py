@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenes  # noqa: E402
 from model import grid_ids, patchify  # noqa: E402
-from train import FULL, load_models, rgb8, shift_sigma, tokens_latent  # noqa: E402
+from train import FULL, euler, load_models, rgb8, shift_sigma, tokens_latent  # noqa: E402
 
 
 @torch.no_grad()
@@ -57,9 +57,7 @@ def main():
         sig = sigmas[sigmas <= level + 1e-6]
         if sig[0] < level - 1e-6:
             sig = torch.cat([torch.tensor([level]), sig])
-        xt = (1 - level) * x0 + level * noise
-        for a, b in zip(sig[:-1], sig[1:]):
-            xt = xt + (b - a) * dit(xt, txt, pooled, a.repeat(len(sc)), img_ids, txt_ids)
+        xt = euler(dit, (1 - level) * x0 + level * noise, txt, pooled, sig, img_ids, txt_ids)
         out[f"{level}"] = rgb8(ae, tokens_latent(xt, st, hh, ww))
         print(f"from sigma {level}: done", flush=True)
     os.makedirs(args.out, exist_ok=True)
@@ -75,10 +73,8 @@ def pair_gap(args, dit, te):
     cells = d["z"].shape[2]
     txt, pooled = te(d["ids"][:n])
     img_ids, txt_ids = grid_ids(cells, cells), torch.zeros(scenes.MAX_TOKENS, 3)
-    x = patchify(d["noise"][:n])
     sigmas = shift_sigma(torch.linspace(1, 0, args.steps + 1), args.shift)
-    for a, b in zip(sigmas[:-1], sigmas[1:]):
-        x = x + (b - a) * dit(x, txt, pooled, a.repeat(n), img_ids, txt_ids)
+    x = euler(dit, patchify(d["noise"][:n]), txt, pooled, sigmas, img_ids, txt_ids)
     target = patchify(d["z"][:n])
     gap = (x - target).pow(2).mean().item()
     other = (x - target.roll(1, 0)).pow(2).mean().item()

@@ -81,6 +81,14 @@ def tokens_latent(tokens, stats, hh, ww):
     return unpatchify(tokens, LATENT_C, hh, ww) / stats["scale"] + stats["shift"]
 
 
+def euler(dit, x, txt, pooled, sigmas, img_ids, txt_ids):
+    """Euler steps of the DiT's velocity through `sigmas` (what the server's base sampler
+    does, guidance 1)."""
+    for a, b in zip(sigmas[:-1], sigmas[1:]):
+        x = x + (b - a) * dit(x, txt, pooled, a.repeat(len(x)), img_ids, txt_ids)
+    return x
+
+
 def rgb8(ae, latent):
     """Autoencoder latent -> uint8 image [B, H, W, 3]."""
     return ((ae.decode(latent).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
@@ -282,9 +290,7 @@ def make_pairs(args):
         ids = torch.tensor([scenes.tokenize(scenes.caption(sc)) for sc in drawn])
         txt, pooled = te(ids)
         eps = torch.randn(k, LATENT_C, cells, cells, generator=gen)
-        x = patchify(eps)
-        for a, b in zip(sigmas[:-1], sigmas[1:]):
-            x = x + (b - a) * dit(x, txt, pooled, a.repeat(k), img_ids, txt_ids)
+        x = euler(dit, patchify(eps), txt, pooled, sigmas, img_ids, txt_ids)
         img = ae.decode(tokens_latent(x, st, cells, cells)).clamp(-1, 1)
         parts["z"].append((ae.encode(F.avg_pool2d(img, 2)) - st["shift"]) * st["scale"])
         parts["noise"].append(F.avg_pool2d(eps, 2) * 2)  # box sum / 2
