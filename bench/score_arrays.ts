@@ -2,7 +2,9 @@
  * `deno run -A bench/score_arrays.ts DIR`: scores the images tools/train/diagnose.py wrote
  * (DIR/images.npy, uint8 [levels, scenes, H, W, 3], and DIR/meta.json) with the evaluator,
  * one line per level, then how each caption shape was drawn (the evaluator's reading of the
- * component it matched to the object: circle, square or triangle by bounding-box fill).
+ * component it matched to the object: circle, square or triangle by bounding-box fill), and
+ * per level the share of images that are the same picture as the first level's
+ * (`sameComposition`; diagnose.py --consistency compares samplers that way).
  *
  * @example
  * ```ts ignore
@@ -10,7 +12,14 @@
  * // deno run -A bench/score_arrays.ts /tmp/diag
  * ```
  */
-import { classifyShape, evaluateImage, matchObjects, meanScore, segment } from "./evaluator.ts";
+import {
+  classifyShape,
+  evaluateImage,
+  matchObjects,
+  meanScore,
+  sameComposition,
+  segment,
+} from "./evaluator.ts";
 import type { Scene } from "./scenes.ts";
 
 const dir = Deno.args[0] ?? "/tmp/diag";
@@ -25,14 +34,20 @@ const meta: { levels: string[]; scenes: Scene[]; step: number } = JSON.parse(
   await Deno.readTextFile(`${dir}/meta.json`),
 );
 console.log(`DiT step ${meta.step}; ${count} scenes at ${w}x${h}`);
+const image = (l: number, i: number) => {
+  const rgb = data.subarray((l * count + i) * h * w * 3, (l * count + i + 1) * h * w * 3);
+  const rgba = new Uint8Array(h * w * 4).fill(255);
+  for (let p = 0; p < h * w; p++) rgba.set(rgb.subarray(p * 3, p * 3 + 3), p * 4);
+  return rgba;
+};
 const drawn: string[] = [];
 for (let l = 0; l < levels; l++) {
   // caption shape -> evaluator's reading -> count
   const confusion = new Map<string, Map<string, number>>();
+  let same = 0;
   const scores = meta.scenes.map((scene, i) => {
-    const rgb = data.subarray((l * count + i) * h * w * 3, (l * count + i + 1) * h * w * 3);
-    const rgba = new Uint8Array(h * w * 4).fill(255);
-    for (let p = 0; p < h * w; p++) rgba.set(rgb.subarray(p * 3, p * 3 + 3), p * 4);
+    const rgba = image(l, i);
+    if (sameComposition(rgba, image(0, i), w, h)) same++;
     const comps = segment(rgba, w, h);
     matchObjects(scene, comps).forEach((c, k) => {
       if (!c) return;
@@ -50,11 +65,16 @@ for (let l = 0; l < levels; l++) {
       ).join("; "),
   );
   const m = meanScore(scores);
-  const name = meta.levels[l] === "ae" ? "autoencoder only" : `from sigma ${meta.levels[l]}`;
+  const level = meta.levels[l]!;
+  const name = level === "ae"
+    ? "autoencoder only"
+    : Number.isNaN(Number(level))
+    ? level
+    : `from sigma ${level}`;
   console.log(
     `${name.padEnd(18)} colour ${m.color.toFixed(2)} shape ${m.shape.toFixed(2)} position ${
       m.position.toFixed(2)
-    } size ${m.size.toFixed(2)}`,
+    } size ${m.size.toFixed(2)} same picture as ${meta.levels[0]} ${(same / count).toFixed(2)}`,
   );
 }
 console.log("drawn as (caption shape -> read as):");

@@ -8,6 +8,11 @@ bench/score_arrays.ts to score. Level "ae" is the autoencoder's round trip alone
 With `--pairs FILE` (train.py's teacher pairs) it measures resolution consistency instead:
 half-resolution sampling from each pair's anchored noise against the teacher's half-size
 latent (mean squared difference; next to it, the same against another pair's latent).
+With `--consistency` it writes, for the scenes' captions and one seed's noise eps each,
+three pictures for score_arrays.ts (which also prints the share that
+is the same picture as the first): 128x128 sampling from eps; the same from eps with its
+within-2x2 detail drawn afresh (box sums kept: what a half-resolution stage cannot see);
+and 64x64 sampling from eps's box sums / 2 (RALU's anchored stage-1 noise), upsampled.
 """
 import argparse
 import json
@@ -16,11 +21,12 @@ import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenes  # noqa: E402
 from model import grid_ids, patchify  # noqa: E402
-from train import FULL, euler, load_models, rgb8, shift_sigma, tokens_latent  # noqa: E402
+from train import FULL, LATENT_C, euler, load_models, rgb8, shift_sigma, tokens_latent  # noqa: E402
 
 
 @torch.no_grad()
@@ -33,11 +39,15 @@ def main():
     p.add_argument("--shift", type=float, default=3.0)
     p.add_argument("--checkpoint", help="another checkpoint file than tools/train/checkpoint.pt")
     p.add_argument("--pairs", help="teacher pairs file: measure resolution consistency")
+    p.add_argument("--consistency", action="store_true",
+                   help="128x128 vs other high frequencies vs 64x64 from anchored noise")
     args = p.parse_args()
     torch.set_num_threads(2)
     ckpt, ae, te, dit = load_models(args.checkpoint)
     if args.pairs:
         return pair_gap(args, dit, te)
+    if args.consistency:
+        return consistency(args, ckpt, ae, te, dit)
     st = ckpt["latent_stats"]
     rng = np.random.default_rng(11)
     sc = [scenes.sample_scene(rng) for _ in range(args.scenes)]
@@ -60,11 +70,40 @@ def main():
         xt = euler(dit, (1 - level) * x0 + level * noise, txt, pooled, sig, img_ids, txt_ids)
         out[f"{level}"] = rgb8(ae, tokens_latent(xt, st, hh, ww))
         print(f"from sigma {level}: done", flush=True)
-    os.makedirs(args.out, exist_ok=True)
+    save(args.out, out, sc, ckpt)
+
+
+def consistency(args, ckpt, ae, te, dit):
+    st = ckpt["latent_stats"]
+    rng = np.random.default_rng(11)
+    sc = [scenes.sample_scene(rng) for _ in range(args.scenes)]
+    txt, pooled = te(torch.tensor([scenes.tokenize(scenes.caption(s)) for s in sc]))
+    txt_ids = torch.zeros(scenes.MAX_TOKENS, 3)
+    sigmas = shift_sigma(torch.linspace(1, 0, args.steps + 1), args.shift)
+    gen = torch.Generator().manual_seed(0)
+    eps = torch.randn(len(sc), LATENT_C, FULL // 4, FULL // 4, generator=gen)
+    rest = torch.randn(eps.shape, generator=gen)
+    up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")  # noqa: E731
+    pooled_eps = F.avg_pool2d(eps, 2)
+    other = up(pooled_eps) + rest - up(F.avg_pool2d(rest, 2))  # same box sums
+    out = {}
+    for name, noise in (("base", eps), ("other detail", other), ("half anchored", 2 * pooled_eps)):
+        cells = noise.shape[2]
+        x = euler(dit, patchify(noise), txt, pooled, sigmas, grid_ids(cells, cells), txt_ids)
+        img = rgb8(ae, tokens_latent(x, st, cells, cells))
+        if cells < FULL // 4:
+            img = img.repeat_interleave(2, 1).repeat_interleave(2, 2)
+        out[name] = img
+        print(f"{name}: done", flush=True)
+    save(args.out, out, sc, ckpt)
+
+
+def save(out_dir, out, sc, ckpt):
+    os.makedirs(out_dir, exist_ok=True)
     names = list(out)
-    np.save(os.path.join(args.out, "images.npy"), np.stack([out[k].numpy() for k in names]))
+    np.save(os.path.join(out_dir, "images.npy"), np.stack([out[k].numpy() for k in names]))
     json.dump({"levels": names, "scenes": sc, "step": ckpt.get("dit_step", 0)},
-              open(os.path.join(args.out, "meta.json"), "w"))
+              open(os.path.join(out_dir, "meta.json"), "w"))
 
 
 def pair_gap(args, dit, te):

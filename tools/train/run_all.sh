@@ -37,7 +37,7 @@ $PY train.py dit --steps $DIT5_STEPS $P5 --full-share 0.7 --ema 0.995 \
 # phase 6: the phase-5 model follows the shape word for one object but draws most objects of
 # two- and three-object scenes round: the same loss with 35% one-object scenes
 P6="$P5 --full-share 0.7 --ema 0.995 --single-share 0.35 --rewarm 100"
-DIT6_STEPS=${DIT6_STEPS:-13300}
+DIT6_STEPS=${DIT6_STEPS:-13200}
 $PY train.py dit --steps $DIT6_STEPS $P6
 # phase 7: resolution consistency. The phase-6 model samples 1024 teacher pairs (20 base
 # steps at 128x128 from noise eps; the picture pooled to 64x64 and encoded, with eps's box
@@ -45,7 +45,7 @@ $PY train.py dit --steps $DIT6_STEPS $P6
 # so half-resolution sampling from a seed's anchored noise draws the seed's 128x128 picture
 [ -f pairs.pt ] || $PY train.py pairs --count 1024 --batch 32 --steps 20 --single-share 0.35 \
   --out pairs.pt
-DIT7_STEPS=${DIT7_STEPS:-14000}
+DIT7_STEPS=${DIT7_STEPS:-13900}
 $PY train.py dit --steps $DIT7_STEPS $P6 --pairs pairs.pt --pair-share 0.5 \
   --decay-from $((DIT7_STEPS - 300))
 $PY train.py export --out ../../models/default
