@@ -26,7 +26,8 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenes  # noqa: E402
 from model import grid_ids, patchify  # noqa: E402
-from train import FULL, LATENT_C, euler, load_models, rgb8, shift_sigma, tokens_latent  # noqa: E402
+from train import (BASE_SHIFT, FULL, LATENT_C, euler, load_models, rgb8,  # noqa: E402
+                   shift_sigma, tokens_latent)
 
 
 @torch.no_grad()
@@ -36,7 +37,7 @@ def main():
     p.add_argument("--scenes", type=int, default=32)
     p.add_argument("--levels", default="1.0,0.9,0.75,0.6,0.45,0.3")
     p.add_argument("--steps", type=int, default=30, help="sampler steps over the whole 1 -> 0")
-    p.add_argument("--shift", type=float, default=3.0)
+    p.add_argument("--shift", type=float, default=BASE_SHIFT)
     p.add_argument("--checkpoint", help="another checkpoint file than tools/train/checkpoint.pt")
     p.add_argument("--pairs", help="teacher pairs file: measure resolution consistency")
     p.add_argument("--consistency", action="store_true",

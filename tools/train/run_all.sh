@@ -36,6 +36,7 @@ $PY train.py dit --steps $DIT5_STEPS $P5 --full-share 0.7 --ema 0.995 \
   --decay-from $((DIT5_STEPS - 350))
 # phase 6: the phase-5 model follows the shape word for one object but draws most objects of
 # two- and three-object scenes round: the same loss with 35% one-object scenes
+# (a flag given twice takes its later value: P6's --single-share and --rewarm replace P5's)
 P6="$P5 --full-share 0.7 --ema 0.995 --single-share 0.35 --rewarm 100"
 DIT6_STEPS=${DIT6_STEPS:-13200}
 $PY train.py dit --steps $DIT6_STEPS $P6

@@ -16,7 +16,7 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenes  # noqa: E402
 from model import grid_ids  # noqa: E402
-from train import load_models, rgb8, shift_sigma, tokens_latent  # noqa: E402
+from train import BASE_SHIFT, load_models, rgb8, shift_sigma, tokens_latent  # noqa: E402
 
 PLACES = ["in the center", "at the top left"]
 
@@ -41,7 +41,7 @@ def main():
     xt = torch.randn(1, (cells // 2) ** 2, 16, generator=gen).repeat(b, 1, 1)
     img_ids, txt_ids = grid_ids(cells, cells), torch.zeros(scenes.MAX_TOKENS, 3)
     t = torch.linspace(1, 0, args.steps + 1)
-    sigmas = shift_sigma(t, 3.0)  # the manifest's base shift h0
+    sigmas = shift_sigma(t, BASE_SHIFT)
     rows = []
     for i, (a, nxt) in enumerate(zip(sigmas[:-1], sigmas[1:])):
         v = dit(xt, txt, pooled, a.repeat(b), img_ids, txt_ids)

@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CKPT = os.path.join(HERE, "checkpoint.pt")
 FULL, HALF = 128, 64
 LATENT_C = 4
+BASE_SHIFT = 3.0  # the sampler's h0: the manifest's base_shift, and the teacher's in `pairs`
 DEFAULT_ARCH = {"dim": 128, "depth": 5, "heads": 2, "axes_dim": [8, 28, 28], "txt_dim": 64,
                 "txt_layers": 2, "ae_width": 64}
 FIXTURE_ARCH = {"dim": 32, "depth": 1, "heads": 1, "axes_dim": [4, 14, 14], "txt_dim": 16,
@@ -74,6 +75,11 @@ def load_models(path=None, raw=False):
 def shift_sigma(t, h):
     """The sampler's time shift (base shift h): t in [0, 1] -> sigma, more of it near 1."""
     return h * t / (1 + (h - 1) * t)
+
+
+def model_latent(ae, x, stats):
+    """Image [B, 3, H, W] in [-1, 1] -> the DiT's latent space (scaled, shifted) [B, C, h, w]."""
+    return (ae.encode(x) - stats["shift"]) * stats["scale"]
 
 
 def tokens_latent(tokens, stats, hh, ww):
@@ -195,7 +201,7 @@ def train_dit(args):
 
     def encode(x):
         with torch.no_grad():
-            return (ae.encode(torch.from_numpy(x)) - stats["shift"]) * stats["scale"]
+            return model_latent(ae, torch.from_numpy(x), stats)
 
     while step < args.steps:
         full = rng.random() < args.full_share
@@ -281,7 +287,7 @@ def make_pairs(args):
     gen = torch.Generator().manual_seed(args.seed + 17)
     cells = FULL // 4
     img_ids, txt_ids = grid_ids(cells, cells), torch.zeros(scenes.MAX_TOKENS, 3)
-    sigmas = shift_sigma(torch.linspace(1, 0, args.steps + 1), 3.0)
+    sigmas = shift_sigma(torch.linspace(1, 0, args.steps + 1), BASE_SHIFT)
     parts = {"z": [], "noise": [], "ids": [], "band": []}
     t0 = time.time()
     for start in range(0, args.count, args.batch):
@@ -292,7 +298,7 @@ def make_pairs(args):
         eps = torch.randn(k, LATENT_C, cells, cells, generator=gen)
         x = euler(dit, patchify(eps), txt, pooled, sigmas, img_ids, txt_ids)
         img = ae.decode(tokens_latent(x, st, cells, cells)).clamp(-1, 1)
-        parts["z"].append((ae.encode(F.avg_pool2d(img, 2)) - st["shift"]) * st["scale"])
+        parts["z"].append(model_latent(ae, F.avg_pool2d(img, 2), st))
         parts["noise"].append(F.avg_pool2d(eps, 2) * 2)  # box sum / 2
         parts["ids"].append(ids)
         parts["band"].append(torch.from_numpy(
@@ -395,7 +401,7 @@ def export(args, ae, te, dit, stats, arch, fixture):
         "token_footprint_px": 8,
         "max_text_tokens": L,
         "text_dim": arch["txt_dim"],
-        "base_shift": 3.0,
+        "base_shift": BASE_SHIFT,
         "default_steps": 50,
         # guidance 1 (off) scored best on held-out captions at 1.9k steps (colour 0.55 vs 0.36 at 3)
         "default_guidance": 1.0,
@@ -420,7 +426,7 @@ def preview_projection(ae, stats):
     """Least-squares latent (model space) -> RGB in [-1, 1], 3 x (C + 1) with a bias column."""
     x, _, _, _ = scenes.batch(np.random.default_rng(99), 32, FULL)
     x = torch.from_numpy(x)
-    z = (ae.encode(x) - stats["shift"]) * stats["scale"]
+    z = model_latent(ae, x, stats)
     rgb = F.avg_pool2d(x, 4)
     a = torch.cat([z, torch.ones_like(z[:, :1])], 1).permute(0, 2, 3, 1).reshape(-1, LATENT_C + 1)
     b = rgb.permute(0, 2, 3, 1).reshape(-1, 3)
@@ -479,11 +485,7 @@ def main():
     elif args.stage == "pairs":
         make_pairs(args)
     elif args.stage == "export":
-        ckpt = load()
-        ae, te, dit = build(ckpt["arch"])
-        load_state(ae, ckpt["ae"])
-        load_state(te, ckpt["te_ema"])
-        load_state(dit, ckpt["dit_ema"])
+        ckpt, ae, te, dit = load_models()
         export(args, ae, te, dit, ckpt["latent_stats"], ckpt["arch"], False)
     else:
         torch.manual_seed(args.seed)
