@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenes  # noqa: E402
-from model import grid_ids, patchify  # noqa: E402
+from model import grid_ids, patchify, unpatchify  # noqa: E402
 from train import (BASE_SHIFT, FULL, LATENT_C, euler, load_models, rgb8,  # noqa: E402
                    shift_sigma, tokens_latent)
 
@@ -42,6 +42,8 @@ def main():
     p.add_argument("--pairs", help="teacher pairs file: measure resolution consistency")
     p.add_argument("--consistency", action="store_true",
                    help="128x128 vs other high frequencies vs 64x64 from anchored noise")
+    p.add_argument("--lead", type=lambda v: [int(k) for k in v.split(",")], default=[],
+                   help="with --consistency: also 64x64 after this many 128x128 steps (list)")
     args = p.parse_args()
     torch.set_num_threads(2)
     ckpt, ae, te, dit = load_models(args.checkpoint)
@@ -88,9 +90,18 @@ def consistency(args, ckpt, ae, te, dit):
     pooled_eps = F.avg_pool2d(eps, 2)
     other = up(pooled_eps) + rest - up(F.avg_pool2d(rest, 2))  # same box sums
     out = {}
-    for name, noise in (("base", eps), ("other detail", other), ("half anchored", 2 * pooled_eps)):
+    runs = [("base", eps, 0), ("other detail", other, 0), ("half anchored", 2 * pooled_eps, 0)]
+    runs += [(f"half after {k} full", eps, k) for k in args.lead]
+    for name, noise, lead in runs:
         cells = noise.shape[2]
-        x = euler(dit, patchify(noise), txt, pooled, sigmas, grid_ids(cells, cells), txt_ids)
+        x = euler(dit, patchify(noise), txt, pooled, sigmas[:lead + 1] if lead else sigmas,
+                  grid_ids(cells, cells), txt_ids)
+        if lead:  # down to 64x64: box means of x, plus the noise's share that makes it anchored
+            s = sigmas[lead]
+            low = F.avg_pool2d(unpatchify(x, LATENT_C, cells, cells) + s * eps, 2)
+            cells //= 2
+            x = euler(dit, patchify(low), txt, pooled, sigmas[lead:], grid_ids(cells, cells),
+                      txt_ids)
         img = rgb8(ae, tokens_latent(x, st, cells, cells))
         if cells < FULL // 4:
             img = img.repeat_interleave(2, 1).repeat_interleave(2, 2)
