@@ -49,9 +49,4 @@ $PY train.py dit --steps $DIT6_STEPS $P6
 DIT7_STEPS=${DIT7_STEPS:-13900}
 $PY train.py dit --steps $DIT7_STEPS $P6 --pairs pairs.pt --pair-share 0.5 \
   --decay-from $((DIT7_STEPS - 300))
-# phase 8: more of phase 7 (shape accuracy rose ~0.03 per 1,000 steps over phases 6-7 and
-# stood at 0.463 at step 13,900), learning rate to 0.1x over the last 300 steps
-DIT8_STEPS=${DIT8_STEPS:-15400}
-$PY train.py dit --steps $DIT8_STEPS $P6 --pairs pairs.pt --pair-share 0.5 \
-  --decay-from $((DIT8_STEPS - 300))
 $PY train.py export --out ../../models/default
