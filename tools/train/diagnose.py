@@ -9,10 +9,11 @@ With `--pairs FILE` (train.py's teacher pairs) it measures resolution consistenc
 half-resolution sampling from each pair's anchored noise against the teacher's half-size
 latent (mean squared difference; next to it, the same against another pair's latent).
 With `--consistency` it writes, for the scenes' captions and one seed's noise eps each,
-three pictures for score_arrays.ts (which also prints the share that
-is the same picture as the first): 128x128 sampling from eps; the same from eps with its
-within-2x2 detail drawn afresh (box sums kept: what a half-resolution stage cannot see);
-and 64x64 sampling from eps's box sums / 2 (RALU's anchored stage-1 noise), upsampled.
+pictures for score_arrays.ts (which also prints the share that is the same picture as the
+first): 128x128 sampling from eps; the same from eps with its within-2x2 detail drawn afresh
+(box sums kept: what a half-resolution stage cannot see); 64x64 sampling from eps's box
+sums / 2 (RALU's anchored stage-1 noise), upsampled; and with `--lead K,..` 64x64 sampling
+that starts after K 128x128 steps.
 """
 import argparse
 import json
@@ -28,6 +29,8 @@ import scenes  # noqa: E402
 from model import grid_ids, patchify, unpatchify  # noqa: E402
 from train import (BASE_SHIFT, FULL, LATENT_C, euler, load_models, rgb8,  # noqa: E402
                    shift_sigma, tokens_latent)
+
+TXT_IDS = torch.zeros(scenes.MAX_TOKENS, 3)  # text tokens sit at position 0, as in FLUX
 
 
 @torch.no_grad()
@@ -52,25 +55,21 @@ def main():
     if args.consistency:
         return consistency(args, ckpt, ae, te, dit)
     st = ckpt["latent_stats"]
-    rng = np.random.default_rng(11)
-    sc = [scenes.sample_scene(rng) for _ in range(args.scenes)]
+    sc, txt, pooled = captioned_scenes(args, te)
     imgs = np.stack([scenes.render(s, FULL) for s in sc]).astype(np.float32)
     x = torch.from_numpy(imgs.transpose(0, 3, 1, 2) / 127.5 - 1)
-    ids = torch.tensor([scenes.tokenize(scenes.caption(s)) for s in sc])
     z = ae.encode(x)
     hh, ww = z.shape[2], z.shape[3]
     x0 = patchify((z - st["shift"]) * st["scale"])
-    txt, pooled = te(ids)
-    img_ids, txt_ids = grid_ids(hh, ww), torch.zeros(scenes.MAX_TOKENS, 3)
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
-    t = torch.linspace(1, 0, args.steps + 1)
-    sigmas = shift_sigma(t, args.shift)
+    sigmas = schedule(args)
     out = {"ae": rgb8(ae, z)}
     for level in [float(v) for v in args.levels.split(",")]:
         sig = sigmas[sigmas <= level + 1e-6]
         if sig[0] < level - 1e-6:
             sig = torch.cat([torch.tensor([level]), sig])
-        xt = euler(dit, (1 - level) * x0 + level * noise, txt, pooled, sig, img_ids, txt_ids)
+        xt = euler(dit, (1 - level) * x0 + level * noise, txt, pooled, sig, grid_ids(hh, ww),
+                   TXT_IDS)
         out[f"{level}"] = rgb8(ae, tokens_latent(xt, st, hh, ww))
         print(f"from sigma {level}: done", flush=True)
     save(args.out, out, sc, ckpt)
@@ -78,36 +77,43 @@ def main():
 
 def consistency(args, ckpt, ae, te, dit):
     st = ckpt["latent_stats"]
-    rng = np.random.default_rng(11)
-    sc = [scenes.sample_scene(rng) for _ in range(args.scenes)]
-    txt, pooled = te(torch.tensor([scenes.tokenize(scenes.caption(s)) for s in sc]))
-    txt_ids = torch.zeros(scenes.MAX_TOKENS, 3)
-    sigmas = shift_sigma(torch.linspace(1, 0, args.steps + 1), args.shift)
+    sc, txt, pooled = captioned_scenes(args, te)
+    sigmas = schedule(args)
     gen = torch.Generator().manual_seed(0)
-    eps = torch.randn(len(sc), LATENT_C, FULL // 4, FULL // 4, generator=gen)
+    cells = FULL // 4
+    eps = torch.randn(len(sc), LATENT_C, cells, cells, generator=gen)
     rest = torch.randn(eps.shape, generator=gen)
     up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")  # noqa: E731
-    pooled_eps = F.avg_pool2d(eps, 2)
-    other = up(pooled_eps) + rest - up(F.avg_pool2d(rest, 2))  # same box sums
+    other = up(F.avg_pool2d(eps, 2)) + rest - up(F.avg_pool2d(rest, 2))  # same box sums
     out = {}
-    runs = [("base", eps, 0), ("other detail", other, 0), ("half anchored", 2 * pooled_eps, 0)]
-    runs += [(f"half after {k} full", eps, k) for k in args.lead]
-    for name, noise, lead in runs:
-        cells = noise.shape[2]
-        x = euler(dit, patchify(noise), txt, pooled, sigmas[:lead + 1] if lead else sigmas,
-                  grid_ids(cells, cells), txt_ids)
-        if lead:  # down to 64x64: box means of x, plus the noise's share that makes it anchored
-            s = sigmas[lead]
-            low = F.avg_pool2d(unpatchify(x, LATENT_C, cells, cells) + s * eps, 2)
-            cells //= 2
-            x = euler(dit, patchify(low), txt, pooled, sigmas[lead:], grid_ids(cells, cells),
-                      txt_ids)
-        img = rgb8(ae, tokens_latent(x, st, cells, cells))
-        if cells < FULL // 4:
-            img = img.repeat_interleave(2, 1).repeat_interleave(2, 2)
-        out[name] = img
+    for name, noise in (("base", eps), ("other detail", other)):
+        x = euler(dit, patchify(noise), txt, pooled, sigmas, grid_ids(cells, cells), TXT_IDS)
+        out[name] = rgb8(ae, tokens_latent(x, st, cells, cells))
+        print(f"{name}: done", flush=True)
+    # 64x64 after `lead` 128x128 steps; with none, it starts from eps's box sums / 2
+    for name, lead in [("half anchored", 0)] + [(f"half after {k} full", k) for k in args.lead]:
+        x = euler(dit, patchify(eps), txt, pooled, sigmas[:lead + 1], grid_ids(cells, cells),
+                  TXT_IDS)
+        # box means of x plus sigma x eps's box means: x's noise part becomes the anchored noise
+        low = F.avg_pool2d(unpatchify(x, LATENT_C, cells, cells) + sigmas[lead] * eps, 2)
+        x = euler(dit, patchify(low), txt, pooled, sigmas[lead:], grid_ids(cells // 2, cells // 2),
+                  TXT_IDS)
+        img = rgb8(ae, tokens_latent(x, st, cells // 2, cells // 2))
+        out[name] = img.repeat_interleave(2, 1).repeat_interleave(2, 2)
         print(f"{name}: done", flush=True)
     save(args.out, out, sc, ckpt)
+
+
+def captioned_scenes(args, te):
+    """The scenes every mode samples (seeded), with their captions' text encoding."""
+    rng = np.random.default_rng(11)
+    sc = [scenes.sample_scene(rng) for _ in range(args.scenes)]
+    return (sc, *te(torch.tensor([scenes.tokenize(scenes.caption(s)) for s in sc])))
+
+
+def schedule(args):
+    """The base sampler's sigmas, 1 -> 0 in --steps steps at shift --shift."""
+    return shift_sigma(torch.linspace(1, 0, args.steps + 1), args.shift)
 
 
 def save(out_dir, out, sc, ckpt):
@@ -123,9 +129,8 @@ def pair_gap(args, dit, te):
     n = min(args.scenes, len(d["z"]))
     cells = d["z"].shape[2]
     txt, pooled = te(d["ids"][:n])
-    img_ids, txt_ids = grid_ids(cells, cells), torch.zeros(scenes.MAX_TOKENS, 3)
-    sigmas = shift_sigma(torch.linspace(1, 0, args.steps + 1), args.shift)
-    x = euler(dit, patchify(d["noise"][:n]), txt, pooled, sigmas, img_ids, txt_ids)
+    x = euler(dit, patchify(d["noise"][:n]), txt, pooled, schedule(args), grid_ids(cells, cells),
+              TXT_IDS)
     target = patchify(d["z"][:n])
     gap = (x - target).pow(2).mean().item()
     other = (x - target.roll(1, 0)).pow(2).mean().item()
