@@ -74,7 +74,7 @@ def rope(ids, axes_dim, theta=10000.0):
     """ids [n, 3] -> (cos, sin) each [n, head_dim/2]; one frequency band per id axis."""
     cos, sin = [], []
     for axis, d in enumerate(axes_dim):
-        omega = 1.0 / theta ** (torch.arange(0, d, 2, dtype=torch.float32) / d)
+        omega = 1.0 / theta ** (torch.arange(0, d, 2, dtype=torch.float32, device=ids.device) / d)
         ang = ids[:, axis : axis + 1] * omega[None, :]
         cos.append(torch.cos(ang))
         sin.append(torch.sin(ang))
@@ -131,7 +131,8 @@ class Block(nn.Module):
 
 def timestep_embedding(t, dim, max_period=10000.0):
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device)
+                      / half)
     args = t[:, None].float() * 1000.0 * freqs[None]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 

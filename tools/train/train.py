@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 import scenes
+import scenes_torch
 from model import DiT, Autoencoder, Decoder, TextEncoder, grid_ids, patchify, unpatchify
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,7 +43,7 @@ def build(arch):
 
 
 def half_state(module):
-    return {k: v.detach().half() for k, v in module.state_dict().items()}
+    return {k: v.detach().half().cpu() for k, v in module.state_dict().items()}
 
 
 def load_state(module, state):
@@ -56,13 +57,13 @@ def save(ckpt):
 
 
 def load():
-    return torch.load(CKPT) if os.path.exists(CKPT) else {"arch": DEFAULT_ARCH}
+    return torch.load(CKPT, map_location="cpu") if os.path.exists(CKPT) else {"arch": DEFAULT_ARCH}
 
 
 def load_models(path=None, raw=False):
     """(checkpoint, autoencoder, text encoder, DiT) in eval mode, from `path` or CKPT; the
     EMA weights unless `raw`."""
-    ckpt = torch.load(path) if path else load()
+    ckpt = torch.load(path, map_location="cpu") if path else load()
     ae, te, dit = build(ckpt["arch"])
     load_state(ae, ckpt["ae"])
     load_state(te, ckpt["te" if raw else "te_ema"])
@@ -178,8 +179,28 @@ def grow(args):
         f"{sum(p.numel() for p in dit.parameters())} DiT parameters")
 
 
+def fresh(args):
+    """A new, untrained text encoder + DiT of another size on the checkpoint's autoencoder
+    (kept with its latent statistics); the DiT step count starts again at 0."""
+    ckpt = load()
+    arch = dict(ckpt["arch"])
+    for key, val in (("dim", args.dim), ("heads", args.heads), ("depth", args.depth),
+                     ("txt_dim", args.txt_dim), ("txt_layers", args.txt_layers)):
+        arch[key] = val or arch[key]
+    torch.manual_seed(args.seed)
+    _, te, dit = build(arch)
+    for key in ("dit", "dit_ema", "te", "te_ema", "grown_at"):
+        ckpt.pop(key, None)
+    ckpt.update(arch=arch, dit_step=0)
+    save(ckpt)
+    log(f"fresh: DiT {sum(p.numel() for p in dit.parameters())} parameters {arch}")
+
+
 def train_dit(args):
     ckpt = load()
+    dev = torch.device(args.device)
+    if dev.type == "cuda":  # tf32 matrix products: the DiT is small, launch-bound, and f32
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     ae, te, dit = build(ckpt["arch"])
     load_state(ae, ckpt["ae"])
     ae.eval()
@@ -191,19 +212,30 @@ def train_dit(args):
     ema_dit, ema_te = build(ckpt["arch"])[2], build(ckpt["arch"])[1]
     load_state(ema_dit, ckpt.get("dit_ema", half_state(dit)))
     load_state(ema_te, ckpt.get("te_ema", half_state(te)))
+    for m in (ae, te, dit, ema_dit, ema_te):
+        m.to(dev)
     params = list(dit.parameters()) + list(te.parameters())
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    ema_params = list(ema_dit.parameters()) + list(ema_te.parameters())
+    fused = {"fused": True} if dev.type == "cuda" else {}  # (torch 1.13's AdamW has no flag)
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0, **fused)
     rng = np.random.default_rng(args.seed + 7919 * step)
     torch.manual_seed(args.seed + step)
-    t0, losses, start = time.time(), [], step
+    t0, losses, start, began = time.time(), [], step, time.time()
     replay = Replay(args.replay, args.fresh)
-    pairs = Pairs(args.pairs) if args.pairs else None
+    pairs = Pairs(args.pairs, dev) if args.pairs else None
+    txt_ids = torch.zeros(scenes.MAX_TOKENS, 3, device=dev)
 
     def encode(x):
         with torch.no_grad():
-            return model_latent(ae, torch.from_numpy(x), stats)
+            return model_latent(ae, torch.as_tensor(x, device=dev), stats)
 
-    while step < args.steps:
+    def progress():
+        """fraction of the run done: of the wall-clock budget with --minutes, else of --steps"""
+        if args.minutes > 0:
+            return (time.time() - began) / (60 * args.minutes)
+        return None
+
+    while step < args.steps and (progress() is None or progress() < 1):
         full = rng.random() < args.full_share
         size = FULL if full else HALF
         bsz = args.batch
@@ -214,10 +246,10 @@ def train_dit(args):
         else:
             z, ids, band = _scenes(rng, bsz, size, encode, args)
         ids = ids.clone()
-        noise = torch.randn_like(patchify(z))
+        noise = torch.randn(patchify(z).shape, device=dev)
         if pairs and not full:  # coupled noise: the target is the teacher's picture of it
             pairs.mix(rng, args.pair_share, z, ids, band, noise)
-        drop = torch.from_numpy(rng.random(bsz) < 0.1)
+        drop = torch.from_numpy(rng.random(bsz) < 0.1).to(dev)
         ids[drop] = 0  # empty prompt, for classifier-free guidance
         x0 = patchify(z)
         sigma = torch.sigmoid(torch.randn(bsz))
@@ -232,10 +264,10 @@ def train_dit(args):
         if args.hi_share > 0:  # (no draws otherwise: earlier phases replay unchanged)
             high = args.hi_min + (1 - args.hi_min) * torch.rand(bsz)
             sigma = torch.where(torch.rand(bsz) < args.hi_share, high, sigma)
+        sigma = sigma.to(dev)
         xt = (1 - sigma[:, None, None]) * x0 + sigma[:, None, None] * noise
-        img_ids = grid_ids(z.shape[2], z.shape[3])
-        txt_ids = torch.zeros(scenes.MAX_TOKENS, 3)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+        img_ids = grid_ids(z.shape[2], z.shape[3]).to(dev)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.bf16):
             txt, pooled = te(ids)
             v = dit(xt, txt, pooled, sigma, img_ids, txt_ids)
         err = (v.float() - (noise - x0)).pow(2)
@@ -253,19 +285,20 @@ def train_dit(args):
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         for g in opt.param_groups:
             warm = min(1.0, (step + 1) / 200, (step + 1 - start) / max(1, args.rewarm))
-            g["lr"] = args.lr * warm * decay_factor(args, step)
+            g["lr"] = args.lr * warm * decay_factor(args, step, progress())
         opt.step()
         step += 1
         decay = min(args.ema, (1 + step) / (10 + step))
         with torch.no_grad():
-            for e, m in ((ema_dit, dit), (ema_te, te)):
-                for pe, pm in zip(e.parameters(), m.parameters()):
-                    pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
-        losses.append(loss.item())
+            torch._foreach_mul_(ema_params, decay)
+            torch._foreach_add_(ema_params, [p.detach() for p in params], alpha=1 - decay)
+        losses.append(loss.detach())  # read every 25 steps: no device sync per step
         if step % 25 == 0:
-            log(f"dit step {step} loss {np.mean(losses):.4f} {(time.time() - t0) / 25:.2f}s/step")
+            log(f"dit step {step} loss {torch.stack(losses).mean().item():.4f} "
+                f"{(time.time() - t0) / 25:.3f}s/step")
             t0, losses = time.time(), []
-        if step % args.save_every == 0 or step == args.steps:
+        done = step == args.steps or (progress() is not None and progress() >= 1)
+        if step % args.save_every == 0 or done:
             ckpt.update(dit=half_state(dit), te=half_state(te), dit_ema=half_state(ema_dit),
                         te_ema=half_state(ema_te), dit_step=step)
             save(ckpt)
@@ -312,8 +345,9 @@ def make_pairs(args):
 class Pairs:
     """Teacher pairs (make_pairs) drawn into half-resolution batches by `--pair-share`."""
 
-    def __init__(self, path):
-        self.data = torch.load(path)
+    def __init__(self, path, device="cpu"):
+        self.data = {k: v.to(device) if torch.is_tensor(v) else v
+                     for k, v in torch.load(path, map_location="cpu").items()}
         self.count = len(self.data["z"])
 
     def mix(self, rng, share, z, ids, band, noise):
@@ -321,13 +355,16 @@ class Pairs:
         m = int(rng.binomial(len(z), share))
         if m == 0:
             return 0
-        pick = torch.from_numpy(rng.integers(0, self.count, m))
+        pick = torch.from_numpy(rng.integers(0, self.count, m)).to(z.device)
         z[:m], ids[:m], band[:m] = self.data["z"][pick], self.data["ids"][pick], self.data["band"][pick]
         noise[:m] = patchify(self.data["noise"][pick])
         return m
 
 
 def _scenes(rng, count, size, encode, args):
+    if args.device != "cpu":  # the same scenes, rendered on the device (scenes_torch)
+        x, ids, band = scenes_torch.batch(rng, count, size, args.single_share, args.device)
+        return encode(x), ids, band
     x, ids, _, drawn = scenes.batch(rng, count, size, args.single_share)
     cells = size // 4  # latent grid
     band = np.stack([scenes.outline_band(sc, cells) for sc in drawn])
@@ -350,12 +387,16 @@ class Replay:
         for store, new in zip(self.parts, make(self.fresh)):
             store[at] = new
         self.next = int(at[-1] + 1) % self.capacity
-        pick = torch.from_numpy(rng.integers(0, self.capacity, bsz))
+        pick = torch.from_numpy(rng.integers(0, self.capacity, bsz)).to(self.parts[0].device)
         return [store[pick] for store in self.parts]
 
 
-def decay_factor(args, step):
-    """1 until --decay-from, then linear to 0.1 at --steps."""
+def decay_factor(args, step, progress=None):
+    """1 until --decay-from, then linear to 0.1 at --steps; with a wall-clock budget
+    (--minutes, `progress` its fraction done), 1 until --decay-share of it is left."""
+    if progress is not None:
+        left = 1 - progress
+        return 1.0 if left >= args.decay_share else 1.0 - 0.9 * (1 - left / args.decay_share)
     if args.decay_from <= 0 or step < args.decay_from:
         return 1.0
     return 1.0 - 0.9 * min(1.0, (step - args.decay_from) / max(1, args.steps - args.decay_from))
@@ -436,7 +477,7 @@ def preview_projection(ae, stats):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("stage", choices=["ae", "dit", "grow", "pairs", "export", "fixture"])
+    p.add_argument("stage", choices=["ae", "dit", "grow", "fresh", "pairs", "export", "fixture"])
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-4)
@@ -467,6 +508,16 @@ def main():
     p.add_argument("--count", type=int, default=512, help="pairs: how many")
     p.add_argument("--depth", type=int, default=0, help="grow: DiT depth")
     p.add_argument("--txt-layers", type=int, default=0, help="grow: text-encoder layers")
+    p.add_argument("--dim", type=int, default=0, help="fresh: DiT width")
+    p.add_argument("--heads", type=int, default=0, help="fresh: DiT heads (head width = sum of"
+                   " the rotary axes, 64)")
+    p.add_argument("--txt-dim", type=int, default=0, help="fresh: text-encoder width")
+    p.add_argument("--device", default="cpu", help="dit: torch device (cuda: scenes rendered"
+                   " there too, tools/train/scenes_torch.py)")
+    p.add_argument("--minutes", type=float, default=0,
+                   help="dit: stop after this wall-clock budget (and decay over its end)")
+    p.add_argument("--decay-share", type=float, default=0.25,
+                   help="dit with --minutes: the learning rate falls to 0.1x over this share")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=100)
     p.add_argument("--threads", type=int, default=2)
@@ -482,6 +533,8 @@ def main():
         train_dit(args)
     elif args.stage == "grow":
         grow(args)
+    elif args.stage == "fresh":
+        fresh(args)
     elif args.stage == "pairs":
         make_pairs(args)
     elif args.stage == "export":
