@@ -315,20 +315,24 @@ def make_pairs(args):
     the anchored noise of a seed, the picture full-resolution sampling draws from the seed.
     """
     ckpt, ae, te, dit = load_models()
+    dev = torch.device(args.device)
+    for m in (ae, te, dit):
+        m.to(dev)
     st = ckpt["latent_stats"]
     rng = np.random.default_rng(args.seed + 104729)
-    gen = torch.Generator().manual_seed(args.seed + 17)
+    gen = torch.Generator().manual_seed(args.seed + 17)  # eps drawn on the CPU on any device
     cells = FULL // 4
-    img_ids, txt_ids = grid_ids(cells, cells), torch.zeros(scenes.MAX_TOKENS, 3)
-    sigmas = shift_sigma(torch.linspace(1, 0, args.steps + 1), BASE_SHIFT)
+    img_ids = grid_ids(cells, cells).to(dev)
+    txt_ids = torch.zeros(scenes.MAX_TOKENS, 3, device=dev)
+    sigmas = shift_sigma(torch.linspace(1, 0, args.steps + 1), BASE_SHIFT).to(dev)
     parts = {"z": [], "noise": [], "ids": [], "band": []}
     t0 = time.time()
     for start in range(0, args.count, args.batch):
         k = min(args.batch, args.count - start)
         drawn = [scenes.sample_scene(rng, args.single_share) for _ in range(k)]
-        ids = torch.tensor([scenes.tokenize(scenes.caption(sc)) for sc in drawn])
+        ids = torch.tensor([scenes.tokenize(scenes.caption(sc)) for sc in drawn], device=dev)
         txt, pooled = te(ids)
-        eps = torch.randn(k, LATENT_C, cells, cells, generator=gen)
+        eps = torch.randn(k, LATENT_C, cells, cells, generator=gen).to(dev)
         x = euler(dit, patchify(eps), txt, pooled, sigmas, img_ids, txt_ids)
         img = ae.decode(tokens_latent(x, st, cells, cells)).clamp(-1, 1)
         parts["z"].append(model_latent(ae, F.avg_pool2d(img, 2), st))
@@ -337,7 +341,7 @@ def make_pairs(args):
         parts["band"].append(torch.from_numpy(
             np.stack([scenes.outline_band(sc, cells // 2) for sc in drawn])))
         log(f"pairs {start + k}/{args.count} {(time.time() - t0) / (start + k):.2f}s/pair")
-    out = {key: torch.cat(v) for key, v in parts.items()}
+    out = {key: torch.cat([t.cpu() for t in v]) for key, v in parts.items()}
     out["teacher_step"] = ckpt.get("dit_step", 0)
     torch.save(out, args.out)
 
