@@ -49,4 +49,18 @@ $PY train.py dit --steps $DIT6_STEPS $P6
 DIT7_STEPS=${DIT7_STEPS:-13900}
 $PY train.py dit --steps $DIT7_STEPS $P6 --pairs pairs.pt --pair-share 0.5 \
   --decay-from $((DIT7_STEPS - 300))
+# phases 8 and 9 ran on a GPU machine (stop 13; DEVICE=cpu runs them here, at about 12 s a
+# step): the phase-7 recipe at batch 128, with every scene rendered on the device
+# (scenes_torch.py). Phase 8 keeps phase 7's pairs; phase 9 makes 1,024 new ones with the
+# phase-8 model as the teacher and trains on them. On the GPU both ran on a wall-clock budget
+# (gpu_trials.sh run a: 7.5 min, gpu_phase9.sh: 3 min, learning rate falling to 0.1x over
+# the last quarter); the step counts below are where they ended and where the decay began.
+DEVICE=${DEVICE:-$($PY -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")}
+P8="$P6 --device $DEVICE --batch 128 --fresh 128 --save-every 250 --threads 4"
+DIT8_STEPS=${DIT8_STEPS:-17517}
+$PY train.py dit --steps $DIT8_STEPS $P8 --pairs pairs.pt --pair-share 0.5 --decay-from 16613
+[ -f pairs9.pt ] || $PY train.py pairs --device $DEVICE --count 1024 --batch 64 --steps 20 \
+  --single-share 0.35 --out pairs9.pt
+DIT9_STEPS=${DIT9_STEPS:-20933}
+$PY train.py dit --steps $DIT9_STEPS $P8 --pairs pairs9.pt --pair-share 0.5 --decay-from 20079
 $PY train.py export --out ../../models/default
