@@ -203,7 +203,8 @@ const table = methods.map((method) => {
     psnr: finite.length ? mean(finite) : Infinity,
     ssim: mean(r.ssim),
     same: r.same / r.ms.length,
-    edgeRatio: mean(r.edgeRatio),
+    // median: one image whose base has almost no edges would swing a mean (ratios of +1 counts)
+    edgeRatio: median(r.edgeRatio),
     artifactRatio: r.artifacts / r.ms.length,
     color: score.color,
     shape: score.shape,
@@ -249,7 +250,7 @@ const section = [
   "|" + " --- |".repeat(17),
   ...lines,
   "",
-  `Speedups are ratios to \`base-50\` medians from this same run. "RALU kernels share" is the time in edge detection, top-k, repacking and noise over the whole generation; "stage-2 decode share" is the extra VAE decode RALU makes to find edges. Same picture: share of images with the composition of the \`base-50\` image of the same seed (the same objects by colour, place, size and shape, and the same background; \`sameComposition\` in bench/evaluator.ts). Edge ratio: Canny edge pixels of the output over those of the \`base-50\` image of the same seed; artifact ratio: share of images whose edge count rises more than ${
+  `Speedups are ratios to \`base-50\` medians from this same run. "RALU kernels share" is the time in edge detection, top-k, repacking and noise over the whole generation; "stage-2 decode share" is the extra VAE decode RALU makes to find edges. Same picture: share of images with the composition of the \`base-50\` image of the same seed (the same objects by colour, place, size and shape, and the same background; \`sameComposition\` in bench/evaluator.ts). Edge ratio: median over images of the Canny edge pixels of the output over those of the \`base-50\` image of the same seed; artifact ratio: share of images whose edge count rises more than ${
     edgeMargin * 100
   }% above it.`,
   "",
