@@ -2,6 +2,8 @@
 # Phase 9 on a CUDA GPU, from the phase-8 checkpoint (gpu_trials.sh run a, step 17,517):
 # 1,024 teacher pairs from that model (as phase 7's, its own pictures now), then MINUTES of
 # wall clock of the phase-7/8 recipe on them. The checkpoint is trained in $OUT/ck9.pt.
+# A record of the stop-13 run (checkpoint.pt was then that step-17,517 model; run_all.sh
+# replays phase 9 by step count).
 set -eu
 cd "$(dirname "$0")"
 OUT=${OUT:-/tmp/gpu_out}

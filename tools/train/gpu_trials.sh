@@ -1,7 +1,8 @@
 #!/bin/bash
 # Stop-13 GPU trial: three DiT trainings side by side on one CUDA GPU for MINUTES of wall
-# clock each (the DiT is small and launch-bound, so they share the GPU well), from the
-# committed checkpoint (step 13,900, its autoencoder kept by all three):
+# clock each (the DiT is small, so they share the GPU), from checkpoint.pt as it was then
+# (step 13,900; its autoencoder kept by all three). A record of that run: checkpoint.pt now
+# holds the step-20,933 default, and run_all.sh replays the kept run (a) by step count.
 #   a: the shipped 2.5M-parameter DiT continued with its phase-7 recipe, batch 128
 #   b: a new, wider DiT (dim 192, 3 heads, depth 6) + text encoder (96 wide, 4 layers),
 #      batch 128, lr 5e-4
