@@ -189,9 +189,9 @@ def fresh(args):
         arch[key] = val or arch[key]
     torch.manual_seed(args.seed)
     _, te, dit = build(arch)
-    for key in ("dit", "dit_ema", "te", "te_ema", "grown_at"):
-        ckpt.pop(key, None)
-    ckpt.update(arch=arch, dit_step=0)
+    new_te, new_dit = half_state(te), half_state(dit)  # the seeded start, weights and EMA
+    ckpt.pop("grown_at", None)
+    ckpt.update(arch=arch, dit_step=0, dit=new_dit, dit_ema=new_dit, te=new_te, te_ema=new_te)
     save(ckpt)
     log(f"fresh: DiT {sum(p.numel() for p in dit.parameters())} parameters {arch}")
 
