@@ -49,7 +49,7 @@ $PY train.py dit --steps $DIT6_STEPS $P6
 DIT7_STEPS=${DIT7_STEPS:-13900}
 $PY train.py dit --steps $DIT7_STEPS $P6 --pairs pairs.pt --pair-share 0.5 \
   --decay-from $((DIT7_STEPS - 300))
-# phases 8 and 9 ran on a GPU machine (stop 13; DEVICE=cpu runs them here, at about 12 s a
+# phases 8 and 9 ran on a GPU machine (stop 13; DEVICE=cpu runs them here, tens of seconds a
 # step): the phase-7 recipe at batch 128, with every scene rendered on the device
 # (scenes_torch.py). Phase 8 keeps phase 7's pairs; phase 9 makes 1,024 new ones with the
 # phase-8 model as the teacher and trains on them. On the GPU both ran on a wall-clock budget
