@@ -68,19 +68,21 @@ def caption(scene):
     return text
 
 
-def _inside(shape, xs, ys, cx, cy, r):
+def inside(shape, xs, ys, cx, cy, r):
+    """Which points (xs, ys) lie inside `shape` of radius r at (cx, cy): numpy arrays here,
+    torch tensors in scenes_torch.py (the one geometry both renderers use)."""
     if shape == "circle":
         return (xs - cx) ** 2 + (ys - cy) ** 2 <= r * r
     if shape == "square":
         s = r * 0.886  # same area as the circle
-        return (np.abs(xs - cx) <= s) & (np.abs(ys - cy) <= s)
+        return (abs(xs - cx) <= s) & (abs(ys - cy) <= s)
     # upward equilateral triangle inscribed in a circle of radius 1.2 r
     R = r * 1.2
     top = cy - R
     base = cy + R * 0.5
     half = R * 0.866
     t = (ys - top) / (base - top)
-    return (ys <= base) & (t >= 0) & (np.abs(xs - cx) <= half * t)
+    return (ys <= base) & (t >= 0) & (abs(xs - cx) <= half * t)
 
 
 def render(scene, size, rng=None):
@@ -97,7 +99,7 @@ def render(scene, size, rng=None):
         if rng is not None:
             cx += rng.uniform(-jitter, jitter)
             cy += rng.uniform(-jitter, jitter)
-        mask = _inside(o["shape"], xs, ys, cx, cy, SIZES[o["size"]])
+        mask = inside(o["shape"], xs, ys, cx, cy, SIZES[o["size"]])
         img[mask] = np.array(COLORS[o["color"]], np.float32)
     img = img.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE, 3).mean(axis=(1, 3))
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)

@@ -91,19 +91,11 @@ def render(a, size, device):
     xs, ys = _grid(n, device)
     img = (t["top"][:, :, None, None] * (1 - ys[:, None]) + t["bottom"][:, :, None, None] * ys[:, None])
     for j in range(_MAX):
-        cx = t["cx"][:, j, None, None].float()
-        cy = t["cy"][:, j, None, None].float()
-        r = t["r"][:, j, None, None].float()
-        dx, dy = xs - cx, ys - cy
-        circle = dx * dx + dy * dy <= r * r
-        s = r * 0.886
-        square = (dx.abs() <= s) & (dy.abs() <= s)
-        big = r * 1.2
-        top, base = cy - big, cy + big * 0.5
-        tt = (ys - top) / (base - top)
-        tri = (ys <= base) & (tt >= 0) & (dx.abs() <= big * 0.866 * tt)
+        cx, cy, r = (t[k][:, j, None, None].float() for k in ("cx", "cy", "r"))
         shape = t["shape"][:, j, None, None]
-        mask = torch.where(shape == 0, circle, torch.where(shape == 1, square, tri))
+        mask = torch.zeros(len(img), n, n, dtype=torch.bool, device=device)
+        for i, name in enumerate(scenes.SHAPES):
+            mask |= (shape == i) & scenes.inside(name, xs, ys, cx, cy, r)
         mask = mask & t["valid"][:, j, None, None]
         img = torch.where(mask[:, None], t["color"][:, j, :, None, None], img)
     img = torch.nn.functional.avg_pool2d(img, scenes.SUPERSAMPLE)
