@@ -17,6 +17,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
+    for (const preset of ["4x", "7x"]) {
+      assert.equal(resolveRalu({ method: "ralu", preset }, model.manifest).noise, "anchored");
+    }
     const same = { "4x": 0, "7x": 0 };
     let colour = 0;
     for (const [seed, scene] of scenes.entries()) {
@@ -27,7 +30,6 @@ Deno.test({
       const ref = rgba(base.bytes);
       colour += evaluateImage(scene, ref, 128, 128).color / scenes.length;
       for (const [preset, least] of [["4x", 4], ["7x", 6.5]] as const) {
-        assert.equal(resolveRalu({ method: "ralu", preset }, model.manifest).noise, "anchored");
         const img = await generateImage(model, {
           prompt,
           seed,

@@ -27,8 +27,8 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenes  # noqa: E402
 from model import grid_ids, patchify, unpatchify  # noqa: E402
-from train import (BASE_SHIFT, FULL, LATENT_C, euler, load_models, rgb8,  # noqa: E402
-                   shift_sigma, tokens_latent)
+from train import (BASE_SHIFT, FULL, LATENT_C, base_sigmas, euler, load_models,  # noqa: E402
+                   rgb8, tokens_latent)
 
 TXT_IDS = torch.zeros(scenes.MAX_TOKENS, 3)  # text tokens sit at position 0, as in FLUX
 
@@ -113,7 +113,7 @@ def captioned_scenes(args, te):
 
 def schedule(args):
     """The base sampler's sigmas, 1 -> 0 in --steps steps at shift --shift."""
-    return shift_sigma(torch.linspace(1, 0, args.steps + 1), args.shift)
+    return base_sigmas(args.steps, args.shift)
 
 
 def save(out_dir, out, sc, ckpt):

@@ -16,7 +16,7 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scenes  # noqa: E402
 from model import grid_ids  # noqa: E402
-from train import BASE_SHIFT, load_models, rgb8, shift_sigma, tokens_latent  # noqa: E402
+from train import base_sigmas, load_models, rgb8, tokens_latent  # noqa: E402
 
 PLACES = ["in the center", "at the top left"]
 
@@ -40,8 +40,7 @@ def main():
     gen = torch.Generator().manual_seed(args.seed)
     xt = torch.randn(1, (cells // 2) ** 2, 16, generator=gen).repeat(b, 1, 1)
     img_ids, txt_ids = grid_ids(cells, cells), torch.zeros(scenes.MAX_TOKENS, 3)
-    t = torch.linspace(1, 0, args.steps + 1)
-    sigmas = shift_sigma(t, BASE_SHIFT)
+    sigmas = base_sigmas(args.steps)
     rows = []
     for i, (a, nxt) in enumerate(zip(sigmas[:-1], sigmas[1:])):
         v = dit(xt, txt, pooled, a.repeat(b), img_ids, txt_ids)

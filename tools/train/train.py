@@ -78,6 +78,11 @@ def shift_sigma(t, h):
     return h * t / (1 + (h - 1) * t)
 
 
+def base_sigmas(steps, h=BASE_SHIFT):
+    """The base sampler's sigmas: 1 -> 0 in `steps` equal steps of t, through shift h."""
+    return shift_sigma(torch.linspace(1, 0, steps + 1), h)
+
+
 def model_latent(ae, x, stats):
     """Image [B, 3, H, W] in [-1, 1] -> the DiT's latent space (scaled, shifted) [B, C, h, w]."""
     return (ae.encode(x) - stats["shift"]) * stats["scale"]
@@ -224,18 +229,20 @@ def train_dit(args):
     replay = Replay(args.replay, args.fresh)
     pairs = Pairs(args.pairs, dev) if args.pairs else None
     txt_ids = torch.zeros(scenes.MAX_TOKENS, 3, device=dev)
+    img_ids = {s // 4: grid_ids(s // 4, s // 4).to(dev) for s in (FULL, HALF)}  # by latent side
 
     def encode(x):
         with torch.no_grad():
             return model_latent(ae, torch.as_tensor(x, device=dev), stats)
 
     def progress():
-        """fraction of the run done: of the wall-clock budget with --minutes, else of --steps"""
-        if args.minutes > 0:
-            return (time.time() - began) / (60 * args.minutes)
-        return None
+        """the fraction of the --minutes budget spent; None without one"""
+        return (time.time() - began) / (60 * args.minutes) if args.minutes > 0 else None
 
-    while step < args.steps and (progress() is None or progress() < 1):
+    def timed_out():
+        return args.minutes > 0 and progress() >= 1
+
+    while step < args.steps and not timed_out():
         full = rng.random() < args.full_share
         size = FULL if full else HALF
         bsz = args.batch
@@ -266,10 +273,9 @@ def train_dit(args):
             sigma = torch.where(torch.rand(bsz) < args.hi_share, high, sigma)
         sigma = sigma.to(dev)
         xt = (1 - sigma[:, None, None]) * x0 + sigma[:, None, None] * noise
-        img_ids = grid_ids(z.shape[2], z.shape[3]).to(dev)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.bf16):
             txt, pooled = te(ids)
-            v = dit(xt, txt, pooled, sigma, img_ids, txt_ids)
+            v = dit(xt, txt, pooled, sigma, img_ids[z.shape[2]], txt_ids)
         err = (v.float() - (noise - x0)).pow(2)
         if args.band_weight > 0:
             # weight the outline band of the caption's objects (1 + band_weight there): the
@@ -297,7 +303,7 @@ def train_dit(args):
             log(f"dit step {step} loss {torch.stack(losses).mean().item():.4f} "
                 f"{(time.time() - t0) / 25:.3f}s/step")
             t0, losses = time.time(), []
-        done = step == args.steps or (progress() is not None and progress() >= 1)
+        done = step == args.steps or timed_out()
         if step % args.save_every == 0 or done:
             ckpt.update(dit=half_state(dit), te=half_state(te), dit_ema=half_state(ema_dit),
                         te_ema=half_state(ema_te), dit_step=step)
@@ -324,7 +330,7 @@ def make_pairs(args):
     cells = FULL // 4
     img_ids = grid_ids(cells, cells).to(dev)
     txt_ids = torch.zeros(scenes.MAX_TOKENS, 3, device=dev)
-    sigmas = shift_sigma(torch.linspace(1, 0, args.steps + 1), BASE_SHIFT).to(dev)
+    sigmas = base_sigmas(args.steps).to(dev)
     parts = {"z": [], "noise": [], "ids": [], "band": []}
     t0 = time.time()
     for start in range(0, args.count, args.batch):
