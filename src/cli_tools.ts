@@ -84,13 +84,14 @@ async function edges(args: string[]): Promise<void> {
   }
   const { decode } = await import("fast-png");
   const { encodeGrayPng, encodeImage } = await import("./pipeline/image_codec.ts");
-  const { selectKernelOps } = await import("./kernels/select.ts");
-  const { canny } = await import("./kernels/canny_cpu.ts");
+  const { selectKernels } = await import("./kernels/select.ts");
+  const { canny, edgeScores } = await import("./kernels/canny_cpu.ts");
+  const { topkMask } = await import("./kernels/topk_cpu.ts");
   const { GpuOps } = await import("./kernels/gpu_ops.ts");
   const png = decode(await Deno.readFile(values.in));
   const { width: w, height: h } = png;
   const gray = pngGray(png);
-  const ops = await selectKernelOps(
+  const ops = await selectKernels(
     (values.kernels as "auto" | "gpu" | "cpu" | undefined) ?? "auto",
     "wasm",
   );
@@ -104,9 +105,10 @@ async function edges(args: string[]): Promise<void> {
     if (w % fp || h % fp) {
       throw new TypeError(`image size ${w}x${h} is not a multiple of the token footprint ${fp}`);
     }
-    const scores = await ops.edgeScores(map, w, h, fp);
+    const gpu = ops instanceof GpuOps ? ops : undefined;
+    const scores = gpu ? await gpu.edgeScores(map, w, h, fp) : edgeScores(map, w, h, fp);
     const k = Math.floor(scores.length * ratio);
-    const mask = await ops.topk(scores, k);
+    const mask = gpu ? await gpu.topk(scores, k) : topkMask(scores, k);
     const rgba = new Uint8Array(w * h * 4);
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {

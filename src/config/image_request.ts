@@ -31,9 +31,15 @@ export const accelerationSchema = z.object({
    * "fresh" (RALU.md): stage 1 takes every second row and column of the seed's noise and
    * each boundary draws new noise. "anchored": stage 1 takes box sums / 2 of the seed's
    * noise and each boundary injects the seed's own noise for every token's place, so the
-   * run stays closer to the base picture of the same seed (ralu; naive: stage 1 only).
+   * run stays closer to the base picture of the same seed (ralu; naive: stage 1 only;
+   * bottleneck: the seed's noise at each resolution change).
    */
   noise: z.enum(["fresh", "anchored"]).optional(),
+  /**
+   * ralu, naive, bottleneck: scale the step counts so the run costs as close to this many
+   * token-steps (image tokens summed over steps, one guidance branch) as whole steps allow.
+   */
+  token_steps: z.number().int().min(1).max(10_000_000).optional(),
 }).strict();
 
 export type Acceleration = z.infer<typeof accelerationSchema>;

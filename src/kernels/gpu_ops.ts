@@ -1,7 +1,8 @@
 /**
- * WebGPU wrappers of every shader in `shaders/`, and `KernelOps` on top of them. Each
- * method uploads its inputs, runs, and reads back; the CPU references in
- * `src/kernels/*_cpu.ts` define the expected results.
+ * WebGPU wrappers of every shader in `shaders/`: device forms on pooled buffers (what
+ * `src/samplers/gpu_backend.ts` runs), and array forms that upload, run and read back
+ * (tests and the `edges` tool). The CPU references in `src/kernels/*_cpu.ts` define the
+ * expected results.
  *
  * @example
  * ```ts ignore
@@ -13,7 +14,6 @@
 import { BufferPool } from "../gpu/buffer_pool.ts";
 import { type Field, Kernel, packParams } from "../gpu/kernel.ts";
 import type { GrayMode } from "./canny_cpu.ts";
-import type { KernelOps } from "./ops.ts";
 import type { Repacked } from "./repack_cpu.ts";
 import { type Anchor, groupCoefficient, type NoiseParams } from "./noise_cpu.ts";
 import type { DownsampleMode } from "./pack_cpu.ts";
@@ -29,6 +29,7 @@ const SHADERS = [
   "pack",
   "unpack",
   "downsample",
+  "upsample",
   "gray",
   "canny_sobel",
   "canny_nms",
@@ -42,6 +43,7 @@ const SHADERS = [
   "affine",
 ] as const;
 type ShaderName = typeof SHADERS[number];
+type LatentOp = "pack" | "unpack" | "downsample" | "upsample";
 type Typed = Float32Array | Uint32Array | Int32Array;
 type Ctor<T extends Typed> = { new (b: ArrayBuffer): T };
 
@@ -64,7 +66,7 @@ function checkTopkSize(n: number): void {
 /** Hysteresis sweeps recorded between checks of the `changed` flag. */
 const SWEEPS_PER_CHECK = 8;
 
-export class GpuOps implements KernelOps {
+export class GpuOps {
   readonly name = "webgpu";
   readonly pool: BufferPool;
   /** Labels of the buffers read back to the CPU, in order (what crossed, for tests). */
@@ -260,7 +262,7 @@ export class GpuOps implements KernelOps {
   }
 
   #latentOpOnDevice(
-    name: "pack" | "unpack" | "downsample",
+    name: LatentOp,
     input: GPUBuffer,
     inLen: number,
     outLen: number,
@@ -281,7 +283,7 @@ export class GpuOps implements KernelOps {
   }
 
   async #latentOp(
-    name: "pack" | "unpack" | "downsample",
+    name: LatentOp,
     input: Float32Array,
     outLen: number,
     c: number,
@@ -312,6 +314,15 @@ export class GpuOps implements KernelOps {
     mode: DownsampleMode = "nearest",
   ): Promise<Float32Array> {
     return this.#latentOp("downsample", latent, latent.length / 4, c, h, w, mode === "box" ? 1 : 0);
+  }
+
+  /** 2x2 mean pooling (downsample mode 2), as pack_cpu.ts avgPool2x. */
+  avgPool2x(latent: Float32Array, c: number, h: number, w: number): Promise<Float32Array> {
+    return this.#latentOp("downsample", latent, latent.length / 4, c, h, w, 2);
+  }
+
+  upsample2x(latent: Float32Array, c: number, h: number, w: number): Promise<Float32Array> {
+    return this.#latentOp("upsample", latent, latent.length * 4, c, h, w);
   }
 
   async previewRgba(
@@ -391,6 +402,24 @@ export class GpuOps implements KernelOps {
   unpackOnDevice(tokens: GPUBuffer, c: number, h: number, w: number): GPUBuffer {
     const n = c * h * w;
     return this.#latentOpOnDevice("unpack", tokens, n, n, c, h, w, "unpacked");
+  }
+
+  /** tokens ← latent [C, h, w] into a new buffer. */
+  packOnDevice(latent: GPUBuffer, c: number, h: number, w: number): GPUBuffer {
+    const n = c * h * w;
+    return this.#latentOpOnDevice("pack", latent, n, n, c, h, w, "packed");
+  }
+
+  /** [C, h, w] → [C, h/2, w/2], 2x2 means. */
+  avgPoolOnDevice(latent: GPUBuffer, c: number, h: number, w: number): GPUBuffer {
+    const n = c * h * w;
+    return this.#latentOpOnDevice("downsample", latent, n, n / 4, c, h, w, "pooled", 2);
+  }
+
+  /** [C, h, w] → [C, 2h, 2w], nearest. */
+  upsampleOnDevice(latent: GPUBuffer, c: number, h: number, w: number): GPUBuffer {
+    const n = c * h * w;
+    return this.#latentOpOnDevice("upsample", latent, n, 4 * n, c, h, w, "upsampled");
   }
 
   /** `x * a + b` into a new buffer. */
@@ -537,7 +566,7 @@ export class GpuOps implements KernelOps {
     };
   }
 
-  // --- KernelOps: upload, the device form, read back ---------------------------------------
+  // --- array forms: upload, the device form, read back ---------------------------------------
 
   async canny(image: Float32Array, w: number, h: number, gray: GrayMode): Promise<Uint8Array> {
     const bi = this.#upload(image, "image");

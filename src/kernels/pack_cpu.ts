@@ -91,7 +91,10 @@ export function gridIds(rows: number, cols: number): Float32Array {
   return ids;
 }
 
-/** 2x2 average pooling of [C, H, W] (how Bottleneck Sampling goes down a resolution). */
+/**
+ * 2x2 average pooling of [C, H, W] (how Bottleneck Sampling goes down a resolution);
+ * CPU reference of shaders/downsample.wgsl's mode 2.
+ */
 export function avgPool2x(latent: Float32Array, c: number, h: number, w: number): Float32Array {
   const hh = h / 2, ww = w / 2;
   const out = new Float32Array(c * hh * ww);
@@ -99,7 +102,26 @@ export function avgPool2x(latent: Float32Array, c: number, h: number, w: number)
     for (let y = 0; y < hh; y++) {
       for (let x = 0; x < ww; x++) {
         const at = (dy: number, dx: number) => latent[(ch * h + 2 * y + dy) * w + 2 * x + dx]!;
-        out[(ch * hh + y) * ww + x] = 0.25 * (at(0, 0) + at(0, 1) + at(1, 0) + at(1, 1));
+        const f = Math.fround;
+        out[(ch * hh + y) * ww + x] = f(f(f(at(0, 0) + at(0, 1)) + f(at(1, 0) + at(1, 1))) * 0.25);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Nearest 2x upsampling of [C, H, W] → [C, 2H, 2W] in latent-pixel space: pixel (y, x)
+ * fills (2y + a, 2x + b). The inverse of {@link avgPool2x} on a constant 2x2 block; CPU
+ * reference of shaders/upsample.wgsl.
+ */
+export function upsample2x(latent: Float32Array, c: number, h: number, w: number): Float32Array {
+  const H = 2 * h, W = 2 * w;
+  const out = new Float32Array(c * H * W);
+  for (let ch = 0; ch < c; ch++) {
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        out[(ch * H + y) * W + x] = latent[(ch * h + (y >> 1)) * w + (x >> 1)]!;
       }
     }
   }

@@ -6,19 +6,21 @@
  *
  * @example
  * ```ts ignore
- * const ops = await selectKernelOps("auto", "wasm");
+ * const kernels = await selectKernels("auto", "wasm");
  * ```
  */
 import { kernelDevice } from "../gpu/device.ts";
 import { type Ep, probeAdapter } from "../onnx/ort.ts";
 import { GpuOps } from "./gpu_ops.ts";
-import { cpuOps, type KernelOps } from "./ops.ts";
 
 export type KernelMode = "auto" | "gpu" | "cpu";
+/** The kernels a model's runs use: the shaders on a device, or the CPU references. */
+export type Kernels = GpuOps | { readonly name: "cpu" };
+const CPU: Kernels = { name: "cpu" };
 
-const cache = new Map<string, Promise<KernelOps>>();
+const cache = new Map<string, Promise<Kernels>>();
 
-export async function selectKernelOps(mode: KernelMode, ep: Ep): Promise<KernelOps> {
+export async function selectKernels(mode: KernelMode, ep: Ep): Promise<Kernels> {
   const key = `${mode}:${ep}`;
   const cached = await cache.get(key);
   // ORT replaces its device when every WebGPU session has been released: follow it
@@ -29,12 +31,12 @@ export async function selectKernelOps(mode: KernelMode, ep: Ep): Promise<KernelO
     cache.set(
       key,
       (async () => {
-        if (mode === "cpu") return cpuOps;
-        if (mode === "auto" && ep !== "webgpu" && !(await probeAdapter())?.isRealGpu) return cpuOps;
+        if (mode === "cpu") return CPU;
+        if (mode === "auto" && ep !== "webgpu" && !(await probeAdapter())?.isRealGpu) return CPU;
         const device = await kernelDevice(ep);
         if (!device) {
           if (mode === "gpu") throw new Error("--kernels gpu: no WebGPU adapter");
-          return cpuOps;
+          return CPU;
         }
         return await GpuOps.create(device);
       })(),

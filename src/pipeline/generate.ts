@@ -14,7 +14,6 @@ import { previewRgba } from "../kernels/preview_cpu.ts";
 import { encodeImage, type OutputFormat, planarToRgba } from "./image_codec.ts";
 import type { Conditioning, LoadedModel } from "./model.ts";
 import { HttpError } from "../http/errors.ts";
-import { GpuOps } from "../kernels/gpu_ops.ts";
 import { type CostReport, costReport } from "./cost.ts";
 import { samplerFor } from "../samplers/registry.ts";
 
@@ -97,18 +96,6 @@ export async function generateImage(
     : undefined;
   const tEncode = performance.now();
 
-  // 2. Velocity with classifier-free guidance
-  const velocity = async (x: Float32Array, ids: Float32Array, sigma: number) => {
-    if (!uncond) return (await model.velocity(x, ids, sigma, [cond]))[0]!;
-    const [vc, vu] = await model.velocity(x, ids, sigma, [cond, uncond]) as [
-      Float32Array,
-      Float32Array,
-    ];
-    const out = new Float32Array(vc.length);
-    for (let i = 0; i < vc.length; i++) out[i] = vu[i]! + guidance * (vc[i]! - vu[i]!);
-    return out;
-  };
-
   // 3. Sample
   const previewEvery = hooks.previewEvery ?? 0;
   const ctx: SamplerContext = {
@@ -116,34 +103,14 @@ export async function generateImage(
     seed: p.seed,
     steps: p.steps ?? m.default_steps,
     baseShift: m.base_shift,
-    velocity,
-    decode: (latent, h, w) => model.decode(latent, h, w),
+    backend: model.backend(uncond ? [cond, uncond] : [cond], guidance),
     tokenFootprintPx: m.token_footprint_px,
     evalsPerStep: useCfg ? 2 : 1,
-    ops: model.kernels,
     previewEvery,
-    ...(model.ep === "webgpu" && model.kernels instanceof GpuOps
-      ? {
-        device: {
-          gpu: model.kernels,
-          velocity: (x: GPUBuffer, ids: Float32Array, sigma: number) =>
-            model.velocityOnDevice(
-              x,
-              ids,
-              sigma,
-              uncond ? [cond, uncond] : [cond],
-              guidance,
-              model.kernels as GpuOps,
-            ),
-          decode: (latent: GPUBuffer, h: number, w: number) =>
-            model.decodeOnDevice(latent, h, w, model.kernels as GpuOps),
-        },
-      }
-      : {}),
     signal: hooks.signal,
     emit: (ev) => {
-      if (ev.type === "step" && previewEvery > 0 && ev.step % previewEvery === 0) {
-        const pv = ev.preview();
+      if (ev.type === "step" && ev.preview) {
+        const pv = ev.preview;
         const rgba = previewRgba(
           pv.latent,
           m.preview.weights,
@@ -167,7 +134,12 @@ export async function generateImage(
     },
   };
   const method = p.acceleration?.method ?? "base";
-  const result: SamplerResult = await samplerFor(method)(ctx, p.acceleration ?? { method }, m);
+  let result: SamplerResult;
+  try {
+    result = await samplerFor(method)(ctx, p.acceleration ?? { method }, m);
+  } finally {
+    ctx.backend.release(); // every buffer of the run, also on cancellation and errors
+  }
   const tSample = performance.now();
 
   // 4. Decode and encode the file

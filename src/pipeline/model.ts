@@ -13,9 +13,11 @@ import { type Manifest, parseManifest } from "../config/manifest.ts";
 import { readAsset, readAssetText, safeRelative } from "../assets.ts";
 import { createSession, type Ep, type Session } from "../onnx/ort.ts";
 import { WordTokenizer } from "./tokenizer.ts";
-import type { KernelOps } from "../kernels/ops.ts";
-import type { GpuOps } from "../kernels/gpu_ops.ts";
-import { type KernelMode, selectKernelOps } from "../kernels/select.ts";
+import { GpuOps } from "../kernels/gpu_ops.ts";
+import { type KernelMode, type Kernels, selectKernels } from "../kernels/select.ts";
+import type { Backend } from "../samplers/backend.ts";
+import { cpuBackend } from "../samplers/cpu_backend.ts";
+import { gpuBackend } from "../samplers/gpu_backend.ts";
 import { affine } from "../kernels/euler_cpu.ts";
 
 export interface Conditioning {
@@ -37,7 +39,7 @@ export class LoadedModel {
     private readonly transformer: Session,
     private readonly vae: Session,
     /** Where RALU's kernels run for this model. */
-    readonly kernels: KernelOps,
+    readonly kernels: Kernels,
   ) {}
 
   get id(): string {
@@ -54,6 +56,31 @@ export class LoadedModel {
    * Velocity (noise − data) for `n` packed tokens at noise level `sigma`, one per
    * conditioning, in a single batched call (guidance's two branches cost one run).
    */
+  /**
+   * One run's backend: the DiT with guidance `g` over `conds` ([cond] or [cond, uncond]),
+   * the VAE, and the kernels — CPU arrays, or GPU buffers on the kernel device. On the
+   * WebGPU EP with GPU kernels the DiT and VAE read and write those buffers directly.
+   */
+  backend(conds: Conditioning[], g: number): Backend {
+    const arrays = {
+      velocity: async (x: Float32Array, ids: Float32Array, sigma: number) => {
+        const [vc, vu] = await this.velocity(x, ids, sigma, conds) as [Float32Array, Float32Array?];
+        if (!vu) return vc;
+        const out = new Float32Array(vc.length);
+        for (let i = 0; i < vc.length; i++) out[i] = vu[i]! + g * (vc[i]! - vu[i]!);
+        return out;
+      },
+      decode: (latent: Float32Array, h: number, w: number) => this.decode(latent, h, w),
+    };
+    const gpu = this.kernels;
+    if (!(gpu instanceof GpuOps)) return cpuBackend(arrays.velocity, arrays.decode);
+    if (this.ep !== "webgpu") return gpuBackend(gpu, { arrays });
+    return gpuBackend(gpu, {
+      velocity: (x, ids, sigma) => this.velocityOnDevice(x, ids, sigma, conds, g, gpu),
+      decode: (latent, h, w) => this.decodeOnDevice(latent, h, w, gpu),
+    });
+  }
+
   async velocity(
     tokens: Float32Array,
     ids: Float32Array,
@@ -200,6 +227,6 @@ export async function loadModel(
     textEncoder,
     transformer,
     vaeSession,
-    await selectKernelOps(kernels, ep),
+    await selectKernels(kernels, ep),
   );
 }

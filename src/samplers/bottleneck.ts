@@ -1,11 +1,15 @@
 /**
  * `bottleneck`: Bottleneck Sampling (Tian et al. 2025) — high → low → high resolution.
- * At each change the clean estimate is resized (2x2 average down, nearest up) and noise is
- * re-introduced at the stage's start level; each stage has its own shifted schedule
- * (the low stage a smaller shift, as resolution-dependent shifting prescribes).
+ * At each change the clean estimate is resized in latent-pixel space (2x2 mean down,
+ * nearest up), then put back at the noise level the previous stage ended on; each stage
+ * has its own shifted schedule, the low stage the shift its 4x fewer tokens call for
+ * (h0 · sqrt(1/4), resolution-dependent shifting).
  *
- * Steps per preset are chosen to cost about what the RALU preset of the same name costs:
- * 4x → [2, 8, 6], 7x → [1, 5, 4]; stage ends at t = 0.1 and 0.6 (custom: `N`, `e`).
+ * Noise at a change: `"fresh"` draws new Gaussian noise; `"anchored"` re-uses the seed's
+ * own noise at that resolution (the seed's noise at full resolution; its 2x2 sums / 2 —
+ * unit variance — at half), so the run is compared like for like with anchored RALU.
+ * Presets: 4x → N [2, 8, 6], 7x → [1, 5, 4], stage ends t = 0.1 and 0.6 (custom: `N`,
+ * `e`; `token_steps` scales N to a budget).
  *
  * @example
  * ```ts ignore
@@ -17,31 +21,28 @@ import type { Acceleration } from "../config/image_request.ts";
 import type { Manifest } from "../config/manifest.ts";
 import { HttpError } from "../http/errors.ts";
 import { shiftedSigmas } from "../schedule/flow_match.ts";
+import { fitSteps } from "../schedule/budget.ts";
 import { gaussian } from "../kernels/philox_cpu.ts";
-import { cleanEstimate } from "../kernels/euler_cpu.ts";
 import { avgPool2x, gridIds, pack, unpack } from "../kernels/pack_cpu.ts";
-import { expandStage3 } from "../kernels/repack_cpu.ts";
-import { denoiseStage, initialNoise, newCost } from "./base.ts";
+import type { Handle } from "./backend.ts";
+import { denoise, initialNoise, newCost } from "./denoise.ts";
 import type { SamplerContext, SamplerResult } from "./types.ts";
 
-const PRESETS: Record<string, { N: number[]; e: number[] }> = {
+export const BOTTLENECK_PRESETS: Record<string, { N: number[]; e: number[] }> = {
   "4x": { N: [2, 8, 6], e: [0.1, 0.6, 1] },
   "7x": { N: [1, 5, 4], e: [0.1, 0.6, 1] },
 };
 
-/** x_t = (1 - sigma) x0 + sigma n, with fresh noise from stream `stream`. */
-function renoise(x0: Float32Array, sigma: number, seed: number, stream: number): Float32Array {
-  const n = gaussian(seed, stream, 0, x0.length);
-  return x0.map((v, i) => (1 - sigma) * v + sigma * n[i]!);
-}
+/** Philox streams of the fresh noise drawn at the two resolution changes. */
+const DOWN_STREAM = 11, UP_STREAM = 12;
 
 export async function sampleBottleneck(
   ctx: SamplerContext,
   acc: Acceleration,
   _m: Manifest,
 ): Promise<SamplerResult> {
-  const preset = PRESETS[acc.preset ?? "4x"];
-  const N = acc.N ?? preset?.N;
+  const preset = BOTTLENECK_PRESETS[acc.preset ?? "4x"];
+  let N = acc.N ?? preset?.N;
   const e = acc.e ?? preset?.e;
   if (!N || !e) {
     throw new HttpError(
@@ -50,42 +51,61 @@ export async function sampleBottleneck(
       "acceleration.preset",
     );
   }
+  const be = ctx.backend;
   const { channels: c, height: H, width: W } = ctx.shape;
   const h = H / 2, w = W / 2;
+  const full = (H / 2) * (W / 2), low = full / 4;
+  if (acc.token_steps) N = fitSteps(N, [full, low, full], acc.token_steps);
   const h0 = ctx.baseShift, hLow = Math.max(1, h0 / 2);
+  const anchored = acc.noise === "anchored";
+  const seedNoise = initialNoise(ctx);
   const cost = newCost();
-  const full = (x0: Float32Array) => ({ latent: unpack(x0, c, H, W), height: H, width: W });
-  const low = (x0: Float32Array) => ({ latent: unpack(x0, c, h, w), height: h, width: w });
+  const fullGrid = (x0: Float32Array) => ({ latent: unpack(x0, c, H, W), height: H, width: W });
+  const lowGrid = (x0: Float32Array) => ({ latent: unpack(x0, c, h, w), height: h, width: w });
+  /** The clean estimate `[C, hh, ww]` of a stage's end, as latent pixels. */
+  const clean = (s: { x: Handle; lastV: Handle }, sigma: number, hh: number, ww: number) =>
+    be.unpack(be.cleanEstimate(s.x, s.lastV, sigma), c, hh, ww);
 
   // 1. High resolution: the composition is laid out at full size
   const idsFull = gridIds(H / 2, W / 2);
-  ctx.emit({ type: "stage", stage: 1, tokens: idsFull.length / 3, resolution: `${W}x${H}` });
+  ctx.emit({ type: "stage", stage: 1, tokens: full, resolution: `${W}x${H}` });
   const sA = shiftedSigmas(1, 1 - e[0]!, N[0]!, h0);
-  const a = await denoiseStage(ctx, pack(initialNoise(ctx), c, H, W), idsFull, sA, 1, cost, full);
-
-  // 2. Down: average-pool the clean estimate, re-noise, low resolution with a smaller shift
-  const sigA = sA.at(-1)!;
-  const x0a = unpack(cleanEstimate(a.x, a.lastV!, sigA), c, H, W);
-  const idsLow = gridIds(h / 2, w / 2);
-  ctx.emit({ type: "stage", stage: 2, tokens: idsLow.length / 3, resolution: `${w}x${h}` });
-  const xLow = renoise(pack(avgPool2x(x0a, c, H, W), c, h, w), sigA, ctx.seed, 11);
-  const sB = shiftedSigmas(sigA, 1 - e[1]!, N[1]!, hLow);
-  const b = await denoiseStage(ctx, xLow, idsLow, sB, 2, cost, low);
-
-  // 3. Up: nearest-upsample the clean estimate, re-noise, finish at full resolution
-  const sigB = sB.at(-1)!;
-  const x0b = cleanEstimate(b.x, b.lastV!, sigB);
-  const up = expandStage3(x0b, idsLow, idsLow.length / 3, 4 * c, W / 2, H / 2);
-  ctx.emit({ type: "stage", stage: 3, tokens: up.count, resolution: `${W}x${H}` });
-  const sC = shiftedSigmas(sigB, 0, N[2]!, h0);
-  const out = await denoiseStage(
+  const a = await denoise(
     ctx,
-    renoise(up.tokens, sigB, ctx.seed, 12),
-    up.ids,
-    sC,
+    be.upload(pack(seedNoise, c, H, W), "latent"),
+    idsFull,
+    sA,
+    1,
+    cost,
+    fullGrid,
+  );
+
+  // 2. Down: 2x2 means of the clean estimate, re-noised, low resolution with a smaller shift
+  const sigA = sA.at(-1)!;
+  const lowNoise = anchored
+    ? avgPool2x(seedNoise, c, H, W).map((v) => 2 * v)
+    : gaussian(ctx.seed, DOWN_STREAM, 0, c * h * w);
+  const x0Low = be.pack(be.meanPool2x(clean(a, sigA, H, W), c, H, W), c, h, w);
+  const xLow = be.renoise(x0Low, be.upload(pack(lowNoise, c, h, w), "noise"), sigA);
+  const idsLow = gridIds(h / 2, w / 2);
+  ctx.emit({ type: "stage", stage: 2, tokens: low, resolution: `${w}x${h}` });
+  const sB = shiftedSigmas(sigA, 1 - e[1]!, N[1]!, hLow);
+  const b = await denoise(ctx, xLow, idsLow, sB, 2, cost, lowGrid);
+
+  // 3. Up: nearest 2x of the clean estimate, re-noised, finish at full resolution
+  const sigB = sB.at(-1)!;
+  const upNoise = anchored ? seedNoise : gaussian(ctx.seed, UP_STREAM, 0, c * H * W);
+  const x0Full = be.pack(be.upsample2x(clean(b, sigB, h, w), c, h, w), c, H, W);
+  const xFull = be.renoise(x0Full, be.upload(pack(upNoise, c, H, W), "noise"), sigB);
+  ctx.emit({ type: "stage", stage: 3, tokens: full, resolution: `${W}x${H}` });
+  const out = await denoise(
+    ctx,
+    xFull,
+    idsFull,
+    shiftedSigmas(sigB, 0, N[2]!, h0),
     3,
     cost,
-    full,
+    fullGrid,
   );
-  return { latent: unpack(out.x, c, H, W), cost };
+  return { latent: unpack(await be.read(out.x), c, H, W), cost };
 }

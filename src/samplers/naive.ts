@@ -1,7 +1,9 @@
 /**
  * `naive`: the baseline RALU improves on. Low resolution until `t_up`, then every token
- * is upsampled (nearest) and the run continues at full resolution — no noise injection,
- * no timestep matching, the base shift throughout. Steps: N1 + N2 low, N3 high.
+ * is upsampled (4 token copies, nearest) and the run continues at full resolution — no
+ * noise injection, no timestep matching, the base shift throughout. Steps: N1 + N2 low,
+ * N3 high. Its own default `t_up` per preset is where RALU as published leaves its
+ * low-resolution stages (e2 = 0.45 for 4x, 0.3 for 7x), not a stage end tuned for RALU.
  *
  * @example
  * ```ts ignore
@@ -11,58 +13,71 @@
  */
 import type { Acceleration } from "../config/image_request.ts";
 import type { Manifest } from "../config/manifest.ts";
+import { HttpError } from "../http/errors.ts";
 import { shiftedSigmas } from "../schedule/flow_match.ts";
+import { fitSteps } from "../schedule/budget.ts";
 import { gridIds, unpack } from "../kernels/pack_cpu.ts";
-import { cpuOps } from "../kernels/ops.ts";
-import { denoiseStage, lowResNoise, newCost } from "./base.ts";
-import { resolveRalu } from "./ralu_params.ts";
+import { denoise, lowResNoise, newCost, timed } from "./denoise.ts";
 import type { SamplerContext, SamplerResult } from "./types.ts";
+
+/** Steps at low / full resolution and the upsampling time of each preset. */
+export const NAIVE_PRESETS: Record<string, { N: [number, number]; t_up: number }> = {
+  "4x": { N: [11, 7], t_up: 0.45 },
+  "7x": { N: [5, 5], t_up: 0.3 },
+};
 
 export async function sampleNaive(
   ctx: SamplerContext,
   acc: Acceleration,
-  manifest: Manifest,
+  _m: Manifest,
 ): Promise<SamplerResult> {
-  const p = resolveRalu({ ...acc, method: "ralu" }, manifest);
+  const be = ctx.backend;
   const { channels: c, height: H, width: W } = ctx.shape;
   const h = H / 2, w = W / 2;
-  const tUp = acc.t_up ?? p.e[1]!;
+  const preset = NAIVE_PRESETS[acc.preset ?? "4x"];
+  if (!preset && !(acc.N && acc.t_up)) {
+    throw new HttpError(
+      400,
+      `unknown naive preset "${acc.preset}"; use 4x, 7x or N and t_up`,
+      "acceleration.preset",
+    );
+  }
+  const tUp = acc.t_up ?? preset!.t_up;
+  const low = (H / 4) * (W / 4), full = (H / 2) * (W / 2);
+  let N = acc.N ? [acc.N[0]! + acc.N[1]!, acc.N[2]!] : [...preset!.N];
+  if (acc.token_steps) N = fitSteps(N, [low, full], acc.token_steps);
   const h0 = ctx.baseShift;
   const cost = newCost();
 
   // 1. Low resolution from the seed's noise
   const ids = gridIds(h / 2, w / 2);
-  ctx.emit({ type: "stage", stage: 1, tokens: ids.length / 3, resolution: `${w}x${h}` });
-  const low = await denoiseStage(
-    ctx,
-    lowResNoise(ctx, p.noise),
-    ids,
-    shiftedSigmas(1, 1 - tUp, p.N[0]! + p.N[1]!, h0),
-    1,
-    cost,
-    (x0) => ({ latent: unpack(x0, c, h, w), height: h, width: w }),
-  );
+  ctx.emit({ type: "stage", stage: 1, tokens: low, resolution: `${w}x${h}` });
+  const x = be.upload(lowResNoise(ctx, acc.noise ?? "fresh"), "latent");
+  const s1 = await denoise(ctx, x, ids, shiftedSigmas(1, 1 - tUp, N[0]!, h0), 1, cost, (x0) => ({
+    latent: unpack(x0, c, h, w),
+    height: h,
+    width: w,
+  }));
 
-  // 2. Upsample everything (nearest), nothing else
-  const t0 = performance.now();
-  const up = await (ctx.ops ?? cpuOps).expandStage3(
-    low.x,
-    ids,
-    ids.length / 3,
-    4 * c,
-    W / 2,
-    H / 2,
+  // 2. Upsample everything (nearest), nothing else, and finish at full resolution
+  const up = await timed(
+    cost,
+    "overheadMs",
+    () => be.expandStage3(s1.x, ids, low, 4 * c, W / 2, H / 2),
   );
-  cost.overheadMs += performance.now() - t0;
   ctx.emit({ type: "stage", stage: 2, tokens: up.count, resolution: `${W}x${H}` });
-  const high = await denoiseStage(
+  const s2 = await denoise(
     ctx,
     up.tokens,
     up.ids,
-    shiftedSigmas(1 - tUp, 0, p.N[2]!, h0),
+    shiftedSigmas(1 - tUp, 0, N[1]!, h0),
     2,
     cost,
-    (x0) => ({ latent: unpack(x0, c, H, W), height: H, width: W }),
+    (x0) => ({
+      latent: unpack(x0, c, H, W),
+      height: H,
+      width: W,
+    }),
   );
-  return { latent: unpack(high.x, c, H, W), cost };
+  return { latent: unpack(await be.read(s2.x), c, H, W), cost };
 }

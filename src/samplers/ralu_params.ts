@@ -12,6 +12,7 @@ import type { Acceleration } from "../config/image_request.ts";
 import type { Manifest } from "../config/manifest.ts";
 import { HttpError } from "../http/errors.ts";
 import { solveNtMatching } from "../schedule/nt_matching.ts";
+import { fitSteps } from "../schedule/budget.ts";
 
 export interface RaluParams {
   N: number[];
@@ -27,7 +28,15 @@ export interface RaluParams {
 
 const solved = new Map<string, { h: number[]; Z: number }>();
 
-export function resolveRalu(acc: Acceleration, manifest: Manifest): RaluParams {
+/**
+ * `fullTokens` (image tokens at full resolution) is needed only to honour a request's
+ * `token_steps` budget: N is then scaled to it before NT-matching solves h and Z.
+ */
+export function resolveRalu(
+  acc: Acceleration,
+  manifest: Manifest,
+  fullTokens?: number,
+): RaluParams {
   const presetName = acc.preset ?? (acc.N ? undefined : "4x");
   const preset = presetName ? manifest.presets[presetName] : undefined;
   if (presetName && !preset) {
@@ -37,15 +46,21 @@ export function resolveRalu(acc: Acceleration, manifest: Manifest): RaluParams {
       "acceleration.preset",
     );
   }
-  const N = acc.N ?? preset?.N;
+  let N = acc.N ?? preset?.N;
   const e = acc.e ?? preset?.e;
   const r = acc.r ?? preset?.r ?? 0.3;
   if (!N || !e) throw new HttpError(400, "a custom RALU run needs N and e", "acceleration.N");
+  if (acc.token_steps && fullTokens) {
+    const low = fullTokens / 4, k = Math.floor(low * r);
+    N = fitSteps(N, [low, low + 3 * k, fullTokens], acc.token_steps);
+  }
   if (e[2] !== 1 || !(e[0]! < e[1]! && e[1]! < 1)) {
     throw new HttpError(400, "e must be increasing with e3 = 1", "acceleration.e");
   }
   let h = acc.h ?? preset?.h;
   let Z = acc.Z ?? preset?.Z;
+  if (acc.token_steps && !acc.h) h = undefined; // new N: new timesteps
+  if (acc.token_steps && !acc.Z) Z = undefined;
   if (!h || !Z) {
     const key = `${N}|${e}|${manifest.base_shift}`;
     if (!solved.has(key)) solved.set(key, solveNtMatching(N, e, manifest.base_shift));

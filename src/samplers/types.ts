@@ -2,8 +2,7 @@
  * What every sampler takes and returns. Samplers see a velocity function and shapes, never
  * the model files; the pipeline wires them up.
  */
-import type { KernelOps } from "../kernels/ops.ts";
-import type { GpuOps } from "../kernels/gpu_ops.ts";
+import type { Backend } from "./backend.ts";
 
 export interface LatentShape {
   channels: number;
@@ -18,8 +17,8 @@ export type StepEvent = {
   total: number;
   sigma: number;
   tokens: number;
-  /** Clean-estimate latent `[C, h, w]` for previews, computed only when asked for. */
-  preview: () => { latent: Float32Array; height: number; width: number };
+  /** Clean-estimate latent `[C, h, w]`, on the steps `previewEvery` asks for. */
+  preview?: { latent: Float32Array; height: number; width: number };
 };
 
 export type SamplerEvent =
@@ -45,39 +44,19 @@ export interface Cost {
   decodeMs: number;
 }
 
-export type VelocityFn = (
-  tokens: Float32Array,
-  ids: Float32Array,
-  sigma: number,
-) => Promise<Float32Array>;
-
-/** The WebGPU EP's device-resident step: the latent stays in a GPU buffer between steps. */
-export interface DeviceStepper {
-  gpu: GpuOps;
-  /** Guided velocity for the latent in `x`; a pooled buffer the caller releases. */
-  velocity: (x: GPUBuffer, ids: Float32Array, sigma: number) => Promise<GPUBuffer>;
-  /** Model-space latent `[C, h, w]` on the device → image `[3, f h, f w]`, a pooled buffer. */
-  decode: (latent: GPUBuffer, h: number, w: number) => Promise<GPUBuffer>;
-}
-
 export interface SamplerContext {
   shape: LatentShape;
   seed: number;
   steps: number;
   baseShift: number;
-  velocity: VelocityFn;
-  /** Decodes a model-space latent `[C, h, w]` to `[3, f h, f w]` in [-1, 1] (RALU edge step). */
-  decode: (latent: Float32Array, h: number, w: number) => Promise<Float32Array>;
+  /** Where the run's arrays live and its ops (DiT, VAE, kernels) run. */
+  backend: Backend;
   /** Image pixels covered by one token (side length) at full resolution. */
   tokenFootprintPx: number;
   emit: (event: SamplerEvent) => void;
   signal: AbortSignal;
   evalsPerStep: number;
-  /** Where RALU's kernels run; the CPU references when absent. */
-  ops?: KernelOps;
-  /** Present on the WebGPU EP: denoising loops keep the latent on the GPU. */
-  device?: DeviceStepper;
-  /** Steps between previews (0 = none): the device loop reads back only then. */
+  /** Steps between previews (0 = none): the latent is read back only then. */
   previewEvery?: number;
 }
 

@@ -135,7 +135,7 @@ Deno.test(
   "base and ralu start from the same seed noise (stage 1 = even rows and columns)",
   ortTest,
   async () => {
-    const { initialNoise } = await import("../../src/samplers/base.ts");
+    const { initialNoise } = await import("../../src/samplers/denoise.ts");
     const ctx = { shape: { channels: 4, height: 8, width: 8 }, seed: 9 } as Parameters<
       typeof initialNoise
     >[0];
