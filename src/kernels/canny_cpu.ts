@@ -23,7 +23,12 @@ export function grayLevel(r: number, g: number, b: number): number {
   return (r * 4899 + g * 9617 + b * 1868 + 8192) >> 14;
 }
 
-/** RGB planar `[3, H, W]` in [-1, 1] → gray levels 0..255. */
+/**
+ * RGB planar `[3, H, W]` in [-1, 1] → gray levels 0..255. "ours" maps each channel to
+ * 0..255, rounds, then takes OpenCV's fixed-point gray. "clip" is the authors' formula
+ * exactly: BT.601 weights on the raw floats, the gray value clipped to [0, 1], times 255,
+ * truncated (float32 steps, as shaders/gray.wgsl).
+ */
 export function grayFromDecoded(
   chw: Float32Array,
   width: number,
@@ -32,15 +37,19 @@ export function grayFromDecoded(
 ): Uint8Array {
   const n = width * height;
   const out = new Uint8Array(n);
+  const f = Math.fround;
   // float32 steps and floor(x + 0.5), exactly as shaders/gray.wgsl computes them
-  const roundF = (x: number) => Math.max(0, Math.min(255, Math.floor(Math.fround(x + 0.5))));
-  const level = (v: number) =>
-    mode === "ours"
-      ? roundF(Math.fround(Math.fround(v + 1) * 127.5))
-      : roundF(Math.fround(Math.min(1, Math.max(0, v)) * 255));
+  const roundF = (x: number) => Math.max(0, Math.min(255, Math.floor(f(x + 0.5))));
+  const level = (v: number) => roundF(f(f(v + 1) * 127.5));
+  const [wr, wg, wb] = [f(0.299), f(0.587), f(0.114)];
   for (let p = 0; p < n; p++) {
-    const r = level(chw[p]!), g = level(chw[n + p]!), b = level(chw[2 * n + p]!);
-    out[p] = grayLevel(r, g, b);
+    const r = chw[p]!, g = chw[n + p]!, b = chw[2 * n + p]!;
+    if (mode === "clip") {
+      const y = f(f(f(wr * r) + f(wg * g)) + f(wb * b));
+      out[p] = Math.floor(f(Math.min(1, Math.max(0, y)) * 255));
+    } else {
+      out[p] = grayLevel(level(r), level(g), level(b));
+    }
   }
   return out;
 }

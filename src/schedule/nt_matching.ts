@@ -1,8 +1,9 @@
 /**
  * NT-matching: pick the per-stage shifts `h` and the noise parameter `Z` so that the
  * distribution of timesteps a RALU run visits matches what the base model was trained
- * for (RALU.md §4). Minimises the Jensen–Shannon distance on 1000 points with a bounded
- * Nelder–Mead search started from h = (3, 3, 3), Z = 2.
+ * for (RALU.md §4). Minimises the Jensen–Shannon distance on 1000 points with a
+ * box-projected L-BFGS started from h = (3, 3, 3), Z = 2 (the authors' start), and from
+ * a spread of other starts that replace it only where they find a clearly lower distance.
  *
  * @example
  * ```ts
@@ -112,9 +113,36 @@ export function solveNtMatching(N: number[], e: number[], h0: number): NtSolutio
     const c = clampParams(x);
     return ntObjective(N, e, h0, c.slice(0, 3), c[3]!);
   };
-  const x = lbfgsBox(f, [3, 3, 3, 2]);
-  return { h: [x[0]!, x[1]!, x[2]!], Z: x[3]!, distance: f(x) };
+  const solve = (start: number[]) => {
+    const x = lbfgsBox(f, start);
+    return { x, d: f(x) };
+  };
+  const first = solve([3, 3, 3, 2]);
+  // From (3, 3, 3, 2) the path can stall for some stage ends (e = 0.1, 0.2: 0.149 where
+  // 0.131 exists; 0.15, 0.2: 0.145 vs 0.117). Other starts replace it only when over 5%
+  // lower: along the flat valley the authors' own solver stops up to ~3.5% above the
+  // optimum (FLUX 4x: 0.01746 vs 0.0169), and their published h, Z are the spec.
+  let best = first;
+  for (const start of EXTRA_STARTS) {
+    const r = solve(start);
+    if (r.d < best.d) best = r;
+  }
+  const { x, d } = best.d < first.d * (1 - CLEARLY_LOWER) ? best : first;
+  return { h: [x[0]!, x[1]!, x[2]!], Z: x[3]!, distance: d };
 }
+
+/** Relative drop in distance a start must bring to replace the authors' start. */
+const CLEARLY_LOWER = 0.05;
+const EXTRA_STARTS: number[][] = [
+  [3, 3, 3, 8],
+  [3, 3, 3, 30],
+  [8, 3, 2, 4],
+  [8, 3, 2, 15],
+  [5, 2.5, 2.2, 6],
+  [1.5, 1.5, 1.5, 3],
+  [9, 6, 3, 50],
+  [2, 4, 2, 10],
+];
 
 const FD_EPS = 1e-8;
 

@@ -108,7 +108,20 @@ Deno.test("hysteresis keeps weak edges connected to strong ones only", () => {
 Deno.test("gray uses BT.601 weights; 'ours' maps [-1,1] while 'clip' loses dark levels", () => {
   const img = Float32Array.of(-1, 1, -0.5, -1, 1, 0, -1, 1, 0.5); // 3 pixels, planar RGB
   assert.deepEqual([...grayFromDecoded(img, 3, 1, "ours")], [0, 255, 116]);
-  assert.deepEqual([...grayFromDecoded(img, 3, 1, "clip")], [0, 255, 15]);
+  assert.deepEqual([...grayFromDecoded(img, 3, 1, "clip")], [0, 255, 0]);
+});
+
+Deno.test("gray 'clip' is the authors' formula: weigh raw floats, clip, x255, truncate", () => {
+  // (0.2, 0.5, 0.9): 0.299*0.2 + 0.587*0.5 + 0.114*0.9 = 0.4559 -> 116.25 -> 116, where
+  // clipping, rounding and weighing each channel first gives 117
+  const px = [[0.2, 0.5, 0.9], [0.9, 0.9, 0.9], [1.2, 0.3, -0.4], [0.001, 0.002, 0.003]];
+  const img = new Float32Array(3 * px.length);
+  px.forEach((p, i) => p.forEach((v, k) => (img[k * px.length + i] = v)));
+  const want = px.map(([r, g, b]) =>
+    Math.floor(Math.min(1, Math.max(0, 0.299 * r! + 0.587 * g! + 0.114 * b!)) * 255)
+  );
+  assert.deepEqual(want, [116, 229, 114, 0]);
+  assert.deepEqual([...grayFromDecoded(img, px.length, 1, "clip")], want);
 });
 
 Deno.test("edge scores count edge pixels per token footprint", () => {
