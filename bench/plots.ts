@@ -85,6 +85,59 @@ export function scatterPng(
   } as vl.TopLevelSpec);
 }
 
+/**
+ * A quality measure against wall-clock speedup: base-k as a line (its frontier), each
+ * accelerated row as a labelled point.
+ */
+export function frontierPng(
+  base: Record<string, unknown>[],
+  points: Record<string, unknown>[],
+  y: string,
+  title: string,
+  yTitle: string,
+): Promise<Uint8Array> {
+  const x = {
+    field: "wall",
+    type: "quantitative",
+    title: "wall-clock speedup vs base-50 (x)",
+    scale: { type: "log", nice: false, padding: 12 },
+  };
+  const yEnc = { field: y, type: "quantitative", title: yTitle, scale: { zero: false } };
+  return vegaLitePng({
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title,
+    width: 520,
+    height: 320,
+    layer: [
+      {
+        data: { values: base },
+        mark: { type: "line", point: true, color: "#888" },
+        encoding: { x, y: yEnc, order: { field: "wall", type: "quantitative" } },
+      },
+      {
+        data: { values: base },
+        mark: { type: "text", dy: 10, fontSize: 8, color: "#666" },
+        encoding: { x, y: yEnc, text: { field: "method" } },
+      },
+      {
+        data: { values: points },
+        mark: { type: "point", filled: true, size: 80 },
+        encoding: {
+          x,
+          y: yEnc,
+          color: {
+            field: "method",
+            type: "nominal",
+            scale: { scheme: "tableau20" },
+            legend: { labelFontSize: 9, labelLimit: 320 },
+          },
+          shape: { field: "family", type: "nominal" },
+        },
+      },
+    ],
+  } as vl.TopLevelSpec);
+}
+
 /** A grid of RGBA images (rows × columns) with row and column labels, one PNG. */
 export function gridPng(
   cells: Uint8Array[][],

@@ -4,7 +4,10 @@
  * picture as 50-step base sampling, with the step counts `N` — and so the token-step
  * speedup — held fixed. Tuning captions come from a different seed than the benchmark's,
  * so `deno task bench` judges the chosen preset on captions it was not tuned on.
- * Prints a table; changing a manifest is left to the person (or the exporter).
+ * Candidates whose stage 3 starts below t = 0.05 (MIN_STAGE3_START: over 95% fresh noise,
+ * a short base run in disguise) are refused unless `--allow-degenerate` is given for an
+ * experiment. Prints a table with each candidate's schedule values (h, Z, s, alpha, beta);
+ * changing a manifest is left to the person (or the exporter).
  *
  * @example
  * ```ts ignore
@@ -20,6 +23,8 @@ import { generateImage } from "../src/pipeline/generate.ts";
 import { caption, heldOutScenes } from "./scenes.ts";
 import { sameComposition } from "./evaluator.ts";
 import { mean, psnr } from "./metrics.ts";
+import { ntMatchingFor } from "../src/schedule/nt_matching.ts";
+import { boundary, lastStageStart, MIN_STAGE3_START } from "../src/schedule/stages.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -31,6 +36,7 @@ const { values: flags } = parseArgs({
     e1: { type: "string", default: "0.15,0.2,0.25,0.3" },
     gap: { type: "string", default: "0.1,0.15,0.25" },
     r: { type: "string" },
+    "allow-degenerate": { type: "boolean" },
   },
 });
 const list = (s: string) => s.split(",").map(Number);
@@ -62,8 +68,30 @@ for (const r of flags.r ? list(flags.r) : [preset.r ?? 0.3]) {
     }
   }
 }
-console.log(`| e | r | same picture | PSNR vs base-50 |\n| --- | --- | --- | --- |`);
+/** The schedule a candidate runs: NT-matching's h, Z and both boundaries' s, alpha, beta. */
+const schedule = (e: number[]) => {
+  const { h, Z } = ntMatchingFor(preset.N, e, m.base_shift);
+  const b = [boundary(e[0]!, Z), boundary(e[1]!, Z)];
+  const f = (v: number) => v.toFixed(3);
+  return {
+    s3: lastStageStart(e, Z),
+    text: `h ${h.map(f).join(", ")}; Z ${Z.toFixed(2)}; s ${f(b[0]!.s)}, ${f(b[1]!.s)}; ` +
+      `alpha ${f(b[0]!.alpha)}, ${f(b[1]!.alpha)}; beta ${f(b[0]!.beta)}, ${f(b[1]!.beta)}`,
+  };
+};
+console.log(
+  `| e | r | schedule | same picture | PSNR vs base-50 |\n| --- | --- | --- | --- | --- |`,
+);
 for (const c of candidates) {
+  const sch = schedule(c.e);
+  if (sch.s3 < MIN_STAGE3_START && !flags["allow-degenerate"]) {
+    console.log(
+      `| ${c.e.join(", ")} | ${c.r} | ${sch.text} | refused: stage 3 starts at t = ${
+        sch.s3.toFixed(4)
+      } < ${MIN_STAGE3_START} | |`,
+    );
+    continue;
+  }
   let same = 0, k = 0;
   const db: number[] = [];
   for (const scene of scenes) {
@@ -80,7 +108,7 @@ for (const c of candidates) {
     }
   }
   console.log(
-    `| ${c.e.join(", ")} | ${c.r} | ${(same / k).toFixed(2)} | ${
+    `| ${c.e.join(", ")} | ${c.r} | ${sch.text} | ${(same / k).toFixed(2)} | ${
       mean(db.filter(Number.isFinite)).toFixed(1)
     } |`,
   );

@@ -8,6 +8,8 @@
  * ```
  */
 import { z } from "zod";
+import { ntMatchingFor } from "../schedule/nt_matching.ts";
+import { lastStageStart, MIN_STAGE3_START } from "../schedule/stages.ts";
 
 const preset = z.object({
   N: z.array(z.number().int().positive()).length(3),
@@ -17,6 +19,8 @@ const preset = z.object({
   Z: z.number().min(2).optional(),
   /** The noise mode this preset runs with unless a request names one (default "fresh"). */
   noise: z.enum(["fresh", "anchored"]).optional(),
+  /** Lets a preset start stage 3 below MIN_STAGE3_START (experiments only, never shipped). */
+  allow_degenerate: z.boolean().optional(),
 });
 
 export const manifestSchema = z.object({
@@ -49,6 +53,21 @@ export const manifestSchema = z.object({
   }),
   preview: z.object({ weights: z.array(z.array(z.number())).length(3) }),
   presets: z.record(preset),
+}).superRefine((m, ctx) => {
+  for (const [name, p] of Object.entries(m.presets)) {
+    if (p.allow_degenerate || !(p.e[0]! < p.e[1]! && p.e[1]! < 1)) continue;
+    const Z = p.Z ?? ntMatchingFor(p.N, p.e, m.base_shift).Z;
+    const s = lastStageStart(p.e, Z);
+    if (s < MIN_STAGE3_START) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["presets", name, "e"],
+        message: `preset ${name} starts stage 3 at t = ${s.toFixed(4)} (Z = ${
+          Z.toFixed(2)
+        }): below ${MIN_STAGE3_START} it is a short base run from fresh noise; choose other stage ends or set allow_degenerate for an experiment`,
+      });
+    }
+  }
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;

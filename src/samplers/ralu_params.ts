@@ -11,7 +11,7 @@
 import type { Acceleration } from "../config/image_request.ts";
 import type { Manifest } from "../config/manifest.ts";
 import { HttpError } from "../http/errors.ts";
-import { solveNtMatching } from "../schedule/nt_matching.ts";
+import { ntMatchingFor } from "../schedule/nt_matching.ts";
 import { fitSteps } from "../schedule/budget.ts";
 
 export interface RaluParams {
@@ -26,7 +26,11 @@ export interface RaluParams {
   noise: "fresh" | "anchored";
 }
 
-const solved = new Map<string, { h: number[]; Z: number }>();
+/** Image tokens per step of RALU's three stages: low, low + 3 floor(r low) (mixed), full. */
+export function raluStageTokens(fullTokens: number, r: number): number[] {
+  const low = fullTokens / 4;
+  return [low, low + 3 * Math.floor(low * r), fullTokens];
+}
 
 /**
  * `fullTokens` (image tokens at full resolution) is needed only to honour a request's
@@ -51,8 +55,7 @@ export function resolveRalu(
   const r = acc.r ?? preset?.r ?? 0.3;
   if (!N || !e) throw new HttpError(400, "a custom RALU run needs N and e", "acceleration.N");
   if (acc.token_steps && fullTokens) {
-    const low = fullTokens / 4, k = Math.floor(low * r);
-    N = fitSteps(N, [low, low + 3 * k, fullTokens], acc.token_steps);
+    N = fitSteps(N, raluStageTokens(fullTokens, r), acc.token_steps);
   }
   if (e[2] !== 1 || !(e[0]! < e[1]! && e[1]! < 1)) {
     throw new HttpError(400, "e must be increasing with e3 = 1", "acceleration.e");
@@ -62,9 +65,7 @@ export function resolveRalu(
   if (acc.token_steps && !acc.h) h = undefined; // new N: new timesteps
   if (acc.token_steps && !acc.Z) Z = undefined;
   if (!h || !Z) {
-    const key = `${N}|${e}|${manifest.base_shift}`;
-    if (!solved.has(key)) solved.set(key, solveNtMatching(N, e, manifest.base_shift));
-    const s = solved.get(key)!;
+    const s = ntMatchingFor(N, e, manifest.base_shift);
     h ??= s.h;
     Z ??= s.Z;
   }

@@ -241,3 +241,13 @@ function lbfgsBox(f: (x: number[]) => number, x0: number[]): number[] {
   }
   return x;
 }
+
+const memo = new Map<string, NtSolution>();
+
+/** {@link solveNtMatching}, remembered per (N, e, h0): a server solves each preset once. */
+export function ntMatchingFor(N: number[], e: number[], h0: number): NtSolution {
+  const key = `${N}|${e}|${h0}`;
+  let s = memo.get(key);
+  if (!s) memo.set(key, s = solveNtMatching(N, e, h0));
+  return s;
+}

@@ -37,6 +37,18 @@ export function boundary(e: number, Z: number): Boundary {
   return { e, s: e / D, beta: 1 / D, alpha: (Z * (1 - e)) / D };
 }
 
+/**
+ * The lowest start time of stage 3 a shipped preset may have. Below it the run re-enters
+ * stage 3 from over 95% fresh noise and keeps almost nothing of its low-resolution work:
+ * a short base run in disguise, whatever its score.
+ */
+export const MIN_STAGE3_START = 0.05;
+
+/** Start time of the last stage: s = e / (Z (1 - e) + e) at the last boundary. */
+export function lastStageStart(e: number[], Z: number): number {
+  return boundary(e[e.length - 2]!, Z).s;
+}
+
 export function stagePlan(N: number[], e: number[], h: number[], Z: number): StagePlan {
   const starts = [0];
   const boundaries: Boundary[] = [];
