@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { gaussian } from "../../src/kernels/philox_cpu.ts";
 import { affine, cleanEstimate, eulerStep } from "../../src/kernels/euler_cpu.ts";
-import { downsample2x, gridIds, pack, unpack } from "../../src/kernels/pack_cpu.ts";
+import {
+  avgPool2x,
+  downsample2x,
+  gridIds,
+  pack,
+  unpack,
+  upsample2x,
+} from "../../src/kernels/pack_cpu.ts";
 import { canny, edgeScores, grayFromDecoded } from "../../src/kernels/canny_cpu.ts";
 import { topkMask } from "../../src/kernels/topk_cpu.ts";
 import { expandStage3, repackStage2 } from "../../src/kernels/repack_cpu.ts";
@@ -59,6 +66,9 @@ Deno.test("pack, unpack and 2x downsampling equal the CPU reference exactly", gp
     1e-6,
     "box downsampling",
   );
+  // Bottleneck Sampling's latent-space resizes
+  assertClose(await gpu!.avgPool2x(latent, c, h, w), avgPool2x(latent, c, h, w), 1e-6, "mean pool");
+  assert.deepEqual(await gpu!.upsample2x(latent, c, h, w), upsample2x(latent, c, h, w));
 });
 
 Deno.test(
@@ -66,8 +76,9 @@ Deno.test(
   gpuTest,
   async () => {
     for (const [w, h, seed] of [[64, 64, 5], [48, 32, 6], [128, 96, 7]] as const) {
-      const img = picture(w, h, seed);
       for (const mode of ["ours", "clip"] as const) {
+        // "clip" weighs the raw values and clips to [0, 1]: give it a picture in that range
+        const img = picture(w, h, seed).map((v) => (mode === "clip" ? (v + 1) / 2 : v));
         const g = grayFromDecoded(img, w, h, mode);
         assert.deepEqual(await gpu!.gray(img, w, h, mode), Uint32Array.from(g), `gray ${mode}`);
         const expected = canny(g, w, h);
