@@ -95,7 +95,7 @@ async function edges(args: string[]): Promise<void> {
     (values.kernels as "auto" | "gpu" | "cpu" | undefined) ?? "auto",
     "wasm",
   );
-  const map = ops instanceof GpuOps ? await ops.cannyGray(gray, w, h) : canny(gray, w, h);
+  const map = ops instanceof GpuOps ? await ops.cannyHostGray(gray, w, h) : canny(gray, w, h);
   await Deno.writeFile(values.out, encodeGrayPng(map.map((v) => v * 255), w, h));
   const count = map.reduce((a, b) => a + b, 0);
   console.log(`wrote ${values.out}: ${count} edge pixels of ${w * h} (${ops.name} kernels)`);
@@ -105,10 +105,9 @@ async function edges(args: string[]): Promise<void> {
     if (w % fp || h % fp) {
       throw new TypeError(`image size ${w}x${h} is not a multiple of the token footprint ${fp}`);
     }
-    const gpu = ops instanceof GpuOps ? ops : undefined;
-    const scores = gpu ? await gpu.edgeScores(map, w, h, fp) : edgeScores(map, w, h, fp);
+    const scores = edgeScores(map, w, h, fp);
     const k = Math.floor(scores.length * ratio);
-    const mask = gpu ? await gpu.topk(scores, k) : topkMask(scores, k);
+    const mask = topkMask(scores, k);
     const rgba = new Uint8Array(w * h * 4);
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {

@@ -133,8 +133,8 @@ export class LoadedModel {
     const L = m.max_text_tokens;
     const B = conds.length;
     const count = n * 4 * m.latent_channels;
-    const batch = gpu.emptyBuffer(B * count * 4, "dit batch");
-    for (let b = 0; b < B; b++) gpu.copyInto(x, batch, count * 4, b * count * 4);
+    const batch = gpu.ctx.empty(B * count * 4, "dit batch");
+    for (let b = 0; b < B; b++) gpu.ctx.copyInto(x, batch, count * 4, b * count * 4);
     const cat = (parts: Float32Array[]) => {
       const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
       parts.reduce((o, p) => (out.set(p, o), o + p.length), 0);
@@ -149,14 +149,14 @@ export class LoadedModel {
       img_ids: { data: ids, dims: [n, 3] },
       txt_ids: { data: new Float32Array(L * 3), dims: [L, 3] },
     });
-    gpu.releaseBuffer(batch);
+    gpu.ctx.release(batch);
     const v = out.out_hidden_states!;
     let guided: GPUBuffer;
     if (B === 2) {
-      guided = gpu.cfgOnDevice(v.buffer, guidance, count);
+      guided = gpu.k.cfgCombine.run(v.buffer, guidance, count);
     } else {
-      guided = gpu.emptyBuffer(count * 4, "v");
-      gpu.copyInto(v.buffer, guided, count * 4, 0);
+      guided = gpu.ctx.empty(count * 4, "v");
+      gpu.ctx.copyInto(v.buffer, guided, count * 4, 0);
     }
     // the copy/combine is queued before ORT may reuse the output buffer
     v.dispose();
@@ -182,19 +182,19 @@ export class LoadedModel {
   async decodeOnDevice(latent: GPUBuffer, h: number, w: number, gpu: GpuOps): Promise<GPUBuffer> {
     const m = this.manifest;
     const count = m.latent_channels * h * w;
-    const raw = gpu.affineOnDevice(latent, 1 / m.vae_scaling, m.vae_shift, count);
+    const raw = gpu.k.affine.run(latent, 1 / m.vae_scaling, m.vae_shift, count);
     try {
       const out = await this.vae.runOnDevice({
         latent_sample: { buffer: raw, dims: [1, m.latent_channels, h, w] },
       });
       const sample = out.sample!;
       const bytes = sample.dims.reduce((a, d) => a * d, 1) * 4;
-      const image = gpu.emptyBuffer(bytes, "decoded");
-      gpu.copyInto(sample.buffer, image, bytes, 0);
+      const image = gpu.ctx.empty(bytes, "decoded");
+      gpu.ctx.copyInto(sample.buffer, image, bytes, 0);
       sample.dispose(); // the copy is queued before ORT may reuse its buffer
       return image;
     } finally {
-      gpu.releaseBuffer(raw);
+      gpu.ctx.release(raw);
     }
   }
 

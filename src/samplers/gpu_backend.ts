@@ -33,8 +33,8 @@ export function gpuBackend(
   const own = (buffer: GPUBuffer, length: number) => (arena.add(buffer), new Buf(buffer, length));
   const b = (h: Handle) => (h as Buf).buffer;
   const upload = (data: Float32Array | Int32Array, label: string) =>
-    own(gpu.uploadBuffer(data, label), data.length);
-  const read = (h: Handle) => gpu.readBuffer(b(h), h.length);
+    own(gpu.ctx.upload(data, label), data.length);
+  const read = (h: Handle) => gpu.ctx.readFloats(b(h), h.length);
   const arrays = "arrays" in model ? model.arrays : undefined;
   const device = "arrays" in model ? undefined : model;
   const velocity = async (x: Handle, ids: Float32Array, sigma: number): Promise<Handle> =>
@@ -54,7 +54,7 @@ export function gpuBackend(
     return {
       tokens: own(r.tokens, r.count * dim),
       groups: own(r.groups, r.count * 4),
-      ids: await gpu.readBuffer(r.ids, r.count * 3),
+      ids: await gpu.ctx.readFloats(r.ids, r.count * 3),
       count: r.count,
       lowCount: r.lowCount,
     };
@@ -65,49 +65,49 @@ export function gpuBackend(
     read,
     free: (h) => {
       if (!h || !arena.delete(b(h))) return;
-      gpu.releaseBuffer(b(h));
+      gpu.ctx.release(b(h));
     },
     release: () => {
-      for (const buf of arena) gpu.releaseBuffer(buf);
+      gpu.ctx.release(...arena);
       arena.clear();
     },
     velocity,
-    euler: (x, v, dt) => gpu.eulerOnDevice(b(x), b(v), dt, x.length),
+    euler: (x, v, dt) => gpu.k.euler.run(b(x), b(v), dt, x.length),
     cleanEstimate: (x, v, sigma) =>
-      own(gpu.cleanEstimateOnDevice(b(x), b(v), sigma, x.length), x.length),
+      own(gpu.k.cleanEstimate.run(b(x), b(v), sigma, x.length), x.length),
     renoise: (x0, n, sigma) => {
-      const out = own(gpu.affineOnDevice(b(x0), 1 - sigma, 0, x0.length), x0.length);
-      gpu.eulerOnDevice(out.buffer, b(n), sigma, x0.length);
+      const out = own(gpu.k.affine.run(b(x0), 1 - sigma, 0, x0.length), x0.length);
+      gpu.k.euler.run(out.buffer, b(n), sigma, x0.length);
       return out;
     },
-    pack: (l, c, h, w) => own(gpu.packOnDevice(b(l), c, h, w), l.length),
-    unpack: (t, c, h, w) => own(gpu.unpackOnDevice(b(t), c, h, w), t.length),
-    meanPool2x: (l, c, h, w) => own(gpu.avgPoolOnDevice(b(l), c, h, w), l.length / 4),
-    upsample2x: (l, c, h, w) => own(gpu.upsampleOnDevice(b(l), c, h, w), l.length * 4),
+    pack: (l, c, h, w) => own(gpu.k.pack.run(b(l), c, h, w), l.length),
+    unpack: (t, c, h, w) => own(gpu.k.unpack.run(b(t), c, h, w), t.length),
+    meanPool2x: (l, c, h, w) => own(gpu.k.downsample.run(b(l), c, h, w, "mean"), l.length / 4),
+    upsample2x: (l, c, h, w) => own(gpu.k.upsample.run(b(l), c, h, w), l.length * 4),
     decode,
-    canny: async (image, w, h, gray) => own(await gpu.cannyOnDevice(b(image), w, h, gray), w * h),
+    canny: async (image, w, h, gray) => own(await gpu.canny(b(image), w, h, gray), w * h),
     readEdges: (edges, pixels) => gpu.readEdges(b(edges), pixels),
     edgeScores: (edges, w, h, fp) =>
-      own(gpu.edgeScoresOnDevice(b(edges), w, h, fp), (w / fp) * (h / fp)),
-    topk: (scores, n, k) => own(gpu.topkOnDevice(b(scores), n, k), n),
+      own(gpu.k.edgeScore.run(b(edges), w, h, fp), (w / fp) * (h / fp)),
+    topk: (scores, n, k) => own(gpu.k.topk.run(b(scores), n, k), n),
     repackStage2: async (t, ids, mask, k, dim) => {
       const n = ids.length / 3;
       const idsb = upload(ids, "ids");
       return await repacked(
-        gpu.repackStage2OnDevice(b(t), idsb.buffer, b(mask), n, Math.min(k, n), dim),
+        gpu.k.repackStage2.run(b(t), idsb.buffer, b(mask), n, Math.min(k, n), dim),
         dim,
       );
     },
     expandStage3: async (t, ids, low, dim, cols, rows) => {
       const idsb = upload(ids, "ids");
       return await repacked(
-        gpu.expandStage3OnDevice(b(t), idsb.buffer, ids.length / 3, low, dim, cols, rows),
+        gpu.k.repackStage3.run(b(t), idsb.buffer, ids.length / 3, low, dim, cols, rows),
         dim,
       );
     },
     injectNoise: (x, r, dim, p, anchor) => {
       const a = anchor && { values: b(anchor.values), of: upload(anchor.of, "anchor of").buffer };
-      gpu.injectNoiseOnDevice(b(x), b(r.groups), r.count, dim, p, a);
+      gpu.k.noise.inject(b(x), b(r.groups), r.count, dim, p, a);
     },
   };
 }

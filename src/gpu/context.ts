@@ -1,0 +1,127 @@
+/**
+ * What every shader wrapper shares: the device, the buffer pool, Params uniforms, one
+ * dispatch, and reads back to the host (each recorded by label, so tests can see what
+ * crossed). It takes the `GPUDevice` as a parameter and never owns it.
+ *
+ * @example
+ * ```ts ignore
+ * const gpu = new GpuContext(device);
+ * const buf = gpu.upload(Float32Array.of(1, 2, 3), "x");
+ * const back = await gpu.readFloats(buf, 3);
+ * gpu.release(buf);
+ * ```
+ */
+import { BufferPool } from "./buffer_pool.ts";
+import { type Field, Kernel, packParams } from "./kernel.ts";
+
+/** Usage of every storage buffer the kernels read and write. */
+export const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+/** Workgroup size of the 1-D kernels (each shader's `override WG` default). */
+export const WG = 64;
+
+export type Typed = Float32Array | Uint32Array | Int32Array;
+type Ctor<T extends Typed> = { new (b: ArrayBuffer): T };
+
+/** Workgroups that cover `n` invocations. */
+export function groupsFor(n: number): number {
+  return Math.ceil(n / WG);
+}
+
+export class GpuContext {
+  readonly pool: BufferPool;
+  /** Labels of the buffers read back to the host, in order (what crossed, for tests). */
+  readonly readbacks: string[] = [];
+  #uniforms: GPUBuffer[] = [];
+
+  constructor(readonly device: GPUDevice) {
+    this.pool = new BufferPool(device);
+  }
+
+  /** The compiled `shaders/<name>.wgsl` (a wrapper loads its own once). */
+  load(name: string): Promise<Kernel> {
+    return Kernel.load(this.device, name);
+  }
+
+  /** A pooled storage buffer holding `data`; give it back with {@link release}. */
+  upload(data: Typed, label: string): GPUBuffer {
+    const buf = this.pool.acquire(Math.max(4, data.byteLength), STORAGE, label);
+    this.device.queue.writeBuffer(
+      buf,
+      0,
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      data.byteLength,
+    );
+    return buf;
+  }
+
+  empty(bytes: number, label: string): GPUBuffer {
+    return this.pool.acquire(Math.max(4, bytes), STORAGE, label);
+  }
+
+  release(...bufs: (GPUBuffer | undefined)[]): void {
+    for (const b of bufs) if (b) this.pool.release(b);
+  }
+
+  /** Records (into `encoder`) or submits one dispatch of `kernel` with its Params fields. */
+  run(
+    kernel: Kernel,
+    buffers: GPUBuffer[],
+    fields: Field[],
+    groups: number,
+    encoder?: GPUCommandEncoder,
+  ): void {
+    const enc = encoder ?? this.device.createCommandEncoder({ label: kernel.name });
+    kernel.dispatch(enc, buffers, this.#params(fields), [groups]);
+    if (!encoder) this.device.queue.submit([enc.finish()]);
+  }
+
+  #params(fields: Field[]): GPUBuffer {
+    const data = packParams(fields);
+    const buf = this.device.createBuffer({
+      label: "params",
+      size: data.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.device.queue.writeBuffer(buf, 0, data);
+    this.#uniforms.push(buf);
+    return buf;
+  }
+
+  /** `dst[offset..] = src` on the device. */
+  copyInto(src: GPUBuffer, dst: GPUBuffer, bytes: number, offset: number): void {
+    const enc = this.device.createCommandEncoder({ label: "copy" });
+    enc.copyBufferToBuffer(src, 0, dst, offset, bytes);
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  async read<T extends Typed>(buf: GPUBuffer, bytes: number, ctor: Ctor<T>): Promise<T> {
+    this.readbacks.push(this.pool.nameOf(buf));
+    const staging = this.pool.acquire(
+      Math.max(4, bytes),
+      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      "readback",
+    );
+    const enc = this.device.createCommandEncoder({ label: "readback" });
+    enc.copyBufferToBuffer(buf, 0, staging, 0, Math.max(4, Math.ceil(bytes / 4) * 4));
+    this.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ, 0, staging.size);
+    const out = new ctor(staging.getMappedRange(0, staging.size).slice(0, bytes));
+    staging.unmap();
+    this.pool.release(staging);
+    // every dispatch before this read has run: its uniforms can go
+    for (const u of this.#uniforms) u.destroy();
+    this.#uniforms = [];
+    return out;
+  }
+
+  readFloats(buf: GPUBuffer, count: number): Promise<Float32Array> {
+    return this.read(buf, count * 4, Float32Array);
+  }
+
+  dispose(): void {
+    for (const u of this.#uniforms) u.destroy();
+    this.#uniforms = [];
+    this.pool.dispose();
+  }
+}
