@@ -10,23 +10,12 @@
  * bootstrapMeanDiff([1, 1, 0, 1], [1, 0, 0, 1]).mean; // 0.25
  * ```
  */
+import { prng } from "./scenes.ts";
 
 export function nearestByCost<T extends { cost: number }>(cost: number, rows: T[]): T {
   let best = rows[0]!;
   for (const r of rows) if (Math.abs(r.cost - cost) < Math.abs(best.cost - cost)) best = r;
   return best;
-}
-
-/** Deterministic uniform [0, 1) stream (mulberry32): the same interval on every run. */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface Interval {
@@ -50,7 +39,7 @@ export function bootstrapMeanDiff(
   const d = a.map((v, i) => v - b[i]!).filter(Number.isFinite);
   if (d.length === 0) return { mean: NaN, lo: NaN, hi: NaN };
   const mean = d.reduce((s, v) => s + v, 0) / d.length;
-  const rand = uniform(seed);
+  const rand = prng(seed);
   const means = Float64Array.from({ length: resamples }, () => {
     let s = 0;
     for (let i = 0; i < d.length; i++) s += d[Math.floor(rand() * d.length)]!;

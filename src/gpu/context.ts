@@ -125,3 +125,11 @@ export class GpuContext {
     this.pool.dispose();
   }
 }
+
+/**
+ * A shader wrapper: `create(gpu)` compiles `shaders/<name>.wgsl` once and returns the
+ * wrapper's methods, built by `make` over that context and pipeline.
+ */
+export function defineKernel<T>(name: string, make: (gpu: GpuContext, kernel: Kernel) => T) {
+  return { name, create: async (gpu: GpuContext): Promise<T> => make(gpu, await gpu.load(name)) };
+}

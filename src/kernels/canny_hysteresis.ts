@@ -9,39 +9,32 @@
  * await (await CannyHysteresis.create(gpu)).toFixedPoint(cls, 64, 64);
  * ```
  */
-import { type GpuContext, groupsFor } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel, groupsFor } from "../gpu/context.ts";
 
 /** Sweeps recorded between reads of the `changed` flag (each read is a round trip). */
 const SWEEPS_PER_CHECK = 8;
 
-export class CannyHysteresis {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<CannyHysteresis> {
-    return new CannyHysteresis(gpu, await gpu.load("canny_hysteresis"));
-  }
-
+export const CannyHysteresis = defineKernel("canny_hysteresis", (gpu, kernel) => ({
   async toFixedPoint(cls: GPUBuffer, w: number, h: number): Promise<void> {
-    const changed = this.gpu.empty(4, "changed");
+    const changed = gpu.empty(4, "changed");
     try {
       for (;;) {
-        const enc = this.gpu.device.createCommandEncoder({ label: "hysteresis" });
+        const enc = gpu.device.createCommandEncoder({ label: "hysteresis" });
         enc.clearBuffer(changed);
         for (let i = 0; i < SWEEPS_PER_CHECK; i++) {
-          this.gpu.run(
-            this.kernel,
+          gpu.run(
+            kernel,
             [cls, changed],
             [["u32", w], ["u32", h]],
             groupsFor(w * h),
             enc,
           );
         }
-        this.gpu.device.queue.submit([enc.finish()]);
-        if ((await this.gpu.read(changed, 4, Uint32Array))[0] === 0) return;
+        gpu.device.queue.submit([enc.finish()]);
+        if ((await gpu.read(changed, 4, Uint32Array))[0] === 0) return;
       }
     } finally {
-      this.gpu.release(changed);
+      gpu.release(changed);
     }
-  }
-}
+  },
+}));

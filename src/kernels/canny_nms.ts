@@ -8,16 +8,9 @@
  * const cls = (await CannyNms.create(gpu)).record(encoder, sobel, 64, 64, 100, 200);
  * ```
  */
-import { type GpuContext, groupsFor } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel, groupsFor } from "../gpu/context.ts";
 
-export class CannyNms {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<CannyNms> {
-    return new CannyNms(gpu, await gpu.load("canny_nms"));
-  }
-
+export const CannyNms = defineKernel("canny_nms", (gpu, kernel) => ({
   record(
     encoder: GPUCommandEncoder,
     s: { dx: GPUBuffer; dy: GPUBuffer; mag: GPUBuffer },
@@ -26,14 +19,14 @@ export class CannyNms {
     low: number,
     high: number,
   ): GPUBuffer {
-    const cls = this.gpu.empty(w * h * 4, "cls");
-    this.gpu.run(
-      this.kernel,
+    const cls = gpu.empty(w * h * 4, "cls");
+    gpu.run(
+      kernel,
       [cls, s.dx, s.dy, s.mag],
       [["u32", w], ["u32", h], ["i32", low], ["i32", high]],
       groupsFor(w * h),
       encoder,
     );
     return cls;
-  }
-}
+  },
+}));

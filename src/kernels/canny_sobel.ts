@@ -7,30 +7,23 @@
  * const { dx, dy, mag } = (await CannySobel.create(gpu)).record(encoder, gray, 64, 64);
  * ```
  */
-import { type GpuContext, groupsFor } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel, groupsFor } from "../gpu/context.ts";
 
-export class CannySobel {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<CannySobel> {
-    return new CannySobel(gpu, await gpu.load("canny_sobel"));
-  }
-
+export const CannySobel = defineKernel("canny_sobel", (gpu, kernel) => ({
   record(encoder: GPUCommandEncoder, gray: GPUBuffer, w: number, h: number) {
     const n = w * h;
     const out = {
-      dx: this.gpu.empty(n * 4, "dx"),
-      dy: this.gpu.empty(n * 4, "dy"),
-      mag: this.gpu.empty(n * 4, "mag"),
+      dx: gpu.empty(n * 4, "dx"),
+      dy: gpu.empty(n * 4, "dy"),
+      mag: gpu.empty(n * 4, "mag"),
     };
-    this.gpu.run(
-      this.kernel,
+    gpu.run(
+      kernel,
       [out.dx, out.dy, out.mag, gray],
       [["u32", w], ["u32", h]],
       groupsFor(n),
       encoder,
     );
     return out;
-  }
-}
+  },
+}));

@@ -7,19 +7,12 @@
  * const v = (await CfgCombine.create(gpu)).run(batch, 3.5, count);
  * ```
  */
-import { type GpuContext, groupsFor } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel, groupsFor } from "../gpu/context.ts";
 
-export class CfgCombine {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<CfgCombine> {
-    return new CfgCombine(gpu, await gpu.load("cfg_combine"));
-  }
-
+export const CfgCombine = defineKernel("cfg_combine", (gpu, kernel) => ({
   run(batch: GPUBuffer, guidance: number, count: number): GPUBuffer {
-    const out = this.gpu.empty(count * 4, "guided v");
-    this.gpu.run(this.kernel, [out, batch], [["f32", guidance], ["u32", count]], groupsFor(count));
+    const out = gpu.empty(count * 4, "guided v");
+    gpu.run(kernel, [out, batch], [["f32", guidance], ["u32", count]], groupsFor(count));
     return out;
-  }
-}
+  },
+}));

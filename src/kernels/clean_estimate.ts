@@ -7,19 +7,12 @@
  * const x0 = (await CleanEstimate.create(gpu)).run(x, v, 0.7, count);
  * ```
  */
-import { type GpuContext, groupsFor } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel, groupsFor } from "../gpu/context.ts";
 
-export class CleanEstimate {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<CleanEstimate> {
-    return new CleanEstimate(gpu, await gpu.load("clean_estimate"));
-  }
-
+export const CleanEstimate = defineKernel("clean_estimate", (gpu, kernel) => ({
   run(x: GPUBuffer, v: GPUBuffer, sigma: number, count: number): GPUBuffer {
-    const out = this.gpu.empty(count * 4, "x0");
-    this.gpu.run(this.kernel, [out, x, v], [["f32", sigma], ["u32", count]], groupsFor(count));
+    const out = gpu.empty(count * 4, "x0");
+    gpu.run(kernel, [out, x, v], [["f32", sigma], ["u32", count]], groupsFor(count));
     return out;
-  }
-}
+  },
+}));

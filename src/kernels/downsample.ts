@@ -9,20 +9,13 @@
  * const low = (await Downsample.create(gpu)).run(latent, 4, 32, 32, "mean");
  * ```
  */
-import type { GpuContext } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel } from "../gpu/context.ts";
 import type { DownsampleMode } from "./pack_cpu.ts";
 import { runLatentKernel } from "./pack.ts";
 
 const MODE: Record<DownsampleMode | "mean", number> = { nearest: 0, box: 1, mean: 2 };
 
-export class Downsample {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<Downsample> {
-    return new Downsample(gpu, await gpu.load("downsample"));
-  }
-
+export const Downsample = defineKernel("downsample", (gpu, kernel) => ({
   run(
     latent: GPUBuffer,
     c: number,
@@ -32,8 +25,8 @@ export class Downsample {
   ): GPUBuffer {
     const n = c * h * w;
     return runLatentKernel(
-      this.gpu,
-      this.kernel,
+      gpu,
+      kernel,
       latent,
       n,
       n / 4,
@@ -41,5 +34,5 @@ export class Downsample {
       "downsampled",
       MODE[mode],
     );
-  }
-}
+  },
+}));

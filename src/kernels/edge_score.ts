@@ -7,28 +7,21 @@
  * const scores = (await EdgeScore.create(gpu)).run(cls, 64, 64, 8);
  * ```
  */
-import { type GpuContext, groupsFor } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel, groupsFor } from "../gpu/context.ts";
 
-export class EdgeScore {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<EdgeScore> {
-    return new EdgeScore(gpu, await gpu.load("edge_score"));
-  }
-
+export const EdgeScore = defineKernel("edge_score", (gpu, kernel) => ({
   run(cls: GPUBuffer, w: number, h: number, fp: number): GPUBuffer {
-    const scores = this.gpu.empty((w / fp) * (h / fp) * 4, "scores");
-    const enc = this.gpu.device.createCommandEncoder({ label: "edge scores" });
+    const scores = gpu.empty((w / fp) * (h / fp) * 4, "scores");
+    const enc = gpu.device.createCommandEncoder({ label: "edge scores" });
     enc.clearBuffer(scores);
-    this.gpu.run(
-      this.kernel,
+    gpu.run(
+      kernel,
       [scores, cls],
       [["u32", w], ["u32", h], ["u32", fp]],
       groupsFor(w * h),
       enc,
     );
-    this.gpu.device.queue.submit([enc.finish()]);
+    gpu.device.queue.submit([enc.finish()]);
     return scores;
-  }
-}
+  },
+}));

@@ -8,17 +8,10 @@
  * euler.run(x, v, -0.02, count);
  * ```
  */
-import { type GpuContext, groupsFor } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel, groupsFor } from "../gpu/context.ts";
 
-export class Euler {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<Euler> {
-    return new Euler(gpu, await gpu.load("euler"));
-  }
-
+export const Euler = defineKernel("euler", (gpu, kernel) => ({
   run(x: GPUBuffer, v: GPUBuffer, dt: number, count: number): void {
-    this.gpu.run(this.kernel, [x, v], [["f32", dt], ["u32", count]], groupsFor(count));
-  }
-}
+    gpu.run(kernel, [x, v], [["f32", dt], ["u32", count]], groupsFor(count));
+  },
+}));

@@ -8,21 +8,14 @@
  * const noise = (await Gaussian.create(gpu)).run(1234, 0, 0, 4096);
  * ```
  */
-import { type GpuContext, groupsFor } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel, groupsFor } from "../gpu/context.ts";
 import { seedKey } from "./philox_cpu.ts";
 
-export class Gaussian {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<Gaussian> {
-    return new Gaussian(gpu, await gpu.load("gaussian"));
-  }
-
+export const Gaussian = defineKernel("gaussian", (gpu, kernel) => ({
   run(seed: number, stream: number, start: number, count: number): GPUBuffer {
     const [lo, hi] = seedKey(seed);
-    const out = this.gpu.empty(count * 4, "gaussian out");
-    this.gpu.run(this.kernel, [out], [
+    const out = gpu.empty(count * 4, "gaussian out");
+    gpu.run(kernel, [out], [
       ["u32", lo],
       ["u32", hi],
       ["u32", stream],
@@ -30,5 +23,5 @@ export class Gaussian {
       ["u32", count],
     ], groupsFor(count));
     return out;
-  }
-}
+  },
+}));

@@ -8,25 +8,18 @@
  * const gray = (await Gray.create(gpu)).run(image, 64, 64, "ours");
  * ```
  */
-import { type GpuContext, groupsFor } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel, groupsFor } from "../gpu/context.ts";
 import type { GrayMode } from "./canny_cpu.ts";
 
-export class Gray {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<Gray> {
-    return new Gray(gpu, await gpu.load("gray"));
-  }
-
+export const Gray = defineKernel("gray", (gpu, kernel) => ({
   run(image: GPUBuffer, w: number, h: number, mode: GrayMode): GPUBuffer {
-    const out = this.gpu.empty(w * h * 4, "gray");
-    this.gpu.run(
-      this.kernel,
+    const out = gpu.empty(w * h * 4, "gray");
+    gpu.run(
+      kernel,
       [out, image],
       [["u32", w], ["u32", h], ["u32", mode === "ours" ? 0 : 1]],
       groupsFor(w * h),
     );
     return out;
-  }
-}
+  },
+}));

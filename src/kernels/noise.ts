@@ -8,18 +8,11 @@
  * (await Noise.create(gpu)).inject(x, groups, count, 16, params);
  * ```
  */
-import { type GpuContext, groupsFor } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel, groupsFor } from "../gpu/context.ts";
 import { type Anchor, groupCoefficient, type NoiseParams } from "./noise_cpu.ts";
 import { seedKey } from "./philox_cpu.ts";
 
-export class Noise {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<Noise> {
-    return new Noise(gpu, await gpu.load("noise"));
-  }
-
+export const Noise = defineKernel("noise", (gpu, kernel) => ({
   inject(
     x: GPUBuffer,
     groups: GPUBuffer,
@@ -29,8 +22,8 @@ export class Noise {
     anchor?: Anchor<GPUBuffer, GPUBuffer>,
   ): void {
     const [lo, hi] = seedKey(p.seed);
-    const none = anchor ? undefined : this.gpu.empty(4, "no anchor");
-    this.gpu.run(this.kernel, [x, groups, anchor?.values ?? none!, anchor?.of ?? none!], [
+    const none = anchor ? undefined : gpu.empty(4, "no anchor");
+    gpu.run(kernel, [x, groups, anchor?.values ?? none!, anchor?.of ?? none!], [
       ["u32", lo],
       ["u32", hi],
       ["u32", p.boundary],
@@ -42,6 +35,6 @@ export class Noise {
       ["f32", p.exactScale],
       ["u32", anchor ? 1 : 0],
     ], groupsFor(count * dim));
-    this.gpu.release(none);
-  }
-}
+    gpu.release(none);
+  },
+}));

@@ -8,7 +8,7 @@
  * const tokens = (await Pack.create(gpu)).run(latent, 4, 32, 32);
  * ```
  */
-import { type GpuContext, groupsFor } from "../gpu/context.ts";
+import { defineKernel, type GpuContext, groupsFor } from "../gpu/context.ts";
 import type { Kernel } from "../gpu/kernel.ts";
 
 /** One dispatch of a latent-layout kernel (pack, unpack, downsample, upsample). */
@@ -32,15 +32,9 @@ export function runLatentKernel(
   return out;
 }
 
-export class Pack {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<Pack> {
-    return new Pack(gpu, await gpu.load("pack"));
-  }
-
+export const Pack = defineKernel("pack", (gpu, kernel) => ({
   run(latent: GPUBuffer, c: number, h: number, w: number): GPUBuffer {
     const n = c * h * w;
-    return runLatentKernel(this.gpu, this.kernel, latent, n, n, [c, h, w], "packed");
-  }
-}
+    return runLatentKernel(gpu, kernel, latent, n, n, [c, h, w], "packed");
+  },
+}));

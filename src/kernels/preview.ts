@@ -8,25 +8,18 @@
  * const rgba = (await Preview.create(gpu)).run(latent, weights, 4, 32, 32);
  * ```
  */
-import { type GpuContext, groupsFor } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel, groupsFor } from "../gpu/context.ts";
 
-export class Preview {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<Preview> {
-    return new Preview(gpu, await gpu.load("preview"));
-  }
-
+export const Preview = defineKernel("preview", (gpu, kernel) => ({
   run(latent: GPUBuffer, weights: GPUBuffer, c: number, h: number, w: number): GPUBuffer {
     const pixels = h * w;
-    const out = this.gpu.empty(pixels * 4, "preview");
-    this.gpu.run(
-      this.kernel,
+    const out = gpu.empty(pixels * 4, "preview");
+    gpu.run(
+      kernel,
       [out, latent, weights],
       [["u32", c], ["u32", pixels]],
       groupsFor(pixels),
     );
     return out;
-  }
-}
+  },
+}));

@@ -9,8 +9,7 @@
  * const r = (await RepackStage2.create(gpu)).run(tokens, ids, mask, 64, 19, 16);
  * ```
  */
-import type { GpuContext } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel } from "../gpu/context.ts";
 
 /** A repacked sequence left on the device. */
 export interface DeviceRepacked {
@@ -21,13 +20,7 @@ export interface DeviceRepacked {
   lowCount: number;
 }
 
-export class RepackStage2 {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<RepackStage2> {
-    return new RepackStage2(gpu, await gpu.load("repack_stage2"));
-  }
-
+export const RepackStage2 = defineKernel("repack_stage2", (gpu, kernel) => ({
   run(
     tokens: GPUBuffer,
     ids: GPUBuffer,
@@ -38,20 +31,20 @@ export class RepackStage2 {
   ): DeviceRepacked {
     const count = n + 3 * selected;
     const out = {
-      tokens: this.gpu.empty(count * dim * 4, "stage2 tokens"),
-      ids: this.gpu.empty(count * 12, "stage2 ids"),
-      groups: this.gpu.empty(count * 16, "stage2 groups"),
+      tokens: gpu.empty(count * dim * 4, "stage2 tokens"),
+      ids: gpu.empty(count * 12, "stage2 ids"),
+      groups: gpu.empty(count * 16, "stage2 groups"),
       count,
       lowCount: n - selected,
     };
-    const info = this.gpu.empty(8, "stage2 info");
-    this.gpu.run(
-      this.kernel,
+    const info = gpu.empty(8, "stage2 info");
+    gpu.run(
+      kernel,
       [out.tokens, out.ids, out.groups, info, tokens, ids, mask],
       [["u32", n], ["u32", dim]],
       1,
     );
-    this.gpu.release(info);
+    gpu.release(info);
     return out;
-  }
-}
+  },
+}));

@@ -9,17 +9,10 @@
  * const full = (await RepackStage3.create(gpu)).run(tokens, ids, 121, 45, 16, 16, 16);
  * ```
  */
-import { type GpuContext, groupsFor } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel, groupsFor } from "../gpu/context.ts";
 import type { DeviceRepacked } from "./repack_stage2.ts";
 
-export class RepackStage3 {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<RepackStage3> {
-    return new RepackStage3(gpu, await gpu.load("repack_stage3"));
-  }
-
+export const RepackStage3 = defineKernel("repack_stage3", (gpu, kernel) => ({
   run(
     tokens: GPUBuffer,
     ids: GPUBuffer,
@@ -31,18 +24,18 @@ export class RepackStage3 {
   ): DeviceRepacked {
     const count = cols * rows;
     const out = {
-      tokens: this.gpu.empty(count * dim * 4, "stage3 tokens"),
-      ids: this.gpu.empty(count * 12, "stage3 ids"),
-      groups: this.gpu.empty(count * 16, "stage3 groups"),
+      tokens: gpu.empty(count * dim * 4, "stage3 tokens"),
+      ids: gpu.empty(count * 12, "stage3 ids"),
+      groups: gpu.empty(count * 16, "stage3 groups"),
       count,
       lowCount: 0,
     };
-    this.gpu.run(
-      this.kernel,
+    gpu.run(
+      kernel,
       [out.tokens, out.ids, out.groups, tokens, ids],
       [["u32", n], ["u32", lowCount], ["u32", dim], ["u32", cols]],
       groupsFor(n),
     );
     return out;
-  }
-}
+  },
+}));

@@ -7,28 +7,21 @@
  * const mask = (await Topk.create(gpu)).run(scores, 64, 19);
  * ```
  */
-import type { GpuContext } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel } from "../gpu/context.ts";
 
 /** The most scores the shader ranks in its one workgroup. */
 export const MAX_TOPK = 16384;
 
-export class Topk {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<Topk> {
-    return new Topk(gpu, await gpu.load("topk"));
-  }
-
-  /** Throws before taking any buffer when `n` is over {@link MAX_TOPK}. */
-  static check(n: number): void {
-    if (n > MAX_TOPK) throw new RangeError(`top-k handles up to ${MAX_TOPK} scores, got ${n}`);
-  }
-
-  run(scores: GPUBuffer, n: number, k: number): GPUBuffer {
-    Topk.check(n);
-    const mask = this.gpu.empty(n * 4, "mask");
-    this.gpu.run(this.kernel, [mask, scores], [["u32", n], ["u32", k]], 1);
-    return mask;
-  }
+/** Throws before any buffer is taken when `n` is over {@link MAX_TOPK}. */
+export function checkTopkSize(n: number): void {
+  if (n > MAX_TOPK) throw new RangeError(`top-k handles up to ${MAX_TOPK} scores, got ${n}`);
 }
+
+export const Topk = defineKernel("topk", (gpu, kernel) => ({
+  run(scores: GPUBuffer, n: number, k: number): GPUBuffer {
+    checkTopkSize(n);
+    const mask = gpu.empty(n * 4, "mask");
+    gpu.run(kernel, [mask, scores], [["u32", n], ["u32", k]], 1);
+    return mask;
+  },
+}));

@@ -7,19 +7,12 @@
  * const latent = (await Unpack.create(gpu)).run(tokens, 4, 32, 32);
  * ```
  */
-import type { GpuContext } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel } from "../gpu/context.ts";
 import { runLatentKernel } from "./pack.ts";
 
-export class Unpack {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<Unpack> {
-    return new Unpack(gpu, await gpu.load("unpack"));
-  }
-
+export const Unpack = defineKernel("unpack", (gpu, kernel) => ({
   run(tokens: GPUBuffer, c: number, h: number, w: number): GPUBuffer {
     const n = c * h * w;
-    return runLatentKernel(this.gpu, this.kernel, tokens, n, n, [c, h, w], "unpacked");
-  }
-}
+    return runLatentKernel(gpu, kernel, tokens, n, n, [c, h, w], "unpacked");
+  },
+}));

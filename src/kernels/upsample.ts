@@ -8,19 +8,12 @@
  * const full = (await Upsample.create(gpu)).run(low, 4, 16, 16);
  * ```
  */
-import type { GpuContext } from "../gpu/context.ts";
-import type { Kernel } from "../gpu/kernel.ts";
+import { defineKernel } from "../gpu/context.ts";
 import { runLatentKernel } from "./pack.ts";
 
-export class Upsample {
-  private constructor(private readonly gpu: GpuContext, private readonly kernel: Kernel) {}
-
-  static async create(gpu: GpuContext): Promise<Upsample> {
-    return new Upsample(gpu, await gpu.load("upsample"));
-  }
-
+export const Upsample = defineKernel("upsample", (gpu, kernel) => ({
   run(latent: GPUBuffer, c: number, h: number, w: number): GPUBuffer {
     const n = c * h * w;
-    return runLatentKernel(this.gpu, this.kernel, latent, n, 4 * n, [c, h, w], "upsampled");
-  }
-}
+    return runLatentKernel(gpu, kernel, latent, n, 4 * n, [c, h, w], "upsampled");
+  },
+}));

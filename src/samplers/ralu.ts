@@ -29,6 +29,7 @@ import { gridIds, pack, unpack } from "../kernels/pack_cpu.ts";
 import { expandStage3 } from "../kernels/repack_cpu.ts";
 import { denoise, initialNoise, lowResNoise, newCost, timed } from "./denoise.ts";
 import { type RaluParams, resolveRalu } from "./ralu_params.ts";
+import type { Repacked } from "./backend.ts";
 import type { PreviewGrid, SamplerContext, SamplerResult } from "./types.ts";
 
 export async function sampleRalu(
@@ -54,6 +55,15 @@ export async function sampleRalu(
     : undefined;
   const lowGrid: PreviewGrid = (x0) => ({ latent: unpack(x0, c, h, w), height: h, width: w });
   const fullGrid: PreviewGrid = (x0) => ({ latent: unpack(x0, c, H, W), height: H, width: W });
+  /** Correlated noise at a boundary; anchored runs take `g` from `anchors` at places `of()`. */
+  const inject = (boundary: 1 | 2, r: Repacked, of: () => Int32Array) =>
+    be.injectNoise(
+      r.tokens,
+      r,
+      dim,
+      noiseParams(ctx.seed, boundary, plan.boundaries[boundary - 1]!, p),
+      anchors && { values: anchors, of: of() },
+    );
 
   // 1. Stage 1 — low resolution, from the same noise a base run would use
   const ids1 = gridIds(h / 2, w / 2);
@@ -75,14 +85,7 @@ export async function sampleRalu(
     const cls = await be.canny(image, imgW, imgH, p.gray);
     const mask = be.topk(be.edgeScores(cls, imgW, imgH, fp), lowTokens, k);
     const rep = await be.repackStage2(s1.x, ids1, mask, k, dim);
-    const of = anchors && anchorPlaces(rep.ids, rep.lowCount, W / 2, w / 2, fullTokens);
-    be.injectNoise(
-      rep.tokens,
-      rep,
-      dim,
-      noiseParams(ctx.seed, 1, plan.boundaries[0]!, p),
-      anchors && { values: anchors, of: of! },
-    );
+    inject(1, rep, () => anchorPlaces(rep.ids, rep.lowCount, W / 2, w / 2, fullTokens));
     return { rep, edges: await be.readEdges(cls, imgW * imgH) };
   });
   ctx.emit({
@@ -101,14 +104,7 @@ export async function sampleRalu(
   // 3. Stage 3 — everything at full resolution, raster order
   const full = await timed(cost, "overheadMs", async () => {
     const full = await be.expandStage3(s2.x, rep.ids, rep.lowCount, dim, W / 2, H / 2);
-    const of = anchors && Int32Array.from({ length: fullTokens }, (_, i) => i);
-    be.injectNoise(
-      full.tokens,
-      full,
-      dim,
-      noiseParams(ctx.seed, 2, plan.boundaries[1]!, p),
-      anchors && { values: anchors, of: of! },
-    );
+    inject(2, full, () => Int32Array.from({ length: fullTokens }, (_, i) => i)); // raster: its own place
     return full;
   });
   ctx.emit({ type: "stage", stage: 3, tokens: full.count, resolution: `${W}x${H}` });

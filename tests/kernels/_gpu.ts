@@ -10,7 +10,7 @@ import type { Anchor, NoiseParams } from "../../src/kernels/noise_cpu.ts";
 import type { DownsampleMode } from "../../src/kernels/pack_cpu.ts";
 import type { Repacked } from "../../src/kernels/repack_cpu.ts";
 import type { DeviceRepacked } from "../../src/kernels/repack_stage2.ts";
-import { Topk } from "../../src/kernels/topk.ts";
+import { checkTopkSize } from "../../src/kernels/topk.ts";
 
 export const device = await kernelDevice("wasm");
 export const noGpu = !device;
@@ -105,7 +105,7 @@ class ArrayForms {
     );
   }
   topk(scores: Uint32Array, k: number) {
-    Topk.check(scores.length); // before the upload, so a refusal leaves nothing held
+    checkTopkSize(scores.length); // before the upload, so a refusal leaves nothing held
     return this.#with(
       [scores],
       (b) => this.ops.k.topk.run(b!, scores.length, k),
