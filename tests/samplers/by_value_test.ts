@@ -131,7 +131,7 @@ Deno.test("bottleneck: 2x2 means down, nearest up in latent space, re-noised at 
   }
 });
 
-Deno.test("bottleneck: a ramp comes back from the low stage unscrambled", async () => {
+Deno.test("bottleneck: a ramp comes back from the low stage unscrambled", () => {
   // the latent-space pair on its own: row 0.5 0.5 2.5 2.5 (2x2 means of 0..3) stays in place
   const be = context().ctx.backend;
   const ramp = Float32Array.from({ length: 16 }, (_, i) => i % 4); // [1, 4, 4]: 0 1 2 3 per row
