@@ -9,7 +9,7 @@
  */
 import type { ImageRequest } from "../config/image_request.ts";
 import type { CostReport } from "../pipeline/cost.ts";
-import { generateImage, type PipelineEvent } from "../pipeline/generate.ts";
+import { generateImage, type PipelineEvent, planSteps } from "../pipeline/generate.ts";
 import type { LoadedModel } from "../pipeline/model.ts";
 import { encodeBase64 } from "../http/base64.ts";
 import { encodeGrayPng } from "../pipeline/image_codec.ts";
@@ -23,7 +23,11 @@ export interface GenerationResult {
   cost: CostReport;
 }
 
-/** Steps between previews so that `count` of them spread over the run. */
+/**
+ * Steps between previews so that `count` of them spread over a run of `steps` steps, none
+ * on its last step: multiples of floor(steps / (count + 1)), of which at least `count`
+ * fall before the end.
+ */
 export function previewInterval(steps: number, count: number): number {
   return count <= 0 ? 0 : Math.max(1, Math.floor(steps / (count + 1)));
 }
@@ -56,16 +60,21 @@ function eventData(ev: PipelineEvent): [string, unknown] {
   }
 }
 
+/**
+ * `defaultPreviewEvery` (the server's `--preview-every`) applies to jobs that name no
+ * `preview_every`; a `stream: true` request spreads its `partial_images` over the run.
+ */
 export function generationWork(
   model: LoadedModel,
   req: ImageRequest,
   seed: number,
+  defaultPreviewEvery = 0,
 ): (job: Job) => Promise<GenerationResult> {
   return async (job) => {
-    const m = model.manifest;
-    const steps = req.steps ?? m.default_steps;
-    const previewEvery = req.preview_every ??
-      (req.stream ? previewInterval(steps, req.partial_images) : 0);
+    const steps = planSteps(model, req);
+    const previewEvery = req.stream
+      ? (req.preview_every ?? previewInterval(steps, req.partial_images))
+      : (req.preview_every ?? defaultPreviewEvery);
     const images: GenerationResult["images"] = [];
     const perImage: number[] = [];
     let cost: CostReport | undefined;

@@ -4,7 +4,7 @@
  */
 import { type ImageRequest, imageRequestSchema } from "../config/image_request.ts";
 import { fromZod, HttpError } from "../http/errors.ts";
-import { resolveSize } from "../pipeline/generate.ts";
+import { planSteps } from "../pipeline/generate.ts";
 import { samplerFor } from "../samplers/registry.ts";
 import type { ServerState } from "../server_state.ts";
 import { type GenerationResult, generationWork } from "./generation_job.ts";
@@ -32,9 +32,16 @@ export async function submitGeneration(
 ): Promise<{ job: Job; request: ImageRequest; model: LoadedModel }> {
   const request = parseImageRequest(body);
   const model = await state.registry.get(request.model ?? state.registry.defaultId);
-  resolveSize(model, request.size);
   const method = request.acceleration?.method ?? "base";
   samplerFor(method);
+  if (request.steps !== undefined && method !== "base") {
+    throw new HttpError(
+      400,
+      `steps sets base's step count; ${method} takes its steps from the preset, N, or token_steps`,
+      "steps",
+    );
+  }
+  planSteps(model, request); // size, preset and custom plan checked before the queue
   if (
     request.negative_prompt !== undefined && model.manifest.default_guidance <= 1 &&
     (request.guidance ?? 0) <= 1
@@ -42,7 +49,9 @@ export async function submitGeneration(
     throw new HttpError(400, "negative_prompt needs guidance > 1", "negative_prompt");
   }
   const seed = request.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const job = state.queue.submit(generationWork(model, request, seed));
+  const job = state.queue.submit(
+    generationWork(model, request, seed, state.flags["preview-every"]),
+  );
   job.finished.then(() => {
     if (job.status !== "completed") return;
     const r = job.result as GenerationResult;

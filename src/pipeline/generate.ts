@@ -15,7 +15,7 @@ import { encodeImage, type OutputFormat, planarToRgba } from "./image_codec.ts";
 import type { Conditioning, LoadedModel } from "./model.ts";
 import { HttpError } from "../http/errors.ts";
 import { type CostReport, costReport } from "./cost.ts";
-import { samplerFor } from "../samplers/registry.ts";
+import { runSteps, samplerFor } from "../samplers/registry.ts";
 
 export interface GenerateParams {
   prompt: string;
@@ -75,6 +75,18 @@ export function resolveSize(
   return parseSize(chosen);
 }
 
+/** The denoising steps this request's run makes (throws the method's 400s up front). */
+export function planSteps(
+  model: LoadedModel,
+  p: Pick<GenerateParams, "size" | "steps" | "acceleration">,
+): number {
+  const m = model.manifest;
+  const { width, height } = resolveSize(model, p.size);
+  const f = m.vae_scale_factor;
+  const fullTokens = (width / f / 2) * (height / f / 2);
+  return runSteps(p.acceleration, m, p.steps ?? m.default_steps, fullTokens);
+}
+
 export async function generateImage(
   model: LoadedModel,
   p: GenerateParams,
@@ -107,6 +119,7 @@ export async function generateImage(
     tokenFootprintPx: m.token_footprint_px,
     evalsPerStep: useCfg ? 2 : 1,
     previewEvery,
+    totalSteps: planSteps(model, p),
     signal: hooks.signal,
     emit: (ev) => {
       if (ev.type === "step" && ev.preview) {

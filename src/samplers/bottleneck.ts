@@ -36,13 +36,13 @@ export const BOTTLENECK_PRESETS: Record<string, { N: number[]; e: number[] }> = 
 /** Philox streams of the fresh noise drawn at the two resolution changes. */
 const DOWN_STREAM = 11, UP_STREAM = 12;
 
-export async function sampleBottleneck(
-  ctx: SamplerContext,
+/** Steps and stage ends of a request: preset or custom, fitted to a token-step budget. */
+export function bottleneckPlan(
   acc: Acceleration,
-  _m: Manifest,
-): Promise<SamplerResult> {
+  fullTokens: number,
+): { N: number[]; e: number[] } {
   const preset = BOTTLENECK_PRESETS[acc.preset ?? "4x"];
-  let N = acc.N ?? preset?.N;
+  const N = acc.N ?? preset?.N;
   const e = acc.e ?? preset?.e;
   if (!N || !e) {
     throw new HttpError(
@@ -51,11 +51,20 @@ export async function sampleBottleneck(
       "acceleration.preset",
     );
   }
+  const tokens = [fullTokens, fullTokens / 4, fullTokens];
+  return { N: acc.token_steps ? fitSteps(N, tokens, acc.token_steps) : N, e };
+}
+
+export async function sampleBottleneck(
+  ctx: SamplerContext,
+  acc: Acceleration,
+  _m: Manifest,
+): Promise<SamplerResult> {
   const be = ctx.backend;
   const { channels: c, height: H, width: W } = ctx.shape;
   const h = H / 2, w = W / 2;
   const full = (H / 2) * (W / 2), low = full / 4;
-  if (acc.token_steps) N = fitSteps(N, [full, low, full], acc.token_steps);
+  const { N, e } = bottleneckPlan(acc, full);
   const h0 = ctx.baseShift, hLow = Math.max(1, h0 / 2);
   const anchored = acc.noise === "anchored";
   const seedNoise = initialNoise(ctx);

@@ -59,8 +59,8 @@ export async function timed<T>(
 /**
  * Euler steps through `sigmas` on the token sequence `x` (updated in place). Returns the
  * last velocity (the next stage's clean estimate needs it). The latent is read back only
- * for a preview, on the steps `ctx.previewEvery` asks for; `grid` lays a clean estimate
- * out as a `[C, h, w]` latent for it.
+ * for a preview, every `ctx.previewEvery` steps of the whole run (not on its last step);
+ * `grid` lays a clean estimate out as a `[C, h, w]` latent for it.
  */
 export async function denoise(
   ctx: SamplerContext,
@@ -81,7 +81,10 @@ export async function denoise(
     cost.tokensPerStep.push(n);
     cost.tokenSteps += n * ctx.evalsPerStep;
     cost.evaluations += ctx.evalsPerStep;
-    const wantPreview = !!ctx.previewEvery && (i + 1) % ctx.previewEvery === 0;
+    // counted over the run's steps, not the stage's; the last step's is the final image
+    const runStep = cost.tokensPerStep.length;
+    const wantPreview = !!ctx.previewEvery && runStep % ctx.previewEvery === 0 &&
+      runStep !== ctx.totalSteps;
     let preview: ReturnType<PreviewGrid> | undefined;
     if (wantPreview) {
       const x0 = be.cleanEstimate(x, v, sigma);

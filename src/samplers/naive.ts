@@ -26,14 +26,8 @@ export const NAIVE_PRESETS: Record<string, { N: [number, number]; t_up: number }
   "7x": { N: [5, 5], t_up: 0.3 },
 };
 
-export async function sampleNaive(
-  ctx: SamplerContext,
-  acc: Acceleration,
-  _m: Manifest,
-): Promise<SamplerResult> {
-  const be = ctx.backend;
-  const { channels: c, height: H, width: W } = ctx.shape;
-  const h = H / 2, w = W / 2;
+/** Steps (low, full) and upsampling time of a request: preset or custom, fitted to a budget. */
+export function naivePlan(acc: Acceleration, fullTokens: number): { N: number[]; tUp: number } {
   const preset = NAIVE_PRESETS[acc.preset ?? "4x"];
   if (!preset && !(acc.N && acc.t_up)) {
     throw new HttpError(
@@ -42,10 +36,21 @@ export async function sampleNaive(
       "acceleration.preset",
     );
   }
-  const tUp = acc.t_up ?? preset!.t_up;
-  const low = (H / 4) * (W / 4), full = (H / 2) * (W / 2);
   let N = acc.N ? [acc.N[0]! + acc.N[1]!, acc.N[2]!] : [...preset!.N];
-  if (acc.token_steps) N = fitSteps(N, [low, full], acc.token_steps);
+  if (acc.token_steps) N = fitSteps(N, [fullTokens / 4, fullTokens], acc.token_steps);
+  return { N, tUp: acc.t_up ?? preset!.t_up };
+}
+
+export async function sampleNaive(
+  ctx: SamplerContext,
+  acc: Acceleration,
+  _m: Manifest,
+): Promise<SamplerResult> {
+  const be = ctx.backend;
+  const { channels: c, height: H, width: W } = ctx.shape;
+  const h = H / 2, w = W / 2;
+  const low = (H / 4) * (W / 4), full = (H / 2) * (W / 2);
+  const { N, tUp } = naivePlan(acc, full);
   const h0 = ctx.baseShift;
   const cost = newCost();
 

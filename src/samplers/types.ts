@@ -56,8 +56,10 @@ export interface SamplerContext {
   emit: (event: SamplerEvent) => void;
   signal: AbortSignal;
   evalsPerStep: number;
-  /** Steps between previews (0 = none): the latent is read back only then. */
+  /** Steps of the whole run between previews (0 = none): the latent is read back only then. */
   previewEvery?: number;
+  /** Steps the whole run makes: no preview at the last one (the final image follows). */
+  totalSteps?: number;
 }
 
 export interface SamplerResult {

@@ -22,7 +22,8 @@ Deno.test(
     const steps = events.filter((e) => e.event === "step").map((e) => JSON.parse(e.data));
     const previews = events.filter((e) => e.event === "preview");
     assert.equal(steps.length, 6, "every step reports");
-    assert.equal(previews.length, 3);
+    // steps 2 and 4: the last step's preview would only repeat the final image
+    assert.deepEqual(previews.map((e) => JSON.parse(e.data).step), [2, 4]);
     assert.equal(names.at(-1), "completed");
     const done = JSON.parse(events.at(-1)!.data);
     assert.equal(done.images.length, 1);
@@ -129,5 +130,90 @@ Deno.test(
         .status,
       200,
     );
+  },
+);
+
+const METHODS = [
+  { method: "base" },
+  { method: "ralu", preset: "4x" },
+  { method: "ralu", preset: "7x" },
+  { method: "naive", preset: "4x" },
+  { method: "bottleneck", preset: "7x" },
+] as const;
+
+Deno.test(
+  "with default settings every method's job streams previews (the server's --preview-every, over the run's steps)",
+  ortTest,
+  async () => {
+    const every = state.flags["preview-every"];
+    assert.equal(every, 5);
+    for (const acceleration of METHODS) {
+      const res = await app.request(
+        "/v1/images/jobs",
+        post({ prompt: "a red circle", size: "64x64", seed: 3, acceleration }),
+      );
+      assert.equal(res.status, 202, JSON.stringify(acceleration));
+      const events = await readSse(await app.request((await res.json()).events_url));
+      const steps = events.filter((e) => e.event === "step").length;
+      const previews = events.filter((e) => e.event === "preview").map((e) => JSON.parse(e.data));
+      const want: number = Math.ceil(steps / every) - 1; // multiples of 5 before the last step
+      assert.ok(want >= 1, `${acceleration.method}: ${steps} steps`);
+      assert.equal(previews.length, want, `${JSON.stringify(acceleration)}: ${steps} steps`);
+    }
+  },
+);
+
+Deno.test(
+  "stream: true gives exactly partial_images partials for every method with default settings",
+  ortTest,
+  async () => {
+    for (const acceleration of METHODS) {
+      for (const k of [1, 2, 3]) {
+        const res = await app.request(
+          "/v1/images/generations",
+          post({
+            prompt: "a blue square",
+            size: "64x64",
+            seed: 4,
+            stream: true,
+            partial_images: k,
+            acceleration,
+          }),
+        );
+        const events = await readSse(res);
+        const partial = events.filter((e) => e.event === "image_generation.partial_image");
+        const done = events.filter((e) => e.event === "image_generation.completed");
+        const what = `${JSON.stringify(acceleration)} k=${k}`;
+        assert.equal(partial.length, k, what);
+        assert.equal(done.length, 1, what);
+      }
+    }
+  },
+);
+
+Deno.test(
+  "steps with an accelerated method is a 400 naming steps; nothing is queued",
+  ortTest,
+  async () => {
+    const before = state.queue.depth;
+    const res = await app.request(
+      "/v1/images/jobs",
+      post({
+        prompt: "x",
+        size: "64x64",
+        steps: 4,
+        acceleration: { method: "ralu", preset: "7x" },
+      }),
+    );
+    assert.equal(res.status, 400);
+    const body = await res.json();
+    assert.equal(body.error.param, "steps");
+    assert.equal(state.queue.depth, before);
+    const bad = await app.request(
+      "/v1/images/jobs",
+      post({ prompt: "x", size: "64x64", acceleration: { method: "naive", preset: "9x" } }),
+    );
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.param, "acceleration.preset");
   },
 );
