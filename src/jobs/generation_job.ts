@@ -47,6 +47,9 @@ function eventData(ev: PipelineEvent): [string, unknown] {
         width: ev.width,
         height: ev.height,
         selected: ev.selected,
+        tokens: ev.tokens,
+        cols: ev.cols,
+        rows: ev.rows,
         b64_png: encodeBase64(encodeGrayPng(ev.mask, ev.width, ev.height)),
       }];
     case "step": {

@@ -94,6 +94,13 @@ export async function sampleRalu(
     height: imgH,
     mask: edges.map((v) => v * 255),
     selected: k,
+    // each selected token's first copy carries its own id (i, j)
+    tokens: Array.from({ length: (rep.count - rep.lowCount) / 4 }, (_, q) => {
+      const t = rep.lowCount + 4 * q;
+      return rep.ids[t * 3 + 1]! * (w / 2) + rep.ids[t * 3 + 2]!;
+    }),
+    cols: w / 2,
+    rows: h / 2,
   });
   ctx.emit({ type: "stage", stage: 2, tokens: rep.count, resolution: "mixed" });
   // a mixed sequence previews at full resolution, scattered as stage 3 will

@@ -23,7 +23,17 @@ export type StepEvent = {
 
 export type SamplerEvent =
   | { type: "stage"; stage: number; tokens: number; resolution: string }
-  | { type: "edge_mask"; width: number; height: number; mask: Uint8Array; selected: number }
+  | {
+    type: "edge_mask";
+    width: number;
+    height: number;
+    mask: Uint8Array;
+    selected: number;
+    /** The selected low-resolution tokens (raster index on the `cols` x `rows` grid). */
+    tokens: number[];
+    cols: number;
+    rows: number;
+  }
   | ({ type: "step" } & StepEvent);
 
 /** Turns a stage's clean estimate into a `[C, h, w]` latent for a preview. */

@@ -1,0 +1,98 @@
+/// <reference lib="dom" />
+/**
+ * The playground page in a real browser: Debian's Chromium, headless, driven by
+ * puppeteer-core (no browser download). Skipped where /usr/bin/chromium (or $CHROMIUM) is
+ * missing; `.ci/run` installs it, so CI always runs it.
+ */
+import assert from "node:assert/strict";
+import puppeteer from "puppeteer-core";
+import { fixtureApp, ortTest, slowDown } from "../_helpers.ts";
+
+const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
+const noChromium = await Deno.stat(CHROMIUM).then(() => false, () => true);
+
+Deno.test({
+  name: "playground: ralu 4x streams previews, the stage timeline, the edge map and the image; compare; cancel",
+  ...ortTest,
+  ignore: noChromium,
+  fn: async () => {
+    const { app, state } = await fixtureApp();
+    const model = await state.registry.get();
+    const restore = slowDown(model, 40); // slow enough to watch (and screenshot) a run
+    const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+    const url = `http://127.0.0.1:${server.addr.port}/`;
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu"],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.setViewport({ width: 1100, height: 1000 });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.goto(url);
+      await page.waitForFunction(() => document.querySelectorAll("#model option").length > 0);
+      assert.equal(await page.$eval("#model", (e) => (e as HTMLSelectElement).value), "fixture");
+      await page.select("#size", "128x128");
+      await page.select("#method", "ralu-4x");
+      // every control has a label a keyboard or screen-reader user can reach
+      const unlabelled = await page.$$eval(
+        "input, select, textarea",
+        (els) => els.filter((e) => !e.closest("label")).map((e) => e.id),
+      );
+      assert.deepEqual(unlabelled, []);
+
+      // 1. Generate: previews, timeline to stage 3, the edge map with tokens, the image
+      await page.click("#go");
+      await page.waitForFunction(() => document.querySelector("#preview")!.getAttribute("src"));
+      await page.waitForFunction(() =>
+        document.querySelector<HTMLElement>("#timeline")!.dataset.stage === "3"
+      );
+      await page.screenshot({ path: "docs/playground_running.png" });
+      await page.waitForFunction(() => document.querySelector("#result")!.getAttribute("src"), {
+        timeout: 30_000,
+      });
+      const view = await page.evaluate(() => ({
+        edges: document.querySelector("#edges")!.getAttribute("src") ?? "",
+        stage2: document.querySelector("#timeline li[data-stage='2'] span")!.textContent,
+        stage3: document.querySelector("#timeline li[data-stage='3']")!.className,
+        cost: document.querySelector("#cost")!.textContent,
+        status: document.querySelector("#status")!.textContent,
+        history: document.querySelectorAll("#history img").length,
+      }));
+      assert.match(view.edges, /^data:image\/png;base64,/);
+      assert.match(view.stage2!, /121 tokens/); // 64 - 19 + 4 x 19
+      assert.equal(view.stage3, "done");
+      assert.match(view.cost!, /token-steps \(4\.\d+x fewer than base-50\)/);
+      assert.equal(view.status, "done");
+      assert.equal(view.history, 1);
+
+      // 2. Compare with base: same seed, side by side, measured speedup
+      await page.click("#compare");
+      await page.waitForFunction(() => !document.querySelector<HTMLElement>("#comparison")!.hidden, {
+        timeout: 60_000,
+      });
+      const text = await page.$eval("#cmpText", (e) => e.textContent ?? "");
+      assert.match(text, /x faster in wall time/);
+      await page.screenshot({ path: "docs/playground.png", fullPage: true });
+
+      // 3. Cancel a long base run: it stops and says so
+      await page.select("#method", "base");
+      await page.$eval("#steps", (e) => ((e as HTMLInputElement).value = "200"));
+      await page.click("#go");
+      await page.waitForFunction(() => document.querySelector("#status")!.textContent === "running");
+      await page.click("#cancel");
+      await page.waitForFunction(() => document.querySelector("#status")!.textContent === "stopped", {
+        timeout: 10_000,
+      });
+      assert.match(await page.$eval("#error", (e) => e.textContent ?? ""), /cancel/i);
+      assert.equal(await page.$$eval("#history img", (els) => els.length), 2, "base of the compare");
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      restore();
+      await server.shutdown();
+    }
+  },
+});
