@@ -50,7 +50,9 @@ export function createApp(state: ServerState): Hono {
   const key = state.flags["api-key"];
   if (key) {
     app.use("*", async (c, next) => {
-      if (c.req.path === "/health" || c.req.method === "OPTIONS") return await next();
+      // the playground page holds no data; it asks for the key and sends it on every call
+      const open = c.req.path === "/health" || (c.req.path === "/" && c.req.method === "GET");
+      if (open || c.req.method === "OPTIONS") return await next();
       const auth = c.req.header("authorization") ?? "";
       if (auth !== `Bearer ${key}`) {
         throw new HttpError(401, "missing or wrong API key: send Authorization: Bearer <key>");

@@ -31,7 +31,7 @@ export const SERVE_HELP = `ralu-server serve [flags]
   --port PORT            (default 8787; 0 picks a free port)
   --model ID             model directory under models/ (default "default")
   --ep auto|webgpu|wasm  execution provider for the DiT (auto: WebGPU on a real GPU)
-  --api-key KEY          require "Authorization: Bearer KEY" on every route but /health
+  --api-key KEY          require "Authorization: Bearer KEY" on every route but /health and GET /
   --cors-origin ORIGIN   allow a browser origin (repeatable; off by default)
   --queue-size N         jobs allowed to wait (default 16; more get 429)
   --job-timeout SECONDS  per-job limit (default 600)

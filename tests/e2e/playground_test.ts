@@ -96,3 +96,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "playground: with --api-key the page asks for the key and sends it as a Bearer header",
+  ...ortTest,
+  ignore: noChromium,
+  fn: async () => {
+    const { app } = await fixtureApp({ "api-key": "s3cret-key" });
+    const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu"],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${server.addr.port}/`);
+      await page.waitForFunction(() => !document.querySelector<HTMLElement>("#keybox")!.hidden);
+      assert.match(await page.$eval("#error", (e) => e.textContent ?? ""), /API key/);
+      await page.type("#key", "s3cret-key");
+      await page.click("#savekey");
+      await page.waitForFunction(() => document.querySelectorAll("#model option").length > 0);
+      assert.equal(await page.$eval("#error", (e) => e.textContent), "");
+      assert.equal(await page.evaluate(() => sessionStorage.getItem("ralu-key")), "s3cret-key");
+    } finally {
+      await browser.close();
+      await server.shutdown();
+    }
+  },
+});

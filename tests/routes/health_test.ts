@@ -11,11 +11,12 @@ Deno.test("GET /health reports EP, model and queue depth", ortTest, async () => 
 });
 
 Deno.test(
-  "with an API key every route but /health needs the bearer token (401)",
+  "with an API key every route but /health and the page at / needs the bearer token (401)",
   ortTest,
   async () => {
     const { app } = await fixtureApp({ "api-key": "secret-key-1" });
     assert.equal((await app.request("/health")).status, 200);
+    assert.equal((await app.request("/")).status, 200);
     for (const path of ["/v1/models", "/metrics", "/v1/images/jobs/x"]) {
       const r = await app.request(path);
       assert.equal(r.status, 401, path);
