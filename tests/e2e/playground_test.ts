@@ -11,8 +11,18 @@ import { fixtureApp, ortTest, slowDown } from "../_helpers.ts";
 const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
 const noChromium = await Deno.stat(CHROMIUM).then(() => false, () => true);
 
+/** Headless Chromium on this server's URL; the caller closes it. */
+function launch() {
+  return puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu"],
+  });
+}
+
 Deno.test({
-  name: "playground: ralu 4x streams previews, the stage timeline, the edge map and the image; compare; cancel",
+  name:
+    "playground: ralu 4x streams previews, the stage timeline, the edge map and the image; compare; cancel",
   ...ortTest,
   ignore: noChromium,
   fn: async () => {
@@ -21,11 +31,7 @@ Deno.test({
     const restore = slowDown(model, 40); // slow enough to watch (and screenshot) a run
     const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
     const url = `http://127.0.0.1:${server.addr.port}/`;
-    const browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu"],
-    });
+    const browser = await launch();
     try {
       const page = await browser.newPage();
       await page.setViewport({ width: 1100, height: 1000 });
@@ -70,9 +76,12 @@ Deno.test({
 
       // 2. Compare with base: same seed, side by side, measured speedup
       await page.click("#compare");
-      await page.waitForFunction(() => !document.querySelector<HTMLElement>("#comparison")!.hidden, {
-        timeout: 60_000,
-      });
+      await page.waitForFunction(
+        () => !document.querySelector<HTMLElement>("#comparison")!.hidden,
+        {
+          timeout: 60_000,
+        },
+      );
       const text = await page.$eval("#cmpText", (e) => e.textContent ?? "");
       assert.match(text, /x faster in wall time/);
       await page.screenshot({ path: "docs/playground.png", fullPage: true });
@@ -81,13 +90,22 @@ Deno.test({
       await page.select("#method", "base");
       await page.$eval("#steps", (e) => ((e as HTMLInputElement).value = "200"));
       await page.click("#go");
-      await page.waitForFunction(() => document.querySelector("#status")!.textContent === "running");
+      await page.waitForFunction(() =>
+        document.querySelector("#status")!.textContent === "running"
+      );
       await page.click("#cancel");
-      await page.waitForFunction(() => document.querySelector("#status")!.textContent === "stopped", {
-        timeout: 10_000,
-      });
+      await page.waitForFunction(
+        () => document.querySelector("#status")!.textContent === "stopped",
+        {
+          timeout: 10_000,
+        },
+      );
       assert.match(await page.$eval("#error", (e) => e.textContent ?? ""), /cancel/i);
-      assert.equal(await page.$$eval("#history img", (els) => els.length), 2, "base of the compare");
+      assert.equal(
+        await page.$$eval("#history img", (els) => els.length),
+        2,
+        "base of the compare",
+      );
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();
@@ -104,11 +122,7 @@ Deno.test({
   fn: async () => {
     const { app } = await fixtureApp({ "api-key": "s3cret-key" });
     const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
-    const browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu"],
-    });
+    const browser = await launch();
     try {
       const page = await browser.newPage();
       await page.goto(`http://127.0.0.1:${server.addr.port}/`);
