@@ -26,9 +26,23 @@ export function createApp(state: ServerState): Hono {
     for (const [k, v] of Object.entries(e.headers)) c.header(k, v);
     return c.json(errorBody(e), e.status);
   });
-  app.notFound((c) =>
-    c.json(errorBody(new HttpError(404, `no route for ${c.req.method} ${c.req.path}`)), 404)
-  );
+  app.notFound((c) => {
+    // a known path with another method is a 405 naming the methods it takes
+    const allow = allowedMethods(app, c.req.path);
+    if (allow.length > 0) {
+      c.header("Allow", allow.join(", "));
+      return c.json(
+        errorBody(
+          new HttpError(
+            405,
+            `${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(", ")}`,
+          ),
+        ),
+        405,
+      );
+    }
+    return c.json(errorBody(new HttpError(404, `no route for ${c.req.method} ${c.req.path}`)), 404);
+  });
 
   app.use("*", async (c, next) => {
     await next();
@@ -46,6 +60,34 @@ export function createApp(state: ServerState): Hono {
       }),
     );
   }
+
+  // Cross-site safety, with or without an API key: a page on another origin may not start
+  // or cancel work on this machine (a form or text/plain POST needs no CORS preflight).
+  app.use("/v1/*", async (c, next) => {
+    if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") {
+      return await next();
+    }
+    const origin = c.req.header("origin");
+    const allowed = state.flags["cors-origin"];
+    if (
+      origin !== undefined && origin !== new URL(c.req.url).origin && !allowed.includes("*") &&
+      !allowed.includes(origin)
+    ) {
+      throw new HttpError(
+        403,
+        `requests from origin ${origin} are not allowed (see --cors-origin)`,
+      );
+    }
+    const type = c.req.header("content-type") ?? "";
+    if (c.req.method === "POST" && !/^application\/json\s*(;|$)/i.test(type)) {
+      throw new HttpError(
+        415,
+        "POST bodies must be JSON: send Content-Type: application/json",
+        null,
+      );
+    }
+    await next();
+  });
 
   const key = state.flags["api-key"];
   if (key) {
@@ -77,4 +119,15 @@ export function createApp(state: ServerState): Hono {
   app.route("/", healthRoutes(state));
   app.route("/", uiRoutes());
   return app;
+}
+
+/** Methods the app's routes take on `path` (Hono's route table; `:param` matches a segment). */
+function allowedMethods(app: Hono, path: string): string[] {
+  const methods = new Set<string>();
+  for (const r of app.routes) {
+    if (r.method === "ALL" || r.path.includes("*")) continue;
+    const re = new RegExp("^" + r.path.replace(/:[^/]+/g, "[^/]+") + "$");
+    if (re.test(path)) methods.add(r.method);
+  }
+  return [...methods].sort();
 }

@@ -10,6 +10,28 @@
 import { z } from "zod";
 
 export const MAX_PROMPT_CHARS = 1000;
+/** Seeds are unsigned 32-bit (the Philox key): 0 … 2^32 − 1. */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/** The fields each method takes besides `method` (anything else is refused). */
+const METHOD_FIELDS: Record<string, readonly string[]> = {
+  base: [],
+  ralu: [
+    "preset",
+    "N",
+    "e",
+    "r",
+    "h",
+    "Z",
+    "exact_noise",
+    "gray",
+    "nt_matching",
+    "noise",
+    "token_steps",
+  ],
+  naive: ["preset", "N", "t_up", "noise", "token_steps"],
+  bottleneck: ["preset", "N", "e", "noise", "token_steps"],
+};
 
 export const accelerationSchema = z.object({
   method: z.enum(["base", "ralu", "naive", "bottleneck"]).default("base"),
@@ -40,7 +62,25 @@ export const accelerationSchema = z.object({
    * token-steps (image tokens summed over steps, one guidance branch) as whole steps allow.
    */
   token_steps: z.number().int().min(1).max(10_000_000).optional(),
-}).strict();
+}).strict().superRefine((a, ctx) => {
+  const fields = METHOD_FIELDS[a.method]!;
+  for (const key of Object.keys(a)) {
+    if (key !== "method" && !fields.includes(key)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [key],
+        message: `not a field of method ${a.method} (it takes ${fields.join(", ") || "none"})`,
+      });
+    }
+  }
+  if (a.e && !(a.e[0]! < a.e[1]! && a.e[1]! < a.e[2]! && a.e[2] === 1)) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ["e"],
+      message: "stage ends must increase, with e3 = 1",
+    });
+  }
+});
 
 export type Acceleration = z.infer<typeof accelerationSchema>;
 
@@ -55,12 +95,21 @@ export const imageRequestSchema = z.object({
   stream: z.boolean().default(false),
   partial_images: z.number().int().min(0).max(3).default(0),
   user: z.string().max(256).optional(),
-  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+  seed: z.number().int().min(0).max(MAX_SEED).optional(),
   steps: z.number().int().min(1).max(200).optional(),
   guidance: z.number().min(0).max(20).optional(),
   negative_prompt: z.string().max(MAX_PROMPT_CHARS).optional(),
   preview_every: z.number().int().min(1).max(200).optional(),
   acceleration: accelerationSchema.optional(),
-}).strict();
+}).strict().superRefine((r, ctx) => {
+  // image i gets seed + i: every reported seed must be one a request may send back
+  if (r.seed !== undefined && r.seed + r.n - 1 > MAX_SEED) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ["seed"],
+      message: `seed + n - 1 must be at most ${MAX_SEED}`,
+    });
+  }
+});
 
 export type ImageRequest = z.infer<typeof imageRequestSchema>;

@@ -12,8 +12,11 @@ import { ZodError } from "zod";
 const TYPES: Record<number, string> = {
   400: "invalid_request_error",
   401: "authentication_error",
+  403: "permission_error",
   404: "not_found_error",
+  405: "invalid_request_error",
   413: "invalid_request_error",
+  415: "invalid_request_error",
   429: "rate_limit_error",
   500: "server_error",
   503: "server_error",
@@ -21,8 +24,11 @@ const TYPES: Record<number, string> = {
 
 const CODES: Record<number, string> = {
   401: "invalid_api_key",
+  403: "forbidden_origin",
   404: "not_found",
+  405: "method_not_allowed",
   413: "request_too_large",
+  415: "unsupported_media_type",
   429: "queue_full",
   500: "internal_error",
   503: "shutting_down",
@@ -30,7 +36,7 @@ const CODES: Record<number, string> = {
 
 export class HttpError extends Error {
   constructor(
-    readonly status: 400 | 401 | 404 | 413 | 429 | 500 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429 | 500 | 503,
     message: string,
     readonly param: string | null = null,
     readonly code: string | null = null,
