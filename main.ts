@@ -65,6 +65,10 @@ async function main(argv: string[]): Promise<void> {
       );
       Deno.exit(2);
     }
+    if (err instanceof Error && err.name === "ModelLoadError") {
+      console.error(`cannot start: ${err.message}`);
+      Deno.exit(2);
+    }
     if (err instanceof TypeError && /option|argument/i.test(err.message)) {
       console.error(`${err.message}\n\n${SERVE_HELP}`);
       Deno.exit(2);

@@ -22,7 +22,13 @@ export function imagesRoutes(state: ServerState): Hono {
   const app = new Hono();
 
   app.post("/v1/images/generations", async (c) => {
-    const { job, request, model } = await submitGeneration(state, await readJson(c.req.raw));
+    const { job, request, model } = await submitGeneration(
+      state,
+      await readJson(c.req.raw, {
+        bytes: state.flags["body-limit"],
+        timeoutMs: state.flags["body-timeout"] * 1000,
+      }),
+    );
     const size = request.size ?? model.manifest.default_size;
     const format = request.output_format;
 

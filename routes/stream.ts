@@ -32,7 +32,13 @@ export function streamRoutes(state: ServerState): Hono {
   };
 
   app.post("/v1/images/jobs", async (c) => {
-    const { job } = await submitGeneration(state, await readJson(c.req.raw));
+    const { job } = await submitGeneration(
+      state,
+      await readJson(c.req.raw, {
+        bytes: state.flags["body-limit"],
+        timeoutMs: state.flags["body-timeout"] * 1000,
+      }),
+    );
     return c.json(describe(state, job), 202);
   });
 

@@ -1,5 +1,6 @@
 /**
- * The Hono app: middleware (errors, auth, CORS, body limit, counters) and the routes.
+ * The Hono app: middleware (errors, auth, CORS, origin and content type, counters) and the
+ * routes; bodies are read, bounded and timed by `readJson` (src/jobs/submit.ts).
  *
  * @example
  * ```ts ignore
@@ -8,7 +9,6 @@
  * ```
  */
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { errorBody, HttpError, toHttpError } from "./http/errors.ts";
 import type { ServerState } from "./server_state.ts";
@@ -24,7 +24,8 @@ export function createApp(state: ServerState): Hono {
   app.onError((err, c) => {
     const e = toHttpError(err);
     for (const [k, v] of Object.entries(e.headers)) c.header(k, v);
-    return c.json(errorBody(e), e.status);
+    // 499 (a job its client cancelled) is not in Hono's status table; it is a real status line
+    return c.json(errorBody(e), e.status as 400);
   });
   app.notFound((c) => {
     // a known path with another method is a 405 naming the methods it takes
@@ -102,16 +103,6 @@ export function createApp(state: ServerState): Hono {
       await next();
     });
   }
-
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: state.flags["body-limit"],
-      onError: () => {
-        throw new HttpError(413, `request body over ${state.flags["body-limit"]} bytes`);
-      },
-    }),
-  );
 
   app.route("/", imagesRoutes(state));
   app.route("/", streamRoutes(state));

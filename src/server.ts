@@ -1,7 +1,7 @@
 /**
  * Starts the HTTP server: picks the execution provider, loads the default model, serves,
- * and shuts down gracefully on SIGTERM/SIGINT (queued jobs are cancelled, the running one
- * is stopped within a step, open connections are drained).
+ * and shuts down on SIGTERM/SIGINT within a bound (queued jobs get a retryable 503, the
+ * running one may finish within `--shutdown-grace`, open connections are drained).
  *
  * @example
  * ```ts ignore
@@ -53,10 +53,22 @@ export async function startServer(flags: ServeFlags): Promise<RunningServer> {
     })`,
   );
   let stopping: Promise<void> | undefined;
+  // Bounded: queued jobs get a retryable 503 now, the running job has the grace to finish,
+  // and connections still open after grace + 1 s (a client trickling its body) are left
+  // to the process exit rather than waited for.
   const shutdown = () => {
     stopping ??= (async () => {
-      await state.queue.shutdown();
-      await server.shutdown();
+      const graceMs = flags["shutdown-grace"] * 1000;
+      const deadline = performance.now() + graceMs + 1000 - 100;
+      await state.queue.shutdown(graceMs);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        server.shutdown(),
+        new Promise<void>((
+          r,
+        ) => (timer = setTimeout(r, Math.max(0, deadline - performance.now())))),
+      ]);
+      clearTimeout(timer);
     })();
     return stopping;
   };

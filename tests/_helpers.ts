@@ -51,3 +51,47 @@ export function slowDown(
   }) as typeof model.velocity;
   return () => (model.velocity = original);
 }
+
+/** The real server process on the fixture model (port 0), started as `deno task start` would. */
+export async function spawnServer(
+  ...extra: string[]
+): Promise<{ url: string; proc: Deno.ChildProcess; stop: () => Promise<number> }> {
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--unstable-no-legacy-abort",
+      "-A",
+      "main.ts",
+      "serve",
+      "--port",
+      "0",
+      "--model",
+      "fixture",
+      "--ep",
+      "wasm",
+      ...extra,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/listening on (http:\/\/\S+)/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`server exited before listening: ${text}`);
+    text += value;
+  }
+  const url = text.match(/listening on (http:\/\/\S+)/)![1]!;
+  // keep draining stdout so the child never blocks on a full pipe
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })();
+  return {
+    url,
+    proc,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      return (await proc.status).code;
+    },
+  };
+}

@@ -21,6 +21,8 @@ export const serveFlagsSchema = z.object({
   "job-timeout": z.coerce.number().int().min(1).default(600),
   "body-limit": z.coerce.number().int().min(1024).default(64 * 1024),
   "preview-every": z.coerce.number().int().min(0).default(5),
+  "body-timeout": z.coerce.number().min(0.1).default(10),
+  "shutdown-grace": z.coerce.number().min(0).default(10),
   kernels: z.enum(["auto", "gpu", "cpu"]).default("auto"),
 });
 
@@ -37,6 +39,9 @@ export const SERVE_HELP = `ralu-server serve [flags]
   --job-timeout SECONDS  per-job limit (default 600)
   --body-limit BYTES     request body limit (default 65536; larger gets 413)
   --preview-every K      job SSE preview interval in steps (default 5; 0 = none)
+  --body-timeout SECONDS time to receive a request body (default 10; slower gets 408)
+  --shutdown-grace SECONDS on SIGTERM, time the running job may finish in (default 10); queued
+                         jobs get a retryable 503 at once; the process exits by grace + 1 s
   --kernels auto|gpu|cpu where RALU's kernels run (auto: the GPU adapter if any)
 
 ralu-server generate --prompt TEXT --out FILE.png [--model ID] [--ep E] [--seed N]
@@ -59,6 +64,8 @@ export function parseServeFlags(args: string[]): ServeFlags {
       "job-timeout": { type: "string" },
       "body-limit": { type: "string" },
       "preview-every": { type: "string" },
+      "body-timeout": { type: "string" },
+      "shutdown-grace": { type: "string" },
       kernels: { type: "string" },
     },
     strict: true,

@@ -15,9 +15,11 @@ const TYPES: Record<number, string> = {
   403: "permission_error",
   404: "not_found_error",
   405: "invalid_request_error",
+  408: "invalid_request_error",
   413: "invalid_request_error",
   415: "invalid_request_error",
   429: "rate_limit_error",
+  499: "cancelled_error",
   500: "server_error",
   503: "server_error",
 };
@@ -27,16 +29,18 @@ const CODES: Record<number, string> = {
   403: "forbidden_origin",
   404: "not_found",
   405: "method_not_allowed",
+  408: "request_timeout",
   413: "request_too_large",
   415: "unsupported_media_type",
   429: "queue_full",
+  499: "cancelled",
   500: "internal_error",
   503: "shutting_down",
 };
 
 export class HttpError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429 | 500 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 429 | 499 | 500 | 503,
     message: string,
     readonly param: string | null = null,
     readonly code: string | null = null,

@@ -95,7 +95,7 @@ export class JobQueue {
   }
 
   submit(work: JobWork): Job {
-    if (this.#closed) throw new HttpError(503, "the server is shutting down");
+    if (this.#closed) throw shuttingDown();
     if (this.#waiting.length >= this.options.maxQueued) {
       const retry = Math.max(1, Math.ceil(this.#estimatedWaitMs() / 1000));
       throw new HttpError(
@@ -133,29 +133,45 @@ export class JobQueue {
     if (i >= 0) {
       this.#waiting.splice(i, 1);
       job.controller.abort(new DOMException(reason, "AbortError"));
-      this.#end(job, "cancelled", new HttpError(400, `job ${reason}`, null, "cancelled"));
+      this.#end(job, "cancelled", cancelledError(reason, this.#closed));
     } else {
       job.controller.abort(new DOMException(reason, "AbortError"));
     }
     return true;
   }
 
-  /** Stops taking jobs, cancels the waiting ones and aborts the running one. */
-  async shutdown(): Promise<void> {
+  /**
+   * Stops taking jobs and cancels the waiting ones (a retryable 503); the running one may
+   * finish within `graceMs`, and is cancelled when that runs out.
+   */
+  async shutdown(graceMs = 0): Promise<void> {
     this.#closed = true;
     for (const job of [...this.#waiting]) this.cancel(job.id, "cancelled: server shutting down");
-    if (this.#running) this.cancel(this.#running.id, "cancelled: server shutting down");
-    await this.#idle;
+    const running = this.#running;
+    if (running) {
+      const grace = setTimeout(
+        () => this.cancel(running.id, "cancelled: server shutting down"),
+        graceMs,
+      );
+      await this.#idle;
+      clearTimeout(grace);
+    }
   }
 
+  /**
+   * Until the queue drains: the mean measured duration of recent jobs times the jobs
+   * ahead; before any has finished, the running job's time so far stands in (a lower
+   * bound, rather than a guess).
+   */
   #estimatedWaitMs(): number {
     const done = [...this.#jobs.values()].filter((j) =>
       j.status === "completed" && j.startedAt && j.endedAt
-    );
-    const avg = done.length
+    ).slice(-20);
+    const running = this.#running?.startedAt ? Date.now() - this.#running.startedAt : 0;
+    const per = done.length
       ? done.reduce((s, j) => s + (j.endedAt! - j.startedAt!), 0) / done.length
-      : 5000;
-    return avg * (this.#waiting.length + 1);
+      : Math.max(running, 250);
+    return Math.max(0, per - running) + per * this.#waiting.length;
   }
 
   #pump(): void {
@@ -196,12 +212,9 @@ export class JobQueue {
         this.#end(
           job,
           status,
-          new HttpError(
-            status === "failed" ? 500 : 400,
-            `job ${reason}`,
-            null,
-            status === "failed" ? "timeout" : "cancelled",
-          ),
+          status === "failed"
+            ? new HttpError(500, `job ${reason}`, null, "timeout")
+            : cancelledError(reason, this.#closed),
         );
       } else {
         this.#end(job, "failed", toHttpError(err));
@@ -225,4 +238,16 @@ export class JobQueue {
     const ended = [...this.#jobs.values()].filter((j) => j.ended);
     for (const j of ended.slice(0, Math.max(0, ended.length - keep))) this.#jobs.delete(j.id);
   }
+}
+
+/** A retryable refusal: the server is stopping; another instance (or this one, restarted) can take it. */
+function shuttingDown(): HttpError {
+  return new HttpError(503, "the server is shutting down; retry", null, "shutting_down", {
+    "Retry-After": "5",
+  });
+}
+
+/** A cancelled job: by its client (499, "cancelled") or by a shutdown (503, retryable). */
+function cancelledError(reason: string, closed: boolean): HttpError {
+  return closed ? shuttingDown() : new HttpError(499, `job ${reason}`, null, "cancelled");
 }

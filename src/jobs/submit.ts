@@ -11,8 +11,50 @@ import { type GenerationResult, generationWork } from "./generation_job.ts";
 import type { Job } from "./queue.ts";
 import type { LoadedModel } from "../pipeline/model.ts";
 
-export async function readJson(req: Request): Promise<unknown> {
-  const text = await req.text();
+/**
+ * The body as JSON, read in one place: 413 over `limit` bytes (by Content-Length, or while
+ * reading), 400 when it is not JSON or was cut short (the client closed before its
+ * Content-Length), 408 when it has not arrived within `timeoutMs`.
+ */
+export async function readJson(
+  req: Request,
+  limits: { bytes: number; timeoutMs: number } = { bytes: 64 * 1024, timeoutMs: 10_000 },
+): Promise<unknown> {
+  const tooLarge = () => new HttpError(413, `request body over ${limits.bytes} bytes`);
+  if (Number(req.headers.get("content-length") ?? 0) > limits.bytes) throw tooLarge();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new HttpError(408, `the request body did not arrive within ${limits.timeoutMs / 1000} s`),
+        ),
+      limits.timeoutMs,
+    );
+  });
+  const read = async () => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    if (req.body) {
+      for await (const chunk of req.body) {
+        size += chunk.byteLength;
+        if (size > limits.bytes) throw tooLarge();
+        chunks.push(chunk);
+      }
+    }
+    const all = new Uint8Array(size);
+    chunks.reduce((o, c) => (all.set(c, o), o + c.byteLength), 0);
+    return new TextDecoder().decode(all);
+  };
+  let text: string;
+  try {
+    text = await Promise.race([read(), late]);
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, "the request body was cut short", null, "truncated_body");
+  } finally {
+    clearTimeout(timer);
+  }
   try {
     return JSON.parse(text);
   } catch {

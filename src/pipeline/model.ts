@@ -203,23 +203,48 @@ export class LoadedModel {
   }
 }
 
+/** A model directory that cannot be loaded; the message names the file and why. */
+export class ModelLoadError extends Error {
+  override name = "ModelLoadError";
+}
+
 export async function loadModel(
   id: string,
   ep: Ep,
   kernels: KernelMode = "auto",
 ): Promise<LoadedModel> {
   const dir = `models/${safeRelative(id)}/`;
-  const manifest = parseManifest(JSON.parse(await readAssetText(dir + "manifest.json")));
-  const vocab = JSON.parse(await readAssetText(dir + manifest.files.vocab)) as string[];
-  const [te, tr, vae] = await Promise.all([
-    readAsset(dir + manifest.files.text_encoder),
-    readAsset(dir + manifest.files.transformer),
-    readAsset(dir + manifest.files.vae_decoder),
-  ]);
+  /** Reads (and builds from) one file of the model, naming that file when it fails. */
+  const step = async <T>(file: string, what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      const first = String(err instanceof Error ? err.message : err).split("\n")[0];
+      const cause = err instanceof Deno.errors.NotFound ? "not found" : `${what}: ${first}`;
+      throw new ModelLoadError(`model "${id}": ${dir}${file}: ${cause}`);
+    }
+  };
+  const manifest = await step(
+    "manifest.json",
+    "not a valid manifest",
+    async () => parseManifest(JSON.parse(await readAssetText(dir + "manifest.json"))),
+  );
+  const f = manifest.files;
+  const vocab = await step(
+    f.vocab,
+    "not a JSON vocabulary",
+    async () => JSON.parse(await readAssetText(dir + f.vocab)) as string[],
+  );
   // sessions are created one after another: ORT's wasm init is not re-entrant
-  const textEncoder = await createSession(te, ep);
-  const transformer = await createSession(tr, ep);
-  const vaeSession = await createSession(vae, ep);
+  const session = (file: string) =>
+    step(
+      file,
+      "not a loadable ONNX model",
+      async () => createSession(await readAsset(dir + file), ep),
+    );
+  const textEncoder = await session(f.text_encoder);
+  const transformer = await session(f.transformer);
+  const vaeSession = await session(f.vae_decoder);
   return new LoadedModel(
     manifest,
     ep,

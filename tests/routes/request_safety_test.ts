@@ -128,3 +128,62 @@ Deno.test(
     assert.equal(again.status, 200);
   },
 );
+
+Deno.test(
+  "a body cut short is a 400 (never a 500), a body that never arrives a 408",
+  ortTest,
+  async () => {
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('{"prompt": "a re'));
+        c.error(new Error("connection reset"));
+      },
+    });
+    const cut = await app.request("/v1/images/generations", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: stream,
+    });
+    const e = await refused(cut, 400);
+    assert.equal(e.code, "truncated_body");
+    const slow = (await fixtureApp({ "body-timeout": 0.2 })).app;
+    const never = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('{"prompt":'));
+      },
+    });
+    const t0 = performance.now();
+    const late = await slow.request("/v1/images/jobs", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: never,
+    });
+    assert.equal((await refused(late, 408)).code, "request_timeout");
+    assert.ok(performance.now() - t0 < 5000);
+    assert.equal(state.counters.requests.get("500") ?? 0, 0);
+  },
+);
+
+Deno.test(
+  "an injected DiT failure fails only its job (500 error event); the next job succeeds",
+  ortTest,
+  async () => {
+    const model = await state.registry.get();
+    const original = model.velocity;
+    let calls = 0;
+    model.velocity = ((...args: Parameters<typeof original>) => {
+      if (calls++ === 1) return Promise.reject(new Error("injected ORT run failure"));
+      return original.apply(model, args);
+    }) as typeof original;
+    try {
+      const failed = await app.request("/v1/images/generations", post({ ...body, steps: 3 }));
+      const e = await refused(failed, 500);
+      assert.equal(e.type, "server_error");
+      assert.doesNotMatch(e.message, /injected/, "no internals in the answer");
+      const next = await app.request("/v1/images/generations", post({ ...body, steps: 3 }));
+      assert.equal(next.status, 200);
+    } finally {
+      model.velocity = original;
+    }
+  },
+);

@@ -1,0 +1,57 @@
+/**
+ * SIGTERM on the real server process with a running job, queued jobs and a client that
+ * trickles its body: bounded exit (grace + 1 s), exit code 0, and every accepted job ends
+ * with an answer — the queued ones a retryable 503.
+ */
+import assert from "node:assert/strict";
+import { spawnServer } from "../_helpers.ts";
+
+Deno.test({
+  name:
+    "SIGTERM: running + queued jobs + a trickling body; exit 0 within grace + 1 s, every job answered",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const grace = 1;
+    const server = await spawnServer("--shutdown-grace", String(grace));
+    const url = new URL(server.url);
+    const json = { "content-type": "application/json" };
+    // a long running job and two queued behind it
+    const jobs = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${server.url}/v1/images/jobs`, {
+        method: "POST",
+        headers: json,
+        body: JSON.stringify({ prompt: "x", size: "128x128", steps: 200, n: 4, seed: i }),
+      });
+      assert.equal(res.status, 202);
+      jobs.push(await res.json());
+    }
+    // plain requests waiting on queued jobs, answered when they end
+    const plain = fetch(`${server.url}/v1/images/generations`, {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ prompt: "x", size: "128x128", steps: 200, seed: 9 }),
+    });
+    // a client that announces 100 bytes and sends 5
+    const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+    await conn.write(new TextEncoder().encode(
+      `POST /v1/images/generations HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"pro`,
+    ));
+    while ((await (await fetch(`${server.url}/health`)).json()).running === null) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const t0 = performance.now();
+    const code = await server.stop();
+    const seconds = (performance.now() - t0) / 1000;
+    assert.equal(code, 0);
+    assert.ok(seconds <= grace + 1.5, `exited after ${seconds.toFixed(2)} s`);
+    const answered = await plain;
+    assert.equal(answered.status, 503);
+    assert.equal((await answered.json()).error.code, "shutting_down");
+    assert.ok(Number(answered.headers.get("retry-after")) >= 1);
+    try {
+      conn.close();
+    } catch { /* closed by the exit */ }
+  },
+});
