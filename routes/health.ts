@@ -1,6 +1,8 @@
 /** `GET /health` (open even with an API key) and `GET /metrics` (Prometheus text format). */
 import { Hono } from "hono";
 import type { ServerState } from "../src/server_state.ts";
+import { GpuOps } from "../src/kernels/gpu_ops.ts";
+import { liveDeviceTensors } from "../src/onnx/ort.ts";
 
 export function healthRoutes(state: ServerState): Hono {
   const app = new Hono();
@@ -17,9 +19,24 @@ export function healthRoutes(state: ServerState): Hono {
       uptime_s: Math.round((Date.now() - state.startedAt) / 1000),
     }));
 
-  app.get("/metrics", (c) => {
+  app.get("/metrics", async (c) => {
     const q = state.queue;
+    // kernel devices are shared between models: count each pool once
+    const pools = new Set(
+      (await state.registry.loaded()).flatMap((
+        m,
+      ) => (m.kernels instanceof GpuOps ? [m.kernels.pool] : [])),
+    );
     const lines = [
+      "# HELP ralu_gpu_buffers_live Pooled GPU buffers handed out and not given back (0 when idle).",
+      "# TYPE ralu_gpu_buffers_live gauge",
+      `ralu_gpu_buffers_live ${[...pools].reduce((a, p) => a + p.live, 0)}`,
+      "# HELP ralu_gpu_pool_bytes Bytes of GPU buffers the pools hold.",
+      "# TYPE ralu_gpu_pool_bytes gauge",
+      `ralu_gpu_pool_bytes ${[...pools].reduce((a, p) => a + p.bytes, 0)}`,
+      "# HELP ralu_ort_device_tensors_live ORT device tensors not yet disposed (0 when idle).",
+      "# TYPE ralu_ort_device_tensors_live gauge",
+      `ralu_ort_device_tensors_live ${liveDeviceTensors.count}`,
       "# HELP ralu_queue_depth Jobs waiting.",
       "# TYPE ralu_queue_depth gauge",
       `ralu_queue_depth ${q.depth}`,

@@ -85,6 +85,9 @@ export interface DeviceTensor {
 }
 
 /** One ONNX session; runs are queued so concurrent callers never overlap. */
+/** Device tensors handed out by {@link Session.runOnDevice} and not yet disposed (metrics). */
+export const liveDeviceTensors = { count: 0 };
+
 export class Session {
   #chain: Promise<unknown> = Promise.resolve();
   constructor(
@@ -139,10 +142,16 @@ export class Session {
       const out = await this.session.run(ortFeeds);
       const result: Record<string, DeviceTensor> = {};
       for (const [name, t] of Object.entries(out)) {
+        liveDeviceTensors.count++;
+        let disposed = false;
         result[name] = {
           buffer: t.gpuBuffer as GPUBuffer,
           dims: [...t.dims],
-          dispose: () => t.dispose(),
+          dispose: () => {
+            if (!disposed) liveDeviceTensors.count--;
+            disposed = true;
+            t.dispose();
+          },
         };
       }
       return result;

@@ -53,6 +53,12 @@ export class ModelRegistry {
     return await this.#loaded.get(id)!;
   }
 
+  /** The models loaded so far (those still loading or failed are left out). */
+  async loaded(): Promise<LoadedModel[]> {
+    const all = await Promise.allSettled(this.#loaded.values());
+    return all.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  }
+
   loadedIds(): string[] {
     return [...this.#loaded.keys()];
   }
