@@ -60,12 +60,16 @@ export type ShaderKernels = Awaited<ReturnType<typeof createKernels>>;
 
 export class GpuOps {
   readonly name = "webgpu";
+  /** Set when the device is lost: the owner rebuilds (pipeline/registry.ts). */
+  lost = false;
 
   private constructor(readonly ctx: GpuContext, readonly k: ShaderKernels) {}
 
   static async create(device: GPUDevice): Promise<GpuOps> {
     const ctx = new GpuContext(device);
-    return new GpuOps(ctx, await createKernels(ctx));
+    const ops = new GpuOps(ctx, await createKernels(ctx));
+    device.lost.then(() => (ops.lost = true));
+    return ops;
   }
 
   get device(): GPUDevice {

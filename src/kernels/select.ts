@@ -23,8 +23,12 @@ const cache = new Map<string, Promise<Kernels>>();
 export async function selectKernels(mode: KernelMode, ep: Ep): Promise<Kernels> {
   const key = `${mode}:${ep}`;
   const cached = await cache.get(key);
-  // ORT replaces its device when every WebGPU session has been released: follow it
-  if (cached instanceof GpuOps && ep === "webgpu" && cached.device !== (await kernelDevice(ep))) {
+  // a lost device is rebuilt; ORT replaces its device when every WebGPU session has been
+  // released: follow it
+  if (
+    cached instanceof GpuOps &&
+    (cached.lost || (ep === "webgpu" && cached.device !== (await kernelDevice(ep))))
+  ) {
     cache.delete(key);
   }
   if (!cache.has(key)) {

@@ -46,6 +46,11 @@ export class LoadedModel {
     return this.manifest.id;
   }
 
+  /** False once the GPU device its kernels (and, on the WebGPU EP, sessions) run on is lost. */
+  get usable(): boolean {
+    return !(this.kernels instanceof GpuOps && this.kernels.lost);
+  }
+
   async encodePrompt(prompt: string): Promise<Conditioning> {
     const ids = this.tokenizer.encode(prompt);
     const out = await this.textEncoder.run({ input_ids: { data: ids, dims: [1, ids.length] } });

@@ -41,6 +41,13 @@ export class ModelRegistry {
     if (!MODEL_ID.test(id) || id.includes("..")) {
       throw new HttpError(404, `model "${id}" does not exist`, "model", "model_not_found");
     }
+    const current = await this.#loaded.get(id)?.catch(() => undefined);
+    if (current && !current.usable) {
+      // the GPU device was lost: drop the model, rebuild device, kernels and sessions
+      this.#loaded.delete(id);
+      await current.release().catch(() => undefined);
+      console.error(`model ${id}: GPU device lost; reloading`);
+    }
     if (!this.#loaded.has(id)) {
       const installed = (await this.list()).some((m) => m.id === id);
       if (!installed) {

@@ -66,7 +66,9 @@ Deno.test(
     await Promise.all(clients);
     assert.equal(outcomes.images + outcomes.rejected, 48);
     assert.ok(outcomes.images >= 5 && outcomes.rejected >= 1, JSON.stringify(outcomes));
-  console.log(`load: ${outcomes.images} images, ${outcomes.rejected} answered 429 with Retry-After`);
+    console.log(
+      `load: ${outcomes.images} images, ${outcomes.rejected} answered 429 with Retry-After`,
+    );
     await idle();
   },
 );
