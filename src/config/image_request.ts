@@ -8,6 +8,7 @@
  * ```
  */
 import { z } from "zod";
+import { stageEndsSchema } from "./stage_ends.ts";
 
 export const MAX_PROMPT_CHARS = 1000;
 /** Seeds are unsigned 32-bit (the Philox key): 0 … 2^32 − 1. */
@@ -37,7 +38,7 @@ export const accelerationSchema = z.object({
   method: z.enum(["base", "ralu", "naive", "bottleneck"]).default("base"),
   preset: z.string().regex(/^[a-z0-9]+$/).optional(),
   N: z.array(z.number().int().min(1).max(100)).length(3).optional(),
-  e: z.array(z.number().gt(0).lte(1)).length(3).optional(),
+  e: stageEndsSchema.optional(),
   r: z.number().min(0).max(1).optional(),
   h: z.array(z.number().min(0.5).max(10)).length(3).optional(),
   Z: z.number().min(2).max(100).optional(),
@@ -72,13 +73,6 @@ export const accelerationSchema = z.object({
         message: `not a field of method ${a.method} (it takes ${fields.join(", ") || "none"})`,
       });
     }
-  }
-  if (a.e && !(a.e[0]! < a.e[1]! && a.e[1]! < a.e[2]! && a.e[2] === 1)) {
-    ctx.addIssue({
-      code: z.ZodIssueCode.custom,
-      path: ["e"],
-      message: "stage ends must increase, with e3 = 1",
-    });
   }
 });
 

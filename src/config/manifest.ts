@@ -8,12 +8,13 @@
  * ```
  */
 import { z } from "zod";
+import { stageEndsSchema } from "./stage_ends.ts";
 import { ntMatchingFor } from "../schedule/nt_matching.ts";
 import { lastStageStart, MIN_STAGE3_START } from "../schedule/stages.ts";
 
 const preset = z.object({
   N: z.array(z.number().int().positive()).length(3),
-  e: z.array(z.number().gt(0).lte(1)).length(3),
+  e: stageEndsSchema,
   r: z.number().min(0).max(1),
   h: z.array(z.number().positive()).length(3).optional(),
   Z: z.number().min(2).optional(),

@@ -57,9 +57,6 @@ export function resolveRalu(
   if (acc.token_steps && fullTokens) {
     N = fitSteps(N, raluStageTokens(fullTokens, r), acc.token_steps);
   }
-  if (e[2] !== 1 || !(e[0]! < e[1]! && e[1]! < 1)) {
-    throw new HttpError(400, "e must be increasing with e3 = 1", "acceleration.e");
-  }
   let h = acc.h ?? preset?.h;
   let Z = acc.Z ?? preset?.Z;
   if (acc.token_steps && !acc.h) h = undefined; // new N: new timesteps
