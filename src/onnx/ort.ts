@@ -166,10 +166,21 @@ export class Session {
   }
 }
 
-export async function createSession(bytes: Uint8Array, ep: Ep): Promise<Session> {
+/** An external-data file a graph names, with its bytes or a Blob that reads them on demand. */
+export interface ExternalData {
+  path: string;
+  data: Uint8Array | Blob;
+}
+
+export async function createSession(
+  bytes: Uint8Array,
+  ep: Ep,
+  externalData: ExternalData[] = [],
+): Promise<Session> {
   const ort = await runtime(ep);
   const session = await ort.InferenceSession.create(bytes, {
     executionProviders: [ep],
+    ...(externalData.length ? { externalData } : {}),
     graphOptimizationLevel: "all",
     // on WebGPU, outputs stay on the device; `run` downloads them, `runOnDevice` does not
     ...(ep === "webgpu" ? { preferredOutputLocation: "gpu-buffer" as const } : {}),

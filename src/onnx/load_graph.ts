@@ -1,0 +1,171 @@
+/**
+ * Loads one ONNX graph file with its external data, checking first what would otherwise
+ * fail late or silently: a missing or short data file, a data file too big for the
+ * runtime bundle (the asyncify bundle reads zeros past 4 GiB), weights too big for the wasm
+ * EP's heap, and fp16 / bf16 graphs the device cannot run. Weights are handed to ORT as
+ * Blobs that read their file only when ORT asks.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadGraph } from "./load_graph.ts";
+ * const { session, info } = await loadGraph("/models/flux/transformer/model.onnx", "webgpu");
+ * ```
+ */
+import { basename, dirname, join } from "node:path";
+import { BFLOAT16, FLOAT16, graphInfo } from "./graph_info.ts";
+import { createSession, type Ep, type Session } from "./ort.ts";
+
+export const GiB = 2 ** 30;
+/** The asyncify bundle (the WebGPU EP's) loads tensors at offsets ≥ 4 GiB of one file as zeros. */
+export const MAX_DATA_FILE_BYTES = 4 * GiB;
+/** The wasm EP keeps every weight in its 4 GiB heap, next to activations and the runtime. */
+export const MAX_WASM_WEIGHT_BYTES = 3 * GiB;
+
+export interface GraphLoad {
+  file: string;
+  /** Graph file bytes plus every external-data byte. */
+  bytes: number;
+  dataFiles: { file: string; bytes: number }[];
+  fp16: boolean;
+  inputNames: string[];
+  outputNames: string[];
+}
+
+export class GraphLoadError extends Error {
+  override name = "GraphLoadError";
+}
+
+/** A Blob over `[start, end)` of a file that reads from disk only when its bytes are asked for. */
+export class FileBlob extends Blob {
+  readonly #path: string;
+  readonly #start: number;
+  readonly #end: number;
+
+  constructor(path: string, start: number, end: number) {
+    super([]);
+    this.#path = path;
+    this.#start = start;
+    this.#end = end;
+  }
+
+  override get size(): number {
+    return this.#end - this.#start;
+  }
+
+  override slice(start = 0, end = this.size): Blob {
+    const clamp = (v: number) => Math.max(0, Math.min(this.size, v < 0 ? this.size + v : v));
+    return new FileBlob(this.#path, this.#start + clamp(start), this.#start + clamp(end));
+  }
+
+  override async arrayBuffer(): Promise<ArrayBuffer> {
+    const out = new Uint8Array(this.size);
+    using f = await Deno.open(this.#path, { read: true });
+    await f.seek(this.#start, Deno.SeekMode.Start);
+    for (let at = 0; at < out.length;) {
+      const n = await f.read(out.subarray(at));
+      if (n === null) throw new Error(`${this.#path}: ended at ${this.#start + at} bytes`);
+      at += n;
+    }
+    return out.buffer;
+  }
+
+  override async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    return new Uint8Array(await this.arrayBuffer());
+  }
+
+  override stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    const chunk = 64 * 2 ** 20;
+    let at = 0;
+    return new ReadableStream({
+      pull: async (c) => {
+        if (at >= this.size) return c.close();
+        const end = Math.min(this.size, at + chunk);
+        c.enqueue(new Uint8Array(await this.slice(at, end).arrayBuffer()));
+        at = end;
+      },
+    });
+  }
+}
+
+export interface DeviceFeatures {
+  /** Whether the WebGPU adapter has `shader-f16` (undefined: no adapter). */
+  shaderF16?: boolean | undefined;
+}
+
+/** Checks a graph against the EP before any weight is read; returns what will be loaded. */
+export async function planGraph(
+  file: string,
+  ep: Ep,
+  dev: DeviceFeatures = {},
+): Promise<GraphLoad> {
+  const graph = await Deno.readFile(file);
+  const info = graphInfo(graph);
+  const dir = dirname(file);
+  const dataFiles: GraphLoad["dataFiles"] = [];
+  for (const x of info.externalFiles) {
+    const path = join(dir, x.location);
+    if (x.location.includes("..") || x.location.startsWith("/")) {
+      throw new GraphLoadError(`${file}: external data "${x.location}" is outside its folder`);
+    }
+    let size: number;
+    try {
+      size = (await Deno.stat(path)).size;
+    } catch {
+      throw new GraphLoadError(`${file}: external data file ${x.location} not found in ${dir}`);
+    }
+    if (size < x.bytes) {
+      throw new GraphLoadError(
+        `${path}: ${size} bytes, but the graph reads ${x.bytes} (the file is truncated)`,
+      );
+    }
+    if (ep === "webgpu" && size >= MAX_DATA_FILE_BYTES) {
+      throw new GraphLoadError(
+        `${path}: ${
+          (size / GiB).toFixed(2)
+        } GiB; the WebGPU runtime reads tensors past 4 GiB of one file as zeros — re-export with data files under 4 GiB (tools/export/export_flux.py writes them under 2 GiB)`,
+      );
+    }
+    dataFiles.push({ file: path, bytes: size });
+  }
+  const weights = info.inlineBytes + dataFiles.reduce((s, d) => s + d.bytes, 0);
+  if (ep === "wasm" && weights > MAX_WASM_WEIGHT_BYTES) {
+    throw new GraphLoadError(
+      `${file}: ${
+        (weights / GiB).toFixed(2)
+      } GiB of weights do not fit the wasm EP, which holds every weight in its 4 GiB heap; run with --ep webgpu`,
+    );
+  }
+  if (info.elementTypes.has(BFLOAT16)) {
+    throw new GraphLoadError(`${file}: bfloat16 tensors; WGSL has no bf16 — export fp16 or fp32`);
+  }
+  const fp16 = info.elementTypes.has(FLOAT16);
+  if (fp16 && !(ep === "webgpu" && dev.shaderF16)) {
+    throw new GraphLoadError(
+      ep === "webgpu"
+        ? `${file}: an fp16 graph, and this GPU adapter has no shader-f16 feature — use an fp32 export or another GPU`
+        : `${file}: an fp16 graph; it needs --ep webgpu on an adapter with shader-f16 (or an fp32 export)`,
+    );
+  }
+  return {
+    file,
+    bytes: graph.length + dataFiles.reduce((s, d) => s + d.bytes, 0),
+    dataFiles,
+    fp16,
+    inputNames: info.inputNames,
+    outputNames: info.outputNames,
+  };
+}
+
+export async function loadGraph(
+  file: string,
+  ep: Ep,
+  dev: DeviceFeatures = {},
+): Promise<{ session: Session; info: GraphLoad }> {
+  const info = await planGraph(file, ep, dev);
+  const externalData = info.dataFiles.map((d) => ({
+    path: basename(d.file),
+    data: new FileBlob(d.file, 0, d.bytes),
+  }));
+  const session = await createSession(await Deno.readFile(file), ep, externalData);
+  return { session, info };
+}

@@ -1,0 +1,78 @@
+// The exporter's transformer against an independent NumPy computation of diffusers'
+// FluxTransformer2DModel (tools/export/flux_reference.py, float64): a dev-like config with
+// guidance, a schnell-like one without, and a sharded BF16 checkpoint whose export spreads
+// its weights over several data files; fractional image ids in every case.
+import assert from "node:assert/strict";
+import { loadGraph } from "../../src/onnx/load_graph.ts";
+
+const PYTHON = "/usr/bin/python3"; // Debian's, with python3-torch, python3-onnx, python3-numpy
+
+interface Case {
+  name: string;
+  model: string;
+  data_files: string[];
+  inputs: Record<string, { dims: number[]; data: number[] }>;
+  expected: { dims: number[]; data: number[] };
+}
+
+const probe = await new Deno.Command(PYTHON, { args: ["-c", "import torch, onnx, numpy"] })
+  .output().catch(() => undefined);
+const HAVE_TORCH = probe?.success === true;
+if (!HAVE_TORCH) console.warn(`skipping the exporter tests: ${PYTHON} lacks torch/onnx/numpy`);
+
+const out = await Deno.makeTempDir({ prefix: "flux-export-" });
+const made = !HAVE_TORCH ? undefined : await new Deno.Command(PYTHON, {
+  args: ["tools/export/check_export.py", out],
+  stdout: "piped",
+  stderr: "piped",
+}).output();
+if (made && !made.success) {
+  throw new Error(`check_export.py failed:\n${new TextDecoder().decode(made.stderr).slice(-3000)}`);
+}
+const cases = made
+  ? JSON.parse(await Deno.readTextFile(`${out}/cases.json`)) as Case[]
+  : [{ name: "dev", model: "", data_files: [], inputs: {}, expected: { dims: [], data: [] } }];
+
+for (const c of cases) {
+  Deno.test({
+    name: `exported transformer equals the NumPy reference within 1e-4: ${c.name}`,
+    ignore: !HAVE_TORCH,
+  }, async () => {
+    const { session, info } = await loadGraph(c.model, "wasm");
+    try {
+      assert.equal(info.dataFiles.length, c.data_files.length);
+      const feeds = Object.fromEntries(
+        Object.entries(c.inputs).map((
+          [k, v],
+        ) => [k, { data: new Float32Array(v.data), dims: v.dims }]),
+      );
+      const got = (await session.run(feeds)).out_hidden_states!;
+      assert.deepEqual(got.dims, c.expected.dims);
+      let worst = 0;
+      let scale = 0;
+      c.expected.data.forEach((e, i) => {
+        worst = Math.max(worst, Math.abs(got.data[i]! - e));
+        scale = Math.max(scale, Math.abs(e));
+      });
+      assert.ok(scale > 0.1, `outputs too small to compare (${scale})`);
+      assert.ok(worst <= 1e-4 * Math.max(1, scale), `max |diff| ${worst} (max |ref| ${scale})`);
+    } finally {
+      await session.release();
+    }
+  });
+}
+
+Deno.test({
+  name: "the sharded case really spreads its weights over several data files",
+  ignore: !HAVE_TORCH,
+}, () => {
+  const sharded = cases.find((c) => c.name === "sharded_bf16")!;
+  assert.ok(sharded.data_files.length >= 3, `${sharded.data_files.length} files`);
+  assert.ok(!("guidance" in cases.find((c) => c.name === "schnell")!.inputs));
+});
+
+Deno.test({
+  name: "cleanup",
+  fn: async () => await Deno.remove(out, { recursive: true }),
+  sanitizeResources: false,
+});

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Export a FLUX.1 diffusers checkpoint to the ONNX layout the server loads.
+
+    export_flux.py SRC OUT [--components transformer,text_encoder,text_encoder_2,vae_decoder]
+                   [--dtype fp32|fp16] [--max-file-mb 2000]
+    export_flux.py --tiny OUT [--tokenizers DIR] [--guidance | --no-guidance]
+
+SRC is a diffusers folder (`<component>/config.json` + `*.safetensors`, sharded
+`*.safetensors.index.json` allowed; F32/F16/BF16). OUT gets `<component>/model.onnx` with its
+weights in `model.onnx_data[_k]` files under --max-file-mb each, the component configs, and
+SRC's `model_index.json`, `scheduler/`, `tokenizer/`, `tokenizer_2/` when present. Tensor
+names follow Optimum: the transformer takes hidden_states, encoder_hidden_states,
+pooled_projections, timestep, img_ids [n,3], txt_ids [L,3] (and guidance when the config has
+guidance embeds) and returns out_hidden_states. `--tiny` writes a random-weight miniature
+of the whole pipeline (with the real CLIP-L and T5 tokenizers) and exports it.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import numpy_helper, TensorProto
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from flux_modules import COMPONENTS  # noqa: E402
+import safetensors_io  # noqa: E402
+
+ALL = ["transformer", "text_encoder", "text_encoder_2", "vae_decoder"]
+SOURCE = {"vae_decoder": "vae"}  # output component → diffusers folder
+OPSET = 16  # torch 1.13 writes opset 17 LayerNormalization without weight as invalid
+
+
+def load_module(src, comp):
+    folder = os.path.join(src, SOURCE.get(comp, comp))
+    with open(os.path.join(folder, "config.json")) as f:
+        cfg = json.load(f)
+    module = COMPONENTS[SOURCE.get(comp, comp)](cfg)
+    tensors = safetensors_io.read_folder(folder)
+    own = module.state_dict()
+    if comp == "vae_decoder":  # the encoder half is not exported
+        tensors = {k: v for k, v in tensors.items() if not k.startswith(("encoder.", "quant_conv."))}
+    if comp == "text_encoder_2" and "encoder.embed_tokens.weight" in tensors:
+        tensors.pop("encoder.embed_tokens.weight")  # tied to shared.weight
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    if missing or unexpected:
+        raise SystemExit(f"{folder}: checkpoint does not match the config: missing {missing[:5]}"
+                         f" unexpected {unexpected[:5]}")
+    module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in tensors.items()})
+    return module.eval(), cfg
+
+
+def dummy(comp, module, cfg):
+    """Example inputs, names and dynamic axes of one component."""
+    if comp == "transformer":
+        n, L = 16, 8
+        dim = cfg["joint_attention_dim"]
+        inputs = {
+            "hidden_states": torch.randn(1, n, cfg.get("in_channels", 64)),
+            "encoder_hidden_states": torch.randn(1, L, dim),
+            "pooled_projections": torch.randn(1, cfg["pooled_projection_dim"]),
+            "timestep": torch.tensor([0.5]),
+            "img_ids": torch.rand(n, 3) * 4,
+            "txt_ids": torch.zeros(L, 3),
+        }
+        if module.guidance:
+            inputs["guidance"] = torch.tensor([3.5])
+        axes = {"hidden_states": {0: "B", 1: "n"}, "encoder_hidden_states": {0: "B", 1: "L"},
+                "pooled_projections": {0: "B"}, "timestep": {0: "B"}, "img_ids": {0: "n"},
+                "txt_ids": {0: "L"}, "guidance": {0: "B"}, "out_hidden_states": {0: "B", 1: "n"}}
+        return inputs, ["out_hidden_states"], axes
+    if comp in ("text_encoder", "text_encoder_2"):
+        inputs = {"input_ids": torch.randint(0, cfg["vocab_size"], (1, 12))}
+        outs = ["last_hidden_state", "pooler_output"] if comp == "text_encoder" else ["last_hidden_state"]
+        axes = {"input_ids": {0: "B", 1: "S"}, "last_hidden_state": {0: "B", 1: "S"},
+                "pooler_output": {0: "B"}}
+        return inputs, outs, axes
+    inputs = {"latent_sample": torch.randn(1, cfg["latent_channels"], 4, 4)}
+    axes = {"latent_sample": {0: "B", 2: "h", 3: "w"}, "sample": {0: "B", 2: "H", 3: "W"}}
+    return inputs, ["sample"], axes
+
+
+def to_fp16(model):
+    """Every float tensor, input, output and cast of the graph in float16."""
+    F, H = TensorProto.FLOAT, TensorProto.FLOAT16
+    g = model.graph
+    for init in g.initializer:
+        if init.data_type == F:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name))
+    for v in list(g.input) + list(g.output) + list(g.value_info):
+        if v.type.tensor_type.elem_type == F:
+            v.type.tensor_type.elem_type = H
+    for node in g.node:
+        for a in node.attribute:
+            if node.op_type == "Cast" and a.name == "to" and a.i == F:
+                a.i = H
+            if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == F:
+                a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float16)))
+    return model
+
+
+def save_with_data(model, out_dir, max_bytes):
+    """model.onnx with every initializer over 1 KiB in data files of at most max_bytes each."""
+    os.makedirs(out_dir, exist_ok=True)
+    files, cur, size = [], None, 0
+    for init in model.graph.initializer:
+        raw = init.raw_data or numpy_helper.to_array(init).tobytes()
+        if len(raw) < 1024:
+            continue
+        if cur is None or (size + len(raw) > max_bytes and size > 0):
+            name = "model.onnx_data" + (f"_{len(files)}" if files else "")
+            cur = open(os.path.join(out_dir, name), "wb")
+            files.append((name, cur))
+            size = 0
+        pad = -size % 64
+        cur.write(b"\0" * pad)
+        size += pad
+        cur.write(raw)
+        del init.external_data[:]
+        init.ClearField("raw_data")
+        for field in ("float_data", "int64_data", "int32_data", "double_data"):
+            init.ClearField(field)
+        init.data_location = TensorProto.EXTERNAL
+        for k, v in (("location", files[-1][0]), ("offset", str(size)), ("length", str(len(raw)))):
+            e = init.external_data.add()
+            e.key, e.value = k, v
+        size += len(raw)
+    for _, f in files:
+        f.close()
+    onnx.save_model(model, os.path.join(out_dir, "model.onnx"))
+    return [n for n, _ in files]
+
+
+def export_component(src, out, comp, dtype, max_bytes):
+    module, cfg = load_module(src, comp)
+    inputs, outputs, axes = dummy(comp, module, cfg)
+    names = list(inputs)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        with torch.no_grad():
+            torch.onnx.export(module, tuple(inputs.values()), path, input_names=names,
+                              output_names=outputs, opset_version=OPSET,
+                              dynamic_axes={k: v for k, v in axes.items() if k in names + outputs},
+                              do_constant_folding=True)
+        model = onnx.load(path, load_external_data=True)
+    if dtype == "fp16":
+        model = to_fp16(model)
+    model.producer_name = "ralu tools/export/export_flux.py"
+    target = os.path.join(out, comp)
+    data = save_with_data(model, target, max_bytes)
+    with open(os.path.join(target, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    onnx.checker.check_model(os.path.join(target, "model.onnx"))
+    total = sum(os.path.getsize(os.path.join(target, n)) for n in data)
+    print(f"{comp}: {target}/model.onnx + {len(data)} data file(s), {total / 2**20:.1f} MiB", flush=True)
+
+
+def copy_extras(src, out):
+    for name in ("model_index.json",):
+        if os.path.exists(os.path.join(src, name)):
+            shutil.copy(os.path.join(src, name), os.path.join(out, name))
+    for folder in ("scheduler", "tokenizer", "tokenizer_2"):
+        if os.path.isdir(os.path.join(src, folder)):
+            shutil.copytree(os.path.join(src, folder), os.path.join(out, folder), dirs_exist_ok=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("src", nargs="?", help="diffusers checkpoint folder")
+    ap.add_argument("out")
+    ap.add_argument("--components", default=",".join(ALL))
+    ap.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32")
+    ap.add_argument("--max-file-mb", type=float, default=2000.0, help="largest data file (MiB)")
+    ap.add_argument("--tiny", action="store_true", help="export a random-weight miniature")
+    ap.add_argument("--tokenizers", default=None, help="--tiny: folder with clip-l/ and t5-v1_1-xxl/")
+    ap.add_argument("--no-guidance", action="store_true", help="--tiny: schnell-like, no guidance embeds")
+    args = ap.parse_args()
+    comps = [c for c in args.components.split(",") if c]
+    bad = [c for c in comps if c not in ALL]
+    if bad:
+        ap.error(f"unknown components {bad}; choose from {ALL}")
+    os.makedirs(args.out, exist_ok=True)
+    if args.tiny:
+        import tiny_checkpoint
+        with tempfile.TemporaryDirectory() as src:
+            tiny_checkpoint.write(src, guidance=not args.no_guidance, tokenizers=args.tokenizers)
+            run(src, args, comps)
+        return
+    if not args.src:
+        ap.error("SRC is required without --tiny")
+    run(args.src, args, comps)
+
+
+def run(src, args, comps):
+    for comp in comps:
+        export_component(src, args.out, comp, args.dtype, int(args.max_file_mb * 2**20))
+    copy_extras(src, args.out)
+
+
+if __name__ == "__main__":
+    main()
