@@ -22,14 +22,17 @@ async function generate(args: string[]): Promise<void> {
   const { chooseEp } = await import("./src/onnx/ort.ts");
   const { loadModel } = await import("./src/pipeline/model.ts");
   const { generateImage } = await import("./src/pipeline/generate.ts");
-  const model = await loadModel(f.model, await chooseEp(f.ep), f.kernels);
+  const model = await loadModel(f.model, await chooseEp(f.ep), f.kernels, f["models-dir"]);
   const img = await generateImage(model, {
     prompt: f.prompt,
     size: f.size,
     seed: f.seed,
     steps: f.steps,
     guidance: f.guidance,
-    acceleration: f.method === "base" ? undefined : { method: f.method, preset: f.preset ?? "4x" },
+    acceleration: f.method === "base" ? undefined : {
+      method: f.method,
+      ...(f.preset ? { preset: f.preset } : {}),
+    },
   }, { signal: new AbortController().signal });
   await Deno.writeFile(f.out, img.bytes);
   console.log(

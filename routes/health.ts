@@ -6,14 +6,21 @@ import { liveDeviceTensors } from "../src/onnx/ort.ts";
 
 export function healthRoutes(state: ServerState): Hono {
   const app = new Hono();
-  app.get("/health", (c) =>
+  app.get("/health", async (c) =>
     c.json({
       status: "ok",
       adapter: state.adapter?.description ?? null,
       real_gpu: state.adapter?.isRealGpu ?? false,
+      adapter_features: [...(state.adapter?.features ?? [])].sort(),
       ep: state.ep,
       model: state.registry.defaultId,
       loaded_models: state.registry.loadedIds(),
+      // what each loaded model read, from where, and how big (weights included)
+      models: (await state.registry.loaded()).map((m) => ({
+        id: m.id,
+        family: m.manifest.family,
+        components: m.components,
+      })),
       queue_depth: state.queue.depth,
       running: state.queue.running?.id ?? null,
       uptime_s: Math.round((Date.now() - state.startedAt) / 1000),

@@ -51,6 +51,7 @@ export function imagesRoutes(state: ServerState): Hono {
           timings: r.timings,
           cost: r.cost,
           job_id: job.id,
+          warnings: r.warnings,
         },
       });
     }
@@ -93,6 +94,7 @@ export function imagesRoutes(state: ServerState): Hono {
                 background: "opaque",
                 quality: request.quality ?? "auto",
                 usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
+                ...(r.warnings.length ? { warnings: r.warnings } : {}),
               };
               write({ event: payload.type, data: JSON.stringify(payload) });
             }

@@ -26,7 +26,7 @@ export interface RunningServer {
 export async function createState(flags: ServeFlags): Promise<ServerState> {
   const ep = await chooseEp(flags.ep);
   const adapter = await probeAdapter();
-  const registry = new ModelRegistry(flags.model, ep, flags.kernels);
+  const registry = new ModelRegistry(flags.model, ep, flags.kernels, flags["models-dir"]);
   return {
     flags,
     registry,
@@ -40,7 +40,15 @@ export async function createState(flags: ServeFlags): Promise<ServerState> {
 
 export async function startServer(flags: ServeFlags): Promise<RunningServer> {
   const state = await createState(flags);
-  await state.registry.get(); // load the default model now: fail fast, answer the first request fast
+  // load the default model now: fail fast, answer the first request fast
+  const model = await state.registry.get();
+  for (const c of model.components) {
+    console.log(
+      `loaded ${model.id}/${c.component}: ${c.file} (${
+        (c.bytes / 2 ** 20).toFixed(1)
+      } MiB, ${c.data_files} data file(s)${c.fp16 ? ", fp16" : ""})`,
+    );
+  }
   const app = createApp(state);
   const server = Deno.serve(
     { hostname: flags.host, port: flags.port, onListen: () => {} },

@@ -24,14 +24,31 @@ const preset = z.object({
   allow_degenerate: z.boolean().optional(),
 });
 
+const sizeRange = z.object({
+  min: z.number().int().positive(),
+  max: z.number().int().positive(),
+  multiple: z.number().int().positive(),
+});
+
+/** FLUX.1-dev's resolution-dependent shift: mu linear in the image tokens, h = exp(mu). */
+const dynamicShift = z.object({
+  base_image_seq_len: z.number().int().positive(),
+  max_image_seq_len: z.number().int().positive(),
+  base_shift: z.number(),
+  max_shift: z.number(),
+});
+
 export const manifestSchema = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/),
   description: z.string(),
+  /** "ralu-dit": a model of this project (manifest.json); "flux": a diffusers/Optimum FLUX.1 folder. */
+  family: z.enum(["ralu-dit", "flux"]).default("ralu-dit"),
   files: z.object({
     transformer: z.string(),
     text_encoder: z.string(),
+    text_encoder_2: z.string().optional(),
     vae_decoder: z.string(),
-    vocab: z.string(),
+    vocab: z.string().optional(),
   }),
   latent_channels: z.number().int().positive(),
   vae_scale_factor: z.number().int().min(4),
@@ -40,24 +57,36 @@ export const manifestSchema = z.object({
   token_footprint_px: z.number().int().positive(),
   max_text_tokens: z.number().int().positive(),
   text_dim: z.number().int().positive(),
+  /** `[D_pooled]` of the pooled text vector (default text_dim). */
+  pooled_dim: z.number().int().positive().optional(),
+  /** The timestep shift h; with dynamic_shift, the value at the default size is reported here. */
   base_shift: z.number().positive(),
+  dynamic_shift: dynamicShift.optional(),
+  /** The DiT takes the guidance scale as an input (FLUX.1-dev); no classifier-free guidance. */
+  guidance_embed: z.boolean().default(false),
   default_steps: z.number().int().positive(),
   default_guidance: z.number().min(0),
   default_size: z.string().regex(/^\d+x\d+$/),
+  /** Suggested sizes (the playground's list); with size_range any size inside it is accepted. */
   sizes: z.array(z.string().regex(/^\d+x\d+$/)).min(1),
+  size_range: sizeRange.optional(),
   architecture: z.object({
     hidden: z.number().int().positive(),
     depth: z.number().int().positive(),
     heads: z.number().int().positive(),
     mlp_ratio: z.number().positive(),
-    parameters: z.number().int().positive(),
+    parameters: z.number().int().positive().optional(),
   }),
   preview: z.object({ weights: z.array(z.array(z.number())).length(3) }),
   presets: z.record(preset),
+  /** The preset a `ralu` request without N or preset runs (default "4x"). */
+  default_preset: z.string().default("4x"),
 }).superRefine((m, ctx) => {
+  const { width, height } = parseSize(m.default_size);
+  const h0 = shiftFor(m, (width / m.token_footprint_px) * (height / m.token_footprint_px));
   for (const [name, p] of Object.entries(m.presets)) {
     if (p.allow_degenerate || !(p.e[0]! < p.e[1]! && p.e[1]! < 1)) continue;
-    const Z = p.Z ?? ntMatchingFor(p.N, p.e, m.base_shift).Z;
+    const Z = p.Z ?? ntMatchingFor(p.N, p.e, h0).Z;
     const s = lastStageStart(p.e, Z);
     if (s < MIN_STAGE3_START) {
       ctx.addIssue({
@@ -72,6 +101,34 @@ export const manifestSchema = z.object({
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
+export type ManifestInput = z.input<typeof manifestSchema>;
+
+/**
+ * The timestep shift h0 for a run with `fullTokens` image tokens: fixed, or FLUX.1-dev's
+ * dynamic shift (mu interpolated linearly in the sequence length, h = exp(mu)).
+ */
+export function shiftFor(
+  m: Pick<Manifest, "base_shift" | "dynamic_shift">,
+  fullTokens: number,
+): number {
+  const d = m.dynamic_shift;
+  if (!d) return m.base_shift;
+  const slope = (d.max_shift - d.base_shift) / (d.max_image_seq_len - d.base_image_seq_len);
+  return Math.exp(d.base_shift + slope * (fullTokens - d.base_image_seq_len));
+}
+
+/** Null when the model takes `width` x `height`, else why not. */
+export function sizeProblem(m: Manifest, width: number, height: number): string | null {
+  if (m.sizes.includes(`${width}x${height}`)) return null;
+  const r = m.size_range;
+  if (!r) return `use one of ${m.sizes.join(", ")}`;
+  for (const v of [width, height]) {
+    if (!(v >= r.min && v <= r.max && v % r.multiple === 0)) {
+      return `width and height must be multiples of ${r.multiple} between ${r.min} and ${r.max}`;
+    }
+  }
+  return null;
+}
 export type Preset = z.infer<typeof preset>;
 
 export function parseManifest(json: unknown): Manifest {

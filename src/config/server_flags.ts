@@ -24,6 +24,7 @@ export const serveFlagsSchema = z.object({
   "body-timeout": z.coerce.number().min(0.1).default(10),
   "shutdown-grace": z.coerce.number().min(0).default(10),
   kernels: z.enum(["auto", "gpu", "cpu"]).default("auto"),
+  "models-dir": z.string().min(1).optional(),
 });
 
 export type ServeFlags = z.infer<typeof serveFlagsSchema>;
@@ -32,6 +33,7 @@ export const SERVE_HELP = `ralu-server serve [flags]
   --host HOST            bind address (default 127.0.0.1)
   --port PORT            (default 8787; 0 picks a free port)
   --model ID             model directory under models/ (default "default")
+  --models-dir DIR       a folder of model folders, searched before models/ (FLUX.1 exports)
   --ep auto|webgpu|wasm  execution provider for the DiT (auto: WebGPU on a real GPU)
   --api-key KEY          require "Authorization: Bearer KEY" on every route but /health and GET /
   --cors-origin ORIGIN   allow a browser origin (repeatable; off by default)
@@ -67,6 +69,7 @@ export function parseServeFlags(args: string[]): ServeFlags {
       "body-timeout": { type: "string" },
       "shutdown-grace": { type: "string" },
       kernels: { type: "string" },
+      "models-dir": { type: "string" },
     },
     strict: true,
   });
@@ -85,6 +88,7 @@ export const generateFlagsSchema = z.object({
   method: z.enum(["base", "ralu", "naive", "bottleneck"]).default("base"),
   preset: z.string().optional(),
   kernels: z.enum(["auto", "gpu", "cpu"]).default("auto"),
+  "models-dir": z.string().min(1).optional(),
 });
 
 export function parseGenerateFlags(args: string[]): z.infer<typeof generateFlagsSchema> {
@@ -103,6 +107,7 @@ export function parseGenerateFlags(args: string[]): z.infer<typeof generateFlags
         "method",
         "preset",
         "kernels",
+        "models-dir",
       ].map((k) => [k, { type: "string" as const }]),
     ),
     strict: true,

@@ -21,6 +21,8 @@ export interface GenerationResult {
   images: { b64_json: string; seed: number; width: number; height: number; format: string }[];
   timings: { total_ms: number; per_image_ms: number[] };
   cost: CostReport;
+  /** Notes on the request (e.g. a prompt truncated to the text encoder's limit). */
+  warnings: string[];
 }
 
 /**
@@ -81,6 +83,7 @@ export function generationWork(
     const images: GenerationResult["images"] = [];
     const perImage: number[] = [];
     let cost: CostReport | undefined;
+    const warnings = new Set<string>();
     const t0 = performance.now();
     for (let i = 0; i < req.n; i++) {
       const img = await generateImage(model, {
@@ -101,6 +104,7 @@ export function generationWork(
         },
       });
       cost = img.report;
+      img.warnings.forEach((w) => warnings.add(w));
       perImage.push(img.timings.totalMs);
       images.push({
         b64_json: encodeBase64(img.bytes),
@@ -116,6 +120,7 @@ export function generationWork(
       images,
       timings: { total_ms: performance.now() - t0, per_image_ms: perImage },
       cost: cost!,
+      warnings: [...warnings],
     };
     job.emit("completed", result);
     return result;

@@ -85,10 +85,16 @@ export async function submitGeneration(
   }
   planSteps(model, request); // size, preset and custom plan checked before the queue
   if (
-    request.negative_prompt !== undefined && model.manifest.default_guidance <= 1 &&
-    (request.guidance ?? 0) <= 1
+    request.negative_prompt !== undefined &&
+    !model.usesCfg(request.guidance ?? model.manifest.default_guidance)
   ) {
-    throw new HttpError(400, "negative_prompt needs guidance > 1", "negative_prompt");
+    throw new HttpError(
+      400,
+      model.manifest.guidance_embed
+        ? `model ${model.id} takes guidance as an input (no classifier-free guidance), so negative_prompt has no effect`
+        : "negative_prompt needs guidance > 1",
+      "negative_prompt",
+    );
   }
   const seed = request.seed ?? Math.floor(Math.random() * 2 ** 31);
   const job = state.queue.submit(

@@ -21,6 +21,8 @@ export interface GraphInfo {
   elementTypes: Set<number>;
   inputNames: string[];
   outputNames: string[];
+  /** Element type of each graph input and output (by name). */
+  types: Record<string, number>;
 }
 
 export const FLOAT16 = 10;
@@ -88,6 +90,7 @@ export function graphInfo(model: Uint8Array): GraphInfo {
   const inputNames: string[] = [];
   const outputNames: string[] = [];
   const initNames = new Set<string>();
+  const types: Record<string, number> = {};
   for (const f of fields(graph)) {
     if (!f.bytes) continue;
     if (f.no === 5) {
@@ -121,9 +124,13 @@ export function graphInfo(model: Uint8Array): GraphInfo {
       const v = valueInfo(f.bytes);
       if (!initNames.has(v.name)) {
         inputNames.push(v.name);
-        if (v.elemType !== undefined) elementTypes.add(v.elemType);
+        if (v.elemType !== undefined) (elementTypes.add(v.elemType), types[v.name] = v.elemType);
       }
-    } else if (f.no === 12) outputNames.push(valueInfo(f.bytes).name);
+    } else if (f.no === 12) {
+      const v = valueInfo(f.bytes);
+      outputNames.push(v.name);
+      if (v.elemType !== undefined) types[v.name] = v.elemType;
+    }
   }
   return {
     externalFiles: [...files].map(([location, bytes]) => ({ location, bytes })),
@@ -131,5 +138,6 @@ export function graphInfo(model: Uint8Array): GraphInfo {
     elementTypes,
     inputNames: inputNames.filter((n) => !initNames.has(n)),
     outputNames,
+    types,
   };
 }

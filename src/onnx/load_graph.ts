@@ -29,6 +29,8 @@ export interface GraphLoad {
   fp16: boolean;
   inputNames: string[];
   outputNames: string[];
+  /** Inputs of element type float16. */
+  halfInputs: Set<string>;
 }
 
 export class GraphLoadError extends Error {
@@ -153,6 +155,7 @@ export async function planGraph(
     fp16,
     inputNames: info.inputNames,
     outputNames: info.outputNames,
+    halfInputs: new Set(info.inputNames.filter((n) => info.types[n] === FLOAT16)),
   };
 }
 
@@ -166,6 +169,11 @@ export async function loadGraph(
     path: basename(d.file),
     data: new FileBlob(d.file, 0, d.bytes),
   }));
-  const session = await createSession(await Deno.readFile(file), ep, externalData);
+  const session = await createSession(
+    await Deno.readFile(file),
+    ep,
+    externalData,
+    info.halfInputs,
+  );
   return { session, info };
 }

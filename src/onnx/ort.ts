@@ -39,6 +39,10 @@ async function runtime(ep: Ep): Promise<Ort> {
 export interface AdapterInfo {
   description: string;
   isRealGpu: boolean;
+  /** The adapter's features (e.g. `shader-f16`). */
+  features: Set<string>;
+  /** The adapter's limits that bound model size. */
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number };
 }
 
 let adapterInfo: Promise<AdapterInfo | undefined> | undefined;
@@ -52,7 +56,15 @@ export function probeAdapter(): Promise<AdapterInfo | undefined> {
     const description = `${info.vendor} ${info.description || info.device}`.trim();
     const software = info.isFallbackAdapter ||
       /llvmpipe|lavapipe|swiftshader|softpipe/i.test(description);
-    return { description, isRealGpu: !software };
+    return {
+      description,
+      isRealGpu: !software,
+      features: new Set([...adapter.features]),
+      limits: {
+        maxBufferSize: adapter.limits.maxBufferSize,
+        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      },
+    };
   })();
   return adapterInfo;
 }
@@ -94,7 +106,17 @@ export class Session {
     readonly ep: Ep,
     private readonly ort: Ort,
     private readonly session: ortWasm.InferenceSession,
+    /** Inputs the graph takes as float16 (fed from Float32Array data, converted here). */
+    private readonly halfInputs: ReadonlySet<string> = new Set(),
   ) {}
+
+  #tensor(name: string, data: TensorData, dims: number[]): ortWasm.Tensor {
+    if (data instanceof BigInt64Array) return new this.ort.Tensor("int64", data, dims);
+    if (this.halfInputs.has(name)) {
+      return new this.ort.Tensor("float16", new Float16Array(data) as unknown as Uint16Array, dims);
+    }
+    return new this.ort.Tensor("float32", data, dims);
+  }
 
   get inputNames(): readonly string[] {
     return this.session.inputNames;
@@ -107,8 +129,7 @@ export class Session {
     const next = this.#chain.then(async () => {
       const ortFeeds: Record<string, ortWasm.Tensor> = {};
       for (const [name, t] of Object.entries(feeds)) {
-        const type = t.data instanceof BigInt64Array ? "int64" : "float32";
-        ortFeeds[name] = new this.ort.Tensor(type, t.data, t.dims);
+        ortFeeds[name] = this.#tensor(name, t.data, t.dims);
       }
       const out = await this.session.run(ortFeeds);
       const result: Record<string, HostTensor> = {};
@@ -133,11 +154,7 @@ export class Session {
       for (const [name, t] of Object.entries(feeds)) {
         ortFeeds[name] = "buffer" in t
           ? this.ort.Tensor.fromGpuBuffer(t.buffer, { dataType: "float32", dims: t.dims })
-          : new this.ort.Tensor(
-            t.data instanceof BigInt64Array ? "int64" : "float32",
-            t.data,
-            t.dims,
-          );
+          : this.#tensor(name, t.data, t.dims);
       }
       const out = await this.session.run(ortFeeds);
       const result: Record<string, DeviceTensor> = {};
@@ -176,6 +193,7 @@ export async function createSession(
   bytes: Uint8Array,
   ep: Ep,
   externalData: ExternalData[] = [],
+  halfInputs: ReadonlySet<string> = new Set(),
 ): Promise<Session> {
   const ort = await runtime(ep);
   const session = await ort.InferenceSession.create(bytes, {
@@ -185,7 +203,7 @@ export async function createSession(
     // on WebGPU, outputs stay on the device; `run` downloads them, `runOnDevice` does not
     ...(ep === "webgpu" ? { preferredOutputLocation: "gpu-buffer" as const } : {}),
   });
-  return new Session(ep, ort, session);
+  return new Session(ep, ort, session, halfInputs);
 }
 
 /** ORT's own GPUDevice (WebGPU EP only): our kernels must share it for zero-copy buffers. */

@@ -7,7 +7,7 @@
  * const img = await generateImage(model, { prompt: "a red circle" }, hooks);
  * ```
  */
-import { parseSize } from "../config/manifest.ts";
+import { parseSize, shiftFor, sizeProblem } from "../config/manifest.ts";
 import type { Acceleration } from "../config/image_request.ts";
 import type { Cost, SamplerContext, SamplerEvent, SamplerResult } from "../samplers/types.ts";
 import { previewRgba } from "../kernels/preview_cpu.ts";
@@ -56,6 +56,8 @@ export interface GeneratedImage {
   /** The cost next to that of the base run it replaces (FLOPs, token-steps, speedups). */
   report: CostReport;
   timings: { encodeMs: number; sampleMs: number; decodeMs: number; totalMs: number };
+  /** Notes for the response (e.g. a prompt truncated to the text encoder's limit). */
+  warnings: string[];
 }
 
 /** Checks a request against the model before it is queued, so errors come back as 400s. */
@@ -65,14 +67,16 @@ export function resolveSize(
 ): { width: number; height: number } {
   const m = model.manifest;
   const chosen = size ?? m.default_size;
-  if (!m.sizes.includes(chosen)) {
+  const parsed = parseSize(chosen);
+  const problem = sizeProblem(m, parsed.width, parsed.height);
+  if (problem) {
     throw new HttpError(
       400,
-      `size ${chosen} is not supported by model ${m.id}; use one of ${m.sizes.join(", ")}`,
+      `size ${chosen} is not supported by model ${m.id}: ${problem}`,
       "size",
     );
   }
-  return parseSize(chosen);
+  return parsed;
 }
 
 /** The denoising steps this request's run makes (throws the method's 400s up front). */
@@ -102,7 +106,7 @@ export async function generateImage(
 
   // 1. Text conditioning (an empty prompt is the unconditional branch of guidance)
   const cond = await model.encodePrompt(p.prompt);
-  const useCfg = guidance > 1;
+  const useCfg = model.usesCfg(guidance);
   const uncond: Conditioning | undefined = useCfg
     ? await model.encodePrompt(p.negativePrompt ?? "")
     : undefined;
@@ -114,7 +118,7 @@ export async function generateImage(
     shape,
     seed: p.seed,
     steps: p.steps ?? m.default_steps,
-    baseShift: m.base_shift,
+    baseShift: shiftFor(m, (shape.width / 2) * (shape.height / 2)),
     backend: model.backend(uncond ? [cond, uncond] : [cond], guidance),
     tokenFootprintPx: m.token_footprint_px,
     evalsPerStep: useCfg ? 2 : 1,
@@ -179,6 +183,7 @@ export async function generateImage(
       m.default_steps,
       (shape.width / 2) * (shape.height / 2),
     ),
+    warnings: cond.warnings,
     timings: {
       encodeMs: tEncode - t0,
       sampleMs: tSample - tEncode,

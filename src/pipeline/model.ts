@@ -9,22 +9,61 @@
  * const cond = await m.encodePrompt("a red circle");
  * ```
  */
-import { type Manifest, parseManifest } from "../config/manifest.ts";
-import { readAsset, readAssetText, safeRelative } from "../assets.ts";
-import { createSession, type Ep, type Session } from "../onnx/ort.ts";
-import { WordTokenizer } from "./tokenizer.ts";
+import { join } from "node:path";
+import type { Manifest } from "../config/manifest.ts";
+import type { Ep, Session } from "../onnx/ort.ts";
+import { type GraphLoad, loadGraph } from "../onnx/load_graph.ts";
+import type { PromptTokenizer } from "../text/hf_tokenizer.ts";
+import { HfTokenizer } from "../text/hf_tokenizer.ts";
+import { WordTokenizer } from "../text/word_tokenizer.ts";
 import { GpuOps } from "../kernels/gpu_ops.ts";
 import { type KernelMode, type Kernels, selectKernels } from "../kernels/select.ts";
 import type { Backend } from "../samplers/backend.ts";
 import { cpuBackend } from "../samplers/cpu_backend.ts";
 import { gpuBackend } from "../samplers/gpu_backend.ts";
 import { affine } from "../kernels/euler_cpu.ts";
+import { probeAdapter } from "../onnx/ort.ts";
+import { findModelDir, readModelManifest } from "./model_dir.ts";
 
 export interface Conditioning {
   /** `[L, D_txt]` */
   text: Float32Array;
-  /** `[D_txt]` */
+  /** `[D_pooled]` */
   pooled: Float32Array;
+  /** Notes for the response (a truncated prompt). */
+  warnings: string[];
+}
+
+/** One text encoder: its tokenizer, its session, and which of its outputs feed the DiT. */
+export interface TextEncoder {
+  component: string;
+  tokenizer: PromptTokenizer;
+  session: Session;
+  /** Output used as the DiT's `encoder_hidden_states`. */
+  text?: string;
+  /** Output used as the DiT's `pooled_projections`. */
+  pooled?: string;
+}
+
+/** The DiT's tensor names as its graph spells them (Optimum and BFL exports differ in outputs). */
+export interface DitNames {
+  hidden: string;
+  context: string;
+  pooled: string;
+  timestep: string;
+  imgIds: string;
+  txtIds: string;
+  guidance?: string;
+  out: string;
+}
+
+/** What was loaded, from where, and its size (for /health and the startup log). */
+export interface LoadedComponent {
+  component: string;
+  file: string;
+  bytes: number;
+  data_files: number;
+  fp16: boolean;
 }
 
 export class LoadedModel {
@@ -34,12 +73,16 @@ export class LoadedModel {
   constructor(
     readonly manifest: Manifest,
     readonly ep: Ep,
-    readonly tokenizer: WordTokenizer,
-    private readonly textEncoder: Session,
+    private readonly encoders: TextEncoder[],
     private readonly transformer: Session,
+    private readonly dit: DitNames,
     private readonly vae: Session,
+    private readonly vaeNames: { input: string; output: string },
     /** Where RALU's kernels run for this model. */
     readonly kernels: Kernels,
+    readonly components: LoadedComponent[] = [],
+    /** The DiT graph takes float16 (its inputs are converted on the host). */
+    private readonly fp16 = false,
   ) {}
 
   get id(): string {
@@ -51,16 +94,34 @@ export class LoadedModel {
     return !(this.kernels instanceof GpuOps && this.kernels.lost);
   }
 
-  async encodePrompt(prompt: string): Promise<Conditioning> {
-    const ids = this.tokenizer.encode(prompt);
-    const out = await this.textEncoder.run({ input_ids: { data: ids, dims: [1, ids.length] } });
-    return { text: out.last_hidden_state!.data, pooled: out.pooled_output!.data };
+  /** Text length L of `encoder_hidden_states`. */
+  get textTokens(): number {
+    return this.manifest.max_text_tokens;
   }
 
-  /**
-   * Velocity (noise − data) for `n` packed tokens at noise level `sigma`, one per
-   * conditioning, in a single batched call (guidance's two branches cost one run).
-   */
+  async encodePrompt(prompt: string): Promise<Conditioning> {
+    let text: Float32Array | undefined;
+    let pooled: Float32Array | undefined;
+    const warnings: string[] = [];
+    for (const e of this.encoders) {
+      const t = e.tokenizer.encode(prompt);
+      if (t.truncated > 0) {
+        warnings.push(
+          `prompt truncated for ${e.component}: ${t.promptTokens} tokens, ${t.truncated} beyond its ${e.tokenizer.length}-token limit were dropped`,
+        );
+      }
+      const out = await e.session.run({ input_ids: { data: t.ids, dims: [1, t.ids.length] } });
+      if (e.text) text = out[e.text]!.data;
+      if (e.pooled) pooled = out[e.pooled]!.data;
+    }
+    return { text: text!, pooled: pooled!, warnings };
+  }
+
+  /** Classifier-free guidance runs two branches; a guidance-embedding DiT takes the scale as input. */
+  usesCfg(guidance: number): boolean {
+    return !this.manifest.guidance_embed && guidance > 1;
+  }
+
   /**
    * One run's backend: the DiT with guidance `g` over `conds` ([cond] or [cond, uncond]),
    * the VAE, and the kernels — CPU arrays, or GPU buffers on the kernel device. On the
@@ -69,7 +130,10 @@ export class LoadedModel {
   backend(conds: Conditioning[], g: number): Backend {
     const arrays = {
       velocity: async (x: Float32Array, ids: Float32Array, sigma: number) => {
-        const [vc, vu] = await this.velocity(x, ids, sigma, conds) as [Float32Array, Float32Array?];
+        const [vc, vu] = await this.velocity(x, ids, sigma, conds, g) as [
+          Float32Array,
+          Float32Array?,
+        ];
         if (!vu) return vc;
         const out = new Float32Array(vc.length);
         for (let i = 0; i < vc.length; i++) out[i] = vu[i]! + g * (vc[i]! - vu[i]!);
@@ -79,22 +143,50 @@ export class LoadedModel {
     };
     const gpu = this.kernels;
     if (!(gpu instanceof GpuOps)) return cpuBackend(arrays.velocity, arrays.decode);
-    if (this.ep !== "webgpu") return gpuBackend(gpu, { arrays });
+    if (this.ep !== "webgpu" || this.fp16) return gpuBackend(gpu, { arrays });
     return gpuBackend(gpu, {
       velocity: (x, ids, sigma) => this.velocityOnDevice(x, ids, sigma, conds, g, gpu),
       decode: (latent, h, w) => this.decodeOnDevice(latent, h, w, gpu),
     });
   }
 
+  /** The DiT's inputs other than the latent tokens, for a batch of conditionings. */
+  #feeds(ids: Float32Array, sigma: number, conds: Conditioning[], g: number) {
+    const m = this.manifest, d = this.dit;
+    const L = conds[0]!.text.length / m.text_dim;
+    const B = conds.length;
+    const cat = (parts: Float32Array[]) => {
+      const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+      parts.reduce((o, p) => (out.set(p, o), o + p.length), 0);
+      return out;
+    };
+    return {
+      [d.context]: { data: cat(conds.map((c) => c.text)), dims: [B, L, m.text_dim] },
+      [d.pooled]: {
+        data: cat(conds.map((c) => c.pooled)),
+        dims: [B, m.pooled_dim ?? m.text_dim],
+      },
+      [d.timestep]: { data: new Float32Array(B).fill(sigma), dims: [B] },
+      [d.imgIds]: { data: ids, dims: [ids.length / 3, 3] },
+      [d.txtIds]: { data: new Float32Array(L * 3), dims: [L, 3] },
+      ...(d.guidance ? { [d.guidance]: { data: new Float32Array(B).fill(g), dims: [B] } } : {}),
+    };
+  }
+
+  /**
+   * Velocity (noise − data) for `n` packed tokens at noise level `sigma`, one per
+   * conditioning, in a single batched call (guidance's two branches cost one run); `g`
+   * feeds a guidance-embedding DiT.
+   */
   async velocity(
     tokens: Float32Array,
     ids: Float32Array,
     sigma: number,
     conds: Conditioning[],
+    g = 0,
   ): Promise<Float32Array[]> {
     const m = this.manifest;
     const n = ids.length / 3;
-    const L = m.max_text_tokens;
     const B = conds.length;
     const batched = (parts: Float32Array[]) => {
       const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
@@ -107,17 +199,13 @@ export class LoadedModel {
     };
     this.evaluations += B;
     const out = await this.transformer.run({
-      hidden_states: {
+      [this.dit.hidden]: {
         data: batched(conds.map(() => tokens)),
         dims: [B, n, 4 * m.latent_channels],
       },
-      encoder_hidden_states: { data: batched(conds.map((c) => c.text)), dims: [B, L, m.text_dim] },
-      pooled_projections: { data: batched(conds.map((c) => c.pooled)), dims: [B, m.text_dim] },
-      timestep: { data: new Float32Array(B).fill(sigma), dims: [B] },
-      img_ids: { data: ids, dims: [n, 3] },
-      txt_ids: { data: new Float32Array(L * 3), dims: [L, 3] },
+      ...this.#feeds(ids, sigma, conds, g),
     });
-    const v = out.out_hidden_states!.data;
+    const v = out[this.dit.out]!.data;
     return conds.map((_, b) => v.subarray(b * tokens.length, (b + 1) * tokens.length));
   }
 
@@ -135,27 +223,17 @@ export class LoadedModel {
   ): Promise<GPUBuffer> {
     const m = this.manifest;
     const n = ids.length / 3;
-    const L = m.max_text_tokens;
     const B = conds.length;
     const count = n * 4 * m.latent_channels;
     const batch = gpu.ctx.empty(B * count * 4, "dit batch");
     for (let b = 0; b < B; b++) gpu.ctx.copyInto(x, batch, count * 4, b * count * 4);
-    const cat = (parts: Float32Array[]) => {
-      const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-      parts.reduce((o, p) => (out.set(p, o), o + p.length), 0);
-      return out;
-    };
     this.evaluations += B;
     const out = await this.transformer.runOnDevice({
-      hidden_states: { buffer: batch, dims: [B, n, 4 * m.latent_channels] },
-      encoder_hidden_states: { data: cat(conds.map((c) => c.text)), dims: [B, L, m.text_dim] },
-      pooled_projections: { data: cat(conds.map((c) => c.pooled)), dims: [B, m.text_dim] },
-      timestep: { data: new Float32Array(B).fill(sigma), dims: [B] },
-      img_ids: { data: ids, dims: [n, 3] },
-      txt_ids: { data: new Float32Array(L * 3), dims: [L, 3] },
+      [this.dit.hidden]: { buffer: batch, dims: [B, n, 4 * m.latent_channels] },
+      ...this.#feeds(ids, sigma, conds, guidance),
     });
     gpu.ctx.release(batch);
-    const v = out.out_hidden_states!;
+    const v = out[this.dit.out]!;
     let guided: GPUBuffer;
     if (B === 2) {
       guided = gpu.k.cfgCombine.run(v.buffer, guidance, count);
@@ -172,12 +250,12 @@ export class LoadedModel {
   async decode(latent: Float32Array, h: number, w: number): Promise<Float32Array> {
     const m = this.manifest;
     const out = await this.vae.run({
-      latent_sample: {
+      [this.vaeNames.input]: {
         data: affine(latent, 1 / m.vae_scaling, m.vae_shift),
         dims: [1, m.latent_channels, h, w],
       },
     });
-    return out.sample!.data;
+    return out[this.vaeNames.output]!.data;
   }
 
   /**
@@ -190,9 +268,9 @@ export class LoadedModel {
     const raw = gpu.k.affine.run(latent, 1 / m.vae_scaling, m.vae_shift, count);
     try {
       const out = await this.vae.runOnDevice({
-        latent_sample: { buffer: raw, dims: [1, m.latent_channels, h, w] },
+        [this.vaeNames.input]: { buffer: raw, dims: [1, m.latent_channels, h, w] },
       });
-      const sample = out.sample!;
+      const sample = out[this.vaeNames.output]!;
       const bytes = sample.dims.reduce((a, d) => a * d, 1) * 4;
       const image = gpu.ctx.empty(bytes, "decoded");
       gpu.ctx.copyInto(sample.buffer, image, bytes, 0);
@@ -204,7 +282,11 @@ export class LoadedModel {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.textEncoder.release(), this.transformer.release(), this.vae.release()]);
+    await Promise.all([
+      ...this.encoders.map((e) => e.session.release()),
+      this.transformer.release(),
+      this.vae.release(),
+    ]);
   }
 }
 
@@ -213,50 +295,172 @@ export class ModelLoadError extends Error {
   override name = "ModelLoadError";
 }
 
+/** The one name of `names` among `spellings` (first match), or a ModelLoadError. */
+function pick(names: string[], spellings: string[], what: string, file: string): string {
+  const hit = spellings.find((s) => names.includes(s));
+  if (!hit) {
+    throw new ModelLoadError(
+      `${file}: no ${what} (looked for ${spellings.join(" / ")}; the graph has ${
+        names.join(", ")
+      })`,
+    );
+  }
+  return hit;
+}
+
 export async function loadModel(
   id: string,
   ep: Ep,
   kernels: KernelMode = "auto",
+  modelsDir?: string,
 ): Promise<LoadedModel> {
-  const dir = `models/${safeRelative(id)}/`;
+  const dir = await findModelDir(id, modelsDir);
+  if (!dir) {
+    throw new ModelLoadError(
+      `model "${id}": no models/${id}/ with a manifest.json or model_index.json`,
+    );
+  }
   /** Reads (and builds from) one file of the model, naming that file when it fails. */
   const step = async <T>(file: string, what: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
     } catch (err) {
+      if (err instanceof ModelLoadError) throw err;
       const first = String(err instanceof Error ? err.message : err).split("\n")[0];
       const cause = err instanceof Deno.errors.NotFound ? "not found" : `${what}: ${first}`;
-      throw new ModelLoadError(`model "${id}": ${dir}${file}: ${cause}`);
+      throw new ModelLoadError(`model "${id}": ${join(dir, file)}: ${cause}`);
     }
   };
   const manifest = await step(
     "manifest.json",
-    "not a valid manifest",
-    async () => parseManifest(JSON.parse(await readAssetText(dir + "manifest.json"))),
+    "not a valid model description",
+    () => readModelManifest(dir, id),
   );
   const f = manifest.files;
-  const vocab = await step(
-    f.vocab,
-    "not a JSON vocabulary",
-    async () => JSON.parse(await readAssetText(dir + f.vocab)) as string[],
-  );
+  const adapter = ep === "webgpu" ? await probeAdapter() : undefined;
+  const components: LoadedComponent[] = [];
   // sessions are created one after another: ORT's wasm init is not re-entrant
-  const session = (file: string) =>
-    step(
-      file,
-      "not a loadable ONNX model",
-      async () => createSession(await readAsset(dir + file), ep),
+  const graph = (component: string, file: string) =>
+    step(file, "not a loadable ONNX model", async () => {
+      const { session, info } = await loadGraph(join(dir, file), ep, {
+        shaderF16: adapter?.features.has("shader-f16"),
+      });
+      components.push(describe(component, info));
+      return { session, info };
+    });
+  const encoders: TextEncoder[] = [];
+  if (manifest.family === "flux") {
+    const clip = await graph("text_encoder", f.text_encoder);
+    const t5 = await graph("text_encoder_2", f.text_encoder_2!);
+    encoders.push({
+      component: "text_encoder",
+      tokenizer: await step(
+        "tokenizer/",
+        "not a CLIP tokenizer",
+        () => HfTokenizer.fromDir(join(dir, "tokenizer"), { maxLength: 77 }),
+      ),
+      session: clip.session,
+      pooled: pick(
+        clip.info.outputNames,
+        ["pooler_output", "text_embeds"],
+        "pooled output",
+        f.text_encoder,
+      ),
+    }, {
+      component: "text_encoder_2",
+      tokenizer: await step(
+        "tokenizer_2/",
+        "not a T5 tokenizer",
+        () =>
+          HfTokenizer.fromDir(join(dir, "tokenizer_2"), { maxLength: manifest.max_text_tokens }),
+      ),
+      session: t5.session,
+      text: pick(
+        t5.info.outputNames,
+        ["last_hidden_state"],
+        "hidden-state output",
+        f.text_encoder_2!,
+      ),
+    });
+  } else {
+    const vocab = await step(
+      f.vocab ?? "vocab.json",
+      "not a JSON vocabulary",
+      async () =>
+        JSON.parse(await Deno.readTextFile(join(dir, f.vocab ?? "vocab.json"))) as string[],
     );
-  const textEncoder = await session(f.text_encoder);
-  const transformer = await session(f.transformer);
-  const vaeSession = await session(f.vae_decoder);
+    const te = await graph("text_encoder", f.text_encoder);
+    encoders.push({
+      component: "text_encoder",
+      tokenizer: new WordTokenizer(vocab, manifest.max_text_tokens),
+      session: te.session,
+      text: pick(te.info.outputNames, ["last_hidden_state"], "hidden-state output", f.text_encoder),
+      pooled: pick(
+        te.info.outputNames,
+        ["pooled_output", "pooler_output"],
+        "pooled output",
+        f.text_encoder,
+      ),
+    });
+  }
+  const dit = await graph("transformer", f.transformer);
+  const ins = dit.info.inputNames;
+  const names: DitNames = {
+    hidden: pick(ins, ["hidden_states"], "latent input", f.transformer),
+    context: pick(ins, ["encoder_hidden_states"], "text input", f.transformer),
+    pooled: pick(ins, ["pooled_projections"], "pooled text input", f.transformer),
+    timestep: pick(ins, ["timestep"], "timestep input", f.transformer),
+    imgIds: pick(ins, ["img_ids"], "image ids input", f.transformer),
+    txtIds: pick(ins, ["txt_ids"], "text ids input", f.transformer),
+    out: pick(
+      dit.info.outputNames,
+      ["out_hidden_states", "latent", "sample"],
+      "velocity output",
+      f.transformer,
+    ),
+  };
+  if (manifest.guidance_embed) {
+    names.guidance = pick(
+      ins,
+      ["guidance"],
+      "guidance input (the config has guidance embeds)",
+      f.transformer,
+    );
+  }
+  const vae = await graph("vae_decoder", f.vae_decoder);
+  const vaeNames = {
+    input: pick(
+      vae.info.inputNames,
+      ["latent_sample", "latent", "z"],
+      "latent input",
+      f.vae_decoder,
+    ),
+    output: pick(vae.info.outputNames, ["sample", "image"], "image output", f.vae_decoder),
+  };
+  const weightBytes = dit.info.bytes;
+  if (manifest.architecture.parameters === undefined) {
+    manifest.architecture.parameters = Math.round(weightBytes / (dit.info.fp16 ? 2 : 4));
+  }
   return new LoadedModel(
     manifest,
     ep,
-    new WordTokenizer(vocab, manifest.max_text_tokens),
-    textEncoder,
-    transformer,
-    vaeSession,
+    encoders,
+    dit.session,
+    names,
+    vae.session,
+    vaeNames,
     await selectKernels(kernels, ep),
+    components,
+    dit.info.fp16,
   );
+}
+
+function describe(component: string, info: GraphLoad): LoadedComponent {
+  return {
+    component,
+    file: info.file,
+    bytes: info.bytes,
+    data_files: info.dataFiles.length,
+    fp16: info.fp16,
+  };
 }

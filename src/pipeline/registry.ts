@@ -8,29 +8,34 @@
  * const model = await reg.get(); // the default model
  * ```
  */
-import { type Manifest, parseManifest } from "../config/manifest.ts";
-import { listAssetDirs, readAssetText } from "../assets.ts";
+import type { Manifest } from "../config/manifest.ts";
 import { HttpError } from "../http/errors.ts";
 import type { Ep } from "../onnx/ort.ts";
 import { type LoadedModel, loadModel } from "./model.ts";
 import type { KernelMode } from "../kernels/select.ts";
-
-const MODEL_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+import { findModelDir, listModelIds, MODEL_ID, readModelManifest } from "./model_dir.ts";
 
 export class ModelRegistry {
   readonly #loaded = new Map<string, Promise<LoadedModel>>();
 
-  constructor(readonly defaultId: string, readonly ep: Ep, readonly kernels: KernelMode = "auto") {}
+  constructor(
+    readonly defaultId: string,
+    readonly ep: Ep,
+    readonly kernels: KernelMode = "auto",
+    /** A folder of model folders searched before the built-in `models/`. */
+    readonly modelsDir?: string,
+  ) {}
 
-  /** Manifests of every installed model. */
+  /** Manifests of every installed model (ours and diffusers-layout FLUX folders). */
   async list(): Promise<Manifest[]> {
     const out: Manifest[] = [];
-    for (const dir of await listAssetDirs("models")) {
-      if (!MODEL_ID.test(dir)) continue;
+    for (const id of await listModelIds(this.modelsDir)) {
+      const dir = await findModelDir(id, this.modelsDir);
+      if (!dir) continue;
       try {
-        out.push(parseManifest(JSON.parse(await readAssetText(`models/${dir}/manifest.json`))));
+        out.push(await readModelManifest(dir, id));
       } catch {
-        // a directory without a valid manifest is not a model
+        // a directory without a valid description is not a model
       }
     }
     return out;
@@ -49,11 +54,10 @@ export class ModelRegistry {
       console.error(`model ${id}: GPU device lost; reloading`);
     }
     if (!this.#loaded.has(id)) {
-      const installed = (await this.list()).some((m) => m.id === id);
-      if (!installed) {
+      if (!(await findModelDir(id, this.modelsDir))) {
         throw new HttpError(404, `model "${id}" does not exist`, "model", "model_not_found");
       }
-      const p = loadModel(id, this.ep, this.kernels);
+      const p = loadModel(id, this.ep, this.kernels, this.modelsDir);
       p.catch(() => this.#loaded.delete(id));
       this.#loaded.set(id, p);
     }

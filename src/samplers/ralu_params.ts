@@ -9,7 +9,7 @@
  * ```
  */
 import type { Acceleration } from "../config/image_request.ts";
-import type { Manifest } from "../config/manifest.ts";
+import { type Manifest, shiftFor } from "../config/manifest.ts";
 import { HttpError } from "../http/errors.ts";
 import { ntMatchingFor } from "../schedule/nt_matching.ts";
 import { fitSteps } from "../schedule/budget.ts";
@@ -33,15 +33,16 @@ export function raluStageTokens(fullTokens: number, r: number): number[] {
 }
 
 /**
- * `fullTokens` (image tokens at full resolution) is needed only to honour a request's
- * `token_steps` budget: N is then scaled to it before NT-matching solves h and Z.
+ * `fullTokens` (image tokens at full resolution) sets h0 for a model with a dynamic shift,
+ * and honours a request's `token_steps` budget: N is then scaled to it before NT-matching
+ * solves h and Z.
  */
 export function resolveRalu(
   acc: Acceleration,
   manifest: Manifest,
   fullTokens?: number,
 ): RaluParams {
-  const presetName = acc.preset ?? (acc.N ? undefined : "4x");
+  const presetName = acc.preset ?? (acc.N ? undefined : manifest.default_preset);
   const preset = presetName ? manifest.presets[presetName] : undefined;
   if (presetName && !preset) {
     throw new HttpError(
@@ -61,13 +62,15 @@ export function resolveRalu(
   let Z = acc.Z ?? preset?.Z;
   if (acc.token_steps && !acc.h) h = undefined; // new N: new timesteps
   if (acc.token_steps && !acc.Z) Z = undefined;
+  // the base model's shift at this size is NT-matching's h0 (dynamic for FLUX.1-dev)
+  const h0 = fullTokens ? shiftFor(manifest, fullTokens) : manifest.base_shift;
   if (!h || !Z) {
-    const s = ntMatchingFor(N, e, manifest.base_shift);
+    const s = ntMatchingFor(N, e, h0);
     h ??= s.h;
     Z ??= s.Z;
   }
   const ntMatching = acc.nt_matching ?? true;
-  if (!ntMatching) h = [manifest.base_shift, manifest.base_shift, manifest.base_shift];
+  if (!ntMatching) h = [h0, h0, h0];
   return {
     N,
     e,

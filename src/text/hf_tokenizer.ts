@@ -12,6 +12,7 @@
  */
 import { Tokenizer } from "@huggingface/tokenizers";
 import { join } from "node:path";
+import { clipTokenizerJson } from "./clip_tokenizer_json.ts";
 
 export interface TokenizedPrompt {
   /** `[length]`: special tokens, the prompt's tokens, padding. */
@@ -58,9 +59,21 @@ export class HfTokenizer implements PromptTokenizer {
     }
   }
 
-  /** Reads `tokenizer.json` (and `tokenizer_config.json` when present) from a directory. */
+  /**
+   * Reads `tokenizer.json` (and `tokenizer_config.json` when present) from a directory; a
+   * CLIP folder with only `vocab.json` + `merges.txt` is converted.
+   */
   static async fromDir(dir: string, opts: HfTokenizerOptions): Promise<HfTokenizer> {
-    const json = JSON.parse(await Deno.readTextFile(join(dir, "tokenizer.json"))) as Json;
+    let json: Json;
+    try {
+      json = JSON.parse(await Deno.readTextFile(join(dir, "tokenizer.json"))) as Json;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      json = clipTokenizerJson(
+        JSON.parse(await Deno.readTextFile(join(dir, "vocab.json"))),
+        await Deno.readTextFile(join(dir, "merges.txt")),
+      );
+    }
     let config: Json = {};
     try {
       config = JSON.parse(await Deno.readTextFile(join(dir, "tokenizer_config.json"))) as Json;

@@ -64,3 +64,18 @@ Deno.test("truncation keeps the start and end tokens and counts what it dropped"
   ]);
   assert.ok(e.truncated > 0);
 });
+
+Deno.test("a CLIP folder with only vocab.json + merges.txt (FLUX.1's tokenizer/) gives the same ids", async () => {
+  const dir = await Deno.makeTempDir();
+  for (const f of ["vocab.json", "merges.txt", "tokenizer_config.json"]) {
+    await Deno.copyFile(`${DATA}clip-l/${f}`, `${dir}/${f}`);
+  }
+  const slow = await HfTokenizer.fromDir(dir, { maxLength: 77 });
+  await Deno.remove(dir, { recursive: true });
+  for (const g of golden.filter((g) => g.tokenizer === "clip-l")) {
+    assert.deepEqual(slow.raw(g.text, g.add_special_tokens), g.ids, g.case);
+  }
+  const text = "A photo of an astronaut riding a horse on Mars, 4k, trending!! <|endoftext|>";
+  assert.deepEqual(slow.encode(text).ids, clip.encode(text).ids);
+  assert.equal(slow.padId, 49407);
+});

@@ -5,27 +5,28 @@
  *
  * @example
  * ```ts
- * import { WordTokenizer } from "./tokenizer.ts";
+ * import { WordTokenizer } from "./word_tokenizer.ts";
  * const tok = new WordTokenizer(["<pad>", "<unk>", "a", "red"], 8);
- * tok.encode("A red thing"); // BigInt64Array [2, 3, 1, 0, 0, 0, 0, 0]
+ * tok.encode("A red thing").ids; // BigInt64Array [2, 3, 1, 0, 0, 0, 0, 0]
  * ```
  */
-export class WordTokenizer {
+import type { PromptTokenizer, TokenizedPrompt } from "./hf_tokenizer.ts";
+
+export class WordTokenizer implements PromptTokenizer {
   readonly #ids: Map<string, number>;
 
   constructor(readonly vocab: string[], readonly length: number) {
     this.#ids = new Map(vocab.map((w, i) => [w, i]));
   }
 
-  encode(text: string): BigInt64Array {
-    const out = new BigInt64Array(this.length);
+  encode(text: string): TokenizedPrompt {
+    const ids = new BigInt64Array(this.length);
     const words = text.toLowerCase().match(/[a-z]+/g) ?? [];
-    words.slice(0, this.length).forEach((w, i) => (out[i] = BigInt(this.#ids.get(w) ?? 1)));
-    return out;
-  }
-
-  /** Words the model has never seen (for a helpful warning, not an error). */
-  unknownWords(text: string): string[] {
-    return (text.toLowerCase().match(/[a-z]+/g) ?? []).filter((w) => !this.#ids.has(w));
+    words.slice(0, this.length).forEach((w, i) => (ids[i] = BigInt(this.#ids.get(w) ?? 1)));
+    return {
+      ids,
+      promptTokens: words.length,
+      truncated: Math.max(0, words.length - this.length),
+    };
   }
 }
