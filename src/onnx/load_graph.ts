@@ -141,11 +141,10 @@ export async function planGraph(
     throw new GraphLoadError(`${file}: bfloat16 tensors; WGSL has no bf16 — export fp16 or fp32`);
   }
   const fp16 = info.elementTypes.has(FLOAT16);
-  if (fp16 && !(ep === "webgpu" && dev.shaderF16)) {
+  // the wasm EP runs fp16 graphs on its CPU kernels; WebGPU needs the adapter's shader-f16
+  if (fp16 && ep === "webgpu" && !dev.shaderF16) {
     throw new GraphLoadError(
-      ep === "webgpu"
-        ? `${file}: an fp16 graph, and this GPU adapter has no shader-f16 feature — use an fp32 export or another GPU`
-        : `${file}: an fp16 graph; it needs --ep webgpu on an adapter with shader-f16 (or an fp32 export)`,
+      `${file}: an fp16 graph, and this GPU adapter has no shader-f16 feature — use an fp32 export, --ep wasm, or another GPU`,
     );
   }
   return {

@@ -198,6 +198,7 @@ export async function createSession(
   const ort = await runtime(ep);
   const session = await ort.InferenceSession.create(bytes, {
     executionProviders: [ep],
+    logSeverityLevel: 3, // errors only: node placement notes are not the user's concern
     ...(externalData.length ? { externalData } : {}),
     graphOptimizationLevel: "all",
     // on WebGPU, outputs stay on the device; `run` downloads them, `runOnDevice` does not

@@ -3,13 +3,14 @@
 // guidance, a schnell-like one without, and a sharded BF16 checkpoint whose export spreads
 // its weights over several data files; fractional image ids in every case.
 import assert from "node:assert/strict";
-import { loadGraph } from "../../src/onnx/load_graph.ts";
+import { loadGraph, planGraph } from "../../src/onnx/load_graph.ts";
 
 const PYTHON = "/usr/bin/python3"; // Debian's, with python3-torch, python3-onnx, python3-numpy
 
 interface Case {
   name: string;
   model: string;
+  fp16: boolean;
   data_files: string[];
   inputs: Record<string, { dims: number[]; data: number[] }>;
   expected: { dims: number[]; data: number[] };
@@ -29,13 +30,20 @@ const made = !HAVE_TORCH ? undefined : await new Deno.Command(PYTHON, {
 if (made && !made.success) {
   throw new Error(`check_export.py failed:\n${new TextDecoder().decode(made.stderr).slice(-3000)}`);
 }
-const cases = made
-  ? JSON.parse(await Deno.readTextFile(`${out}/cases.json`)) as Case[]
-  : [{ name: "dev", model: "", data_files: [], inputs: {}, expected: { dims: [], data: [] } }];
+const cases = made ? JSON.parse(await Deno.readTextFile(`${out}/cases.json`)) as Case[] : [{
+  name: "dev",
+  model: "",
+  fp16: false,
+  data_files: [],
+  inputs: {},
+  expected: { dims: [], data: [] },
+}];
 
 for (const c of cases) {
   Deno.test({
-    name: `exported transformer equals the NumPy reference within 1e-4: ${c.name}`,
+    name: c.fp16
+      ? `the fp16 export runs (wasm EP) within 2% of the NumPy reference: ${c.name}`
+      : `exported transformer equals the NumPy reference within 1e-4: ${c.name}`,
     ignore: !HAVE_TORCH,
   }, async () => {
     const { session, info } = await loadGraph(c.model, "wasm");
@@ -55,7 +63,13 @@ for (const c of cases) {
         scale = Math.max(scale, Math.abs(e));
       });
       assert.ok(scale > 0.1, `outputs too small to compare (${scale})`);
-      assert.ok(worst <= 1e-4 * Math.max(1, scale), `max |diff| ${worst} (max |ref| ${scale})`);
+      const tol = c.fp16 ? 2e-2 * scale : 1e-4 * Math.max(1, scale);
+      assert.ok(worst <= tol, `max |diff| ${worst} (max |ref| ${scale})`);
+      assert.equal(info.fp16, c.fp16);
+      if (c.fp16) {
+        await assert.rejects(planGraph(c.model, "webgpu", { shaderF16: false }), /no shader-f16/);
+        assert.equal((await planGraph(c.model, "webgpu", { shaderF16: true })).fp16, true);
+      }
     } finally {
       await session.release();
     }

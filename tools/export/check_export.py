@@ -23,6 +23,8 @@ from flux_reference import Flux  # noqa: E402
 
 CASES = [
     {"name": "dev", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000},
+    {"name": "dev_fp16", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000,
+     "export_dtype": "fp16"},
     {"name": "schnell", "config": {"guidance": False}, "dtype": "F32", "shards": 1, "max_mb": 2000},
     {"name": "sharded_bf16", "config": {"guidance": True, "double": 2, "single": 3, "heads": 3,
                                          "head_dim": 16, "axes": (4, 6, 6), "context_dim": 24},
@@ -37,11 +39,13 @@ def main(out):
     for i, case in enumerate(CASES):
         src = os.path.join(out, case["name"] + "_src")
         cfg = tiny_checkpoint.transformer_config(**case["config"])
-        tiny_checkpoint.write_component(os.path.join(src, "transformer"), "transformer", cfg, 10 + i,
+        tiny_checkpoint.write_component(os.path.join(src, "transformer"), "transformer", cfg,
+                                        10 + (0 if case["name"].startswith("dev") else i),
                                         dtype=case["dtype"], shards=case["shards"])
         dst = os.path.join(out, case["name"])
         subprocess.run([sys.executable, os.path.join(HERE, "export_flux.py"), src, dst,
-                        "--components", "transformer", "--max-file-mb", str(case["max_mb"])],
+                        "--components", "transformer", "--max-file-mb", str(case["max_mb"]),
+                        "--dtype", case.get("export_dtype", "fp32")],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ref = Flux(os.path.join(src, "transformer"))
         B, n, L = 2, 12, 5
@@ -64,6 +68,7 @@ def main(out):
                        inputs["txt_ids"], inputs.get("guidance"))
         cases.append({
             "name": case["name"], "model": os.path.join(dst, "transformer", "model.onnx"),
+            "fp16": case.get("export_dtype") == "fp16",
             "data_files": sorted(f for f in os.listdir(os.path.join(dst, "transformer"))
                                  if f.startswith("model.onnx_data")),
             "inputs": {k: {"dims": list(v.shape), "data": v.ravel().tolist()} for k, v in inputs.items()},

@@ -14,7 +14,17 @@ from flux_modules import COMPONENTS
 import safetensors_io
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_TOKENIZERS = os.path.normpath(os.path.join(HERE, "../../../shared/testdata/tokenizers"))
+SHARED_TOKENIZERS = os.path.normpath(os.path.join(HERE, "../../../shared/testdata/tokenizers"))
+REPO_TOKENIZERS = os.path.normpath(os.path.join(HERE, "../../models/flux-tiny"))
+
+
+def tokenizer_sources(folder):
+    """(CLIP folder, T5 folder) from shared/testdata/tokenizers or from a FLUX.1 model folder."""
+    if folder is None:
+        folder = SHARED_TOKENIZERS if os.path.isdir(SHARED_TOKENIZERS) else REPO_TOKENIZERS
+    if os.path.isdir(os.path.join(folder, "clip-l")):
+        return os.path.join(folder, "clip-l"), os.path.join(folder, "t5-v1_1-xxl")
+    return os.path.join(folder, "tokenizer"), os.path.join(folder, "tokenizer_2")
 
 
 def transformer_config(guidance=True, heads=2, head_dim=16, axes=(4, 6, 6), double=1, single=1,
@@ -70,7 +80,7 @@ def write_component(folder, name, cfg, seed, dtype="F32", shards=1, scale=1.0):
 
 
 def write(out, guidance=True, tokenizers=None, seed=0):
-    tokenizers = tokenizers or DEFAULT_TOKENIZERS
+    clip_dir, t5_dir = tokenizer_sources(tokenizers)
     context = 8
     write_component(os.path.join(out, "transformer"), "transformer",
                     transformer_config(guidance, context_dim=context, pooled_dim=8), seed)
@@ -84,11 +94,11 @@ def write(out, guidance=True, tokenizers=None, seed=0):
     tok = os.path.join(out, "tokenizer")
     os.makedirs(tok, exist_ok=True)
     for n in ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copy(os.path.join(tokenizers, "clip-l", n), os.path.join(tok, n))
+        shutil.copy(os.path.join(clip_dir, n), os.path.join(tok, n))
     tok2 = os.path.join(out, "tokenizer_2")
     os.makedirs(tok2, exist_ok=True)
     for n in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copy(os.path.join(tokenizers, "t5-v1_1-xxl", n), os.path.join(tok2, n))
+        shutil.copy(os.path.join(t5_dir, n), os.path.join(tok2, n))
     index = {"_class_name": "FluxPipeline", "_diffusers_version": "0.30.0",
              "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
              "text_encoder": ["transformers", "CLIPTextModel"],
