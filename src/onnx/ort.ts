@@ -22,9 +22,12 @@ const runtimes: Partial<Record<Ep, Promise<Ort>>> = {};
 async function runtime(ep: Ep): Promise<Ort> {
   runtimes[ep] ??= (async () => {
     const ort = (ep === "wasm" ? ortWasm : ortGpu) as Ort;
-    // Threads would make ORT spawn a blob: worker, which Deno refuses; the WebGPU build
-    // runs its kernels on the GPU anyway.
-    ort.env.wasm.numThreads = ep === "wasm" ? Math.min(2, navigator.hardwareConcurrency) : 1;
+    // One thread: with 2, runs stalled for good in 4 of 8 tries once the FLUX miniature's
+    // four sessions (external data) were loaded after other sessions — each session takes
+    // pool threads and a new worker cannot start while the main thread waits for it. One
+    // thread costs ~20% on the default model (20 steps: 1.06 s → 1.28 s) and never stalls.
+    // The WebGPU build runs its kernels on the GPU anyway.
+    ort.env.wasm.numThreads = 1;
     ort.env.logLevel = "error";
     ort.env.wasm.wasmBinary = await readAsset(
       WASM_DIR +

@@ -104,8 +104,9 @@ def to_fp16(model):
     return model
 
 
-def save_with_data(model, out_dir, max_bytes):
-    """model.onnx with every initializer over 1 KiB in data files of at most max_bytes each."""
+def save_with_data(model, out_dir, max_bytes, skip_weights=False):
+    """model.onnx with every initializer over 1 KiB in data files of at most max_bytes each
+    (with skip_weights the data files are left sparse: right size, all zeros, no disk)."""
     os.makedirs(out_dir, exist_ok=True)
     files, cur, size = [], None, 0
     for init in model.graph.initializer:
@@ -118,9 +119,12 @@ def save_with_data(model, out_dir, max_bytes):
             files.append((name, cur))
             size = 0
         pad = -size % 64
-        cur.write(b"\0" * pad)
         size += pad
-        cur.write(raw)
+        if skip_weights:
+            cur.seek(size + len(raw))
+        else:
+            cur.seek(size)
+            cur.write(raw)
         del init.external_data[:]
         init.ClearField("raw_data")
         for field in ("float_data", "int64_data", "int32_data", "double_data"):
@@ -131,6 +135,7 @@ def save_with_data(model, out_dir, max_bytes):
             e.key, e.value = k, v
         size += len(raw)
     for _, f in files:
+        f.truncate()
         f.close()
     onnx.save_model(model, os.path.join(out_dir, "model.onnx"))
     return [n for n, _ in files]
@@ -138,6 +143,10 @@ def save_with_data(model, out_dir, max_bytes):
 
 def export_component(src, out, comp, dtype, max_bytes):
     module, cfg = load_module(src, comp)
+    export_module(module, cfg, comp, out, dtype, max_bytes)
+
+
+def export_module(module, cfg, comp, out, dtype, max_bytes, skip_weights=False):
     inputs, outputs, axes = dummy(comp, module, cfg)
     names = list(inputs)
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,7 +161,7 @@ def export_component(src, out, comp, dtype, max_bytes):
         model = to_fp16(model)
     model.producer_name = "ralu tools/export/export_flux.py"
     target = os.path.join(out, comp)
-    data = save_with_data(model, target, max_bytes)
+    data = save_with_data(model, target, max_bytes, skip_weights)
     with open(os.path.join(target, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     onnx.checker.check_model(os.path.join(target, "model.onnx"))

@@ -1,0 +1,195 @@
+/**
+ * `deno run -A bench/flux_scale.ts [--graphs DIR] [--size 1024] [--text 512] [--repeat 3]
+ * [--out FILE.json]`: FLUX-width transformer timing on the WebGPU EP, for the lent GPU.
+ *
+ * DIR holds `d1s1`, `d2s1`, `d1s2` (double/single blocks) from
+ * `tools/export/flux_scale_graphs.py` (graphs only; their data files are made here, sparse,
+ * since the weights' values do not change the time). For each graph and each token count a
+ * RALU run visits at `--size` (stage 1, the mixed stages of 7x and 4x, full) it times one
+ * DiT evaluation with `--text` text tokens; block differences give seconds per double and per
+ * single block per step, and the run times of FLUX.1 (19 double + 38 single blocks) for base
+ * 50 steps and ralu 7x / 4x follow from them. Peak GPU memory comes from `nvidia-smi` when
+ * the machine has it. Prints a table; writes JSON to --out (default $OUT/flux_scale.json).
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { graphInfo } from "../src/onnx/graph_info.ts";
+import { loadGraph } from "../src/onnx/load_graph.ts";
+import { raluStageTokens } from "../src/samplers/ralu_params.ts";
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    graphs: { type: "string", default: "bench/out/flux_scale" },
+    size: { type: "string", default: "1024" },
+    text: { type: "string", default: "512" },
+    repeat: { type: "string", default: "3" },
+    out: { type: "string" },
+    ep: { type: "string", default: "webgpu" },
+  },
+});
+const size = Number(flags.size), L = Number(flags.text), repeat = Number(flags.repeat);
+const ep = flags.ep as "webgpu" | "wasm";
+const full = (size / 16) ** 2;
+const [low, mixed7] = raluStageTokens(full, 0.2);
+const mixed4 = raluStageTokens(full, 0.3)[1]!;
+const counts = [...new Set([low!, mixed7!, mixed4, full])].sort((a, b) => a - b);
+
+const adapter = await navigator.gpu?.requestAdapter({ powerPreference: "high-performance" });
+const limits: Record<string, number> = {};
+for (const k in adapter?.limits ?? {}) {
+  limits[k] = (adapter!.limits as unknown as Record<string, number>)[k]!;
+}
+const device = {
+  vendor: adapter?.info.vendor,
+  architecture: adapter?.info.architecture,
+  description: adapter?.info.description,
+  features: [...(adapter?.features ?? [])].sort(),
+  limits,
+};
+console.log(`adapter: ${JSON.stringify(device)}`);
+
+/** Peak memory.used (MiB) seen by nvidia-smi while `fn` runs; undefined without nvidia-smi. */
+async function withGpuMemory<T>(fn: () => Promise<T>): Promise<[T, number | undefined]> {
+  let proc: Deno.ChildProcess | undefined;
+  try {
+    proc = new Deno.Command("nvidia-smi", {
+      args: ["--query-gpu=memory.used", "--format=csv,noheader,nounits", "-lms", "100"],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+  } catch {
+    proc = undefined;
+  }
+  let peak: number | undefined;
+  const reading = proc && (async () => {
+    for await (const chunk of proc!.stdout.pipeThrough(new TextDecoderStream())) {
+      for (const line of chunk.split("\n")) {
+        const v = Number(line.trim());
+        if (line.trim() && Number.isFinite(v)) peak = Math.max(peak ?? 0, v);
+      }
+    }
+  })();
+  try {
+    return [await fn(), peak];
+  } finally {
+    proc?.kill();
+    await reading?.catch(() => undefined);
+  }
+}
+
+const rand = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
+interface Timing {
+  graph: string;
+  double: number;
+  single: number;
+  load_s: number;
+  ms: Record<number, number>;
+  peak_gpu_mib?: number | undefined;
+}
+const timings: Timing[] = [];
+for (const name of ["d1s1", "d2s1", "d1s2"]) {
+  const dir = join(flags.graphs!, name, "transformer");
+  const file = join(dir, "model.onnx");
+  const cfg = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
+  for (const x of graphInfo(await Deno.readFile(file)).externalFiles) {
+    const path = join(dir, x.location);
+    const have = await Deno.stat(path).then((s) => s.size, () => -1);
+    if (have < x.bytes) {
+      using f = await Deno.open(path, { create: true, write: true });
+      await f.truncate(x.bytes); // sparse zeros: the values do not change the time
+    }
+  }
+  const [t, peak] = await withGpuMemory(async () => {
+    const t0 = performance.now();
+    const { session } = await loadGraph(file, ep, {
+      shaderF16: device.features.includes("shader-f16"),
+    });
+    const load_s = (performance.now() - t0) / 1000;
+    const ms: Record<number, number> = {};
+    const D = cfg.joint_attention_dim, P = cfg.pooled_projection_dim;
+    for (const n of counts) {
+      const feeds = {
+        hidden_states: { data: rand(n * 64), dims: [1, n, 64] },
+        encoder_hidden_states: { data: rand(L * D), dims: [1, L, D] },
+        pooled_projections: { data: rand(P), dims: [1, P] },
+        timestep: { data: new Float32Array([0.5]), dims: [1] },
+        img_ids: { data: rand(n * 3), dims: [n, 3] },
+        txt_ids: { data: new Float32Array(L * 3), dims: [L, 3] },
+        guidance: { data: new Float32Array([3.5]), dims: [1] },
+      };
+      await session.run(feeds); // warm-up: shader compilation, allocation
+      const runs: number[] = [];
+      for (let i = 0; i < repeat; i++) {
+        const s = performance.now();
+        await session.run(feeds); // includes the download of the output
+        runs.push(performance.now() - s);
+      }
+      ms[n] = runs.sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
+      console.log(`${name}: ${n} image + ${L} text tokens: ${ms[n]!.toFixed(1)} ms`);
+    }
+    await session.release();
+    return { load_s, ms };
+  });
+  timings.push({
+    graph: name,
+    double: cfg.num_layers,
+    single: cfg.num_single_layers,
+    ...t,
+    peak_gpu_mib: peak,
+  });
+}
+
+const [a, b, c] = timings as [Timing, Timing, Timing];
+const perBlock = counts.map((n) => {
+  const d = b.ms[n]! - a.ms[n]!, s = c.ms[n]! - a.ms[n]!;
+  const rest = a.ms[n]! - d - s;
+  return {
+    tokens: n,
+    double_ms: d,
+    single_ms: s,
+    rest_ms: rest,
+    flux_step_ms: rest + 19 * d + 38 * s,
+  };
+});
+const step = (n: number) => perBlock.find((p) => p.tokens === n)!.flux_step_ms;
+const base50 = 50 * step(full);
+const ralu7 = 2 * step(low!) + 3 * step(mixed7!) + 5 * step(full);
+const ralu4 = 5 * step(low!) + 6 * step(mixed4) + 7 * step(full);
+const report = {
+  device,
+  ep,
+  size,
+  text_tokens: L,
+  tokens: { full, low, mixed7, mixed4 },
+  timings,
+  per_block: perBlock,
+  flux_dev_scaled: {
+    blocks: "19 double + 38 single",
+    base50_s: base50 / 1000,
+    ralu7x_s: ralu7 / 1000,
+    ralu4x_s: ralu4 / 1000,
+    speedup_7x: base50 / ralu7,
+    speedup_4x: base50 / ralu4,
+    note: "DiT evaluations only (no text encoders, VAE, or RALU's edge decode)",
+  },
+};
+console.log("\n| tokens | double block ms | single block ms | rest ms | FLUX.1 step ms |");
+console.log("|---|---|---|---|---|");
+for (const p of perBlock) {
+  console.log(
+    `| ${p.tokens} + ${L} | ${p.double_ms.toFixed(1)} | ${p.single_ms.toFixed(1)} | ${
+      p.rest_ms.toFixed(1)
+    } | ${p.flux_step_ms.toFixed(0)} |`,
+  );
+}
+console.log(
+  `\nFLUX.1 scaled: base-50 ${(base50 / 1000).toFixed(1)} s, ralu-7x ${
+    (ralu7 / 1000).toFixed(1)
+  } s (${(base50 / ralu7).toFixed(2)}x), ralu-4x ${(ralu4 / 1000).toFixed(1)} s (${
+    (base50 / ralu4).toFixed(2)
+  }x); peak GPU ${timings.map((t) => t.peak_gpu_mib ?? "n/a").join(" / ")} MiB`,
+);
+const out = flags.out ??
+  (Deno.env.get("OUT") ? join(Deno.env.get("OUT")!, "flux_scale.json") : undefined);
+if (out) await Deno.writeTextFile(out, JSON.stringify(report, null, 2));

@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""FLUX-width transformer graphs for the GPU timing check (bench/flux_scale.ts).
+
+    flux_scale_graphs.py OUT [--heads 24] [--head-dim 128] [--axes 16,56,56] [--dtype fp32|fp16]
+
+Writes OUT/d1s1, OUT/d2s1, OUT/d1s2 (double/single block counts): FluxTransformer2DModel
+graphs at FLUX.1's width (hidden 3072, 24 heads, RoPE axes 16/56/56, T5 width 4096, CLIP 768,
+guidance embeds) whose data files are left sparse (right size, zeros): timing does not depend
+on the weights' values, so only the small graph files need to travel. Differences between the
+variants give the cost of one double and one single block per step.
+"""
+import argparse
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_flux import export_module  # noqa: E402
+from flux_modules import FluxTransformer  # noqa: E402
+import tiny_checkpoint  # noqa: E402
+
+VARIANTS = {"d1s1": (1, 1), "d2s1": (2, 1), "d1s2": (1, 2)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--heads", type=int, default=24)
+    ap.add_argument("--head-dim", type=int, default=128)
+    ap.add_argument("--axes", default="16,56,56")
+    ap.add_argument("--context-dim", type=int, default=4096)
+    ap.add_argument("--pooled-dim", type=int, default=768)
+    ap.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32")
+    args = ap.parse_args()
+    axes = tuple(int(a) for a in args.axes.split(","))
+    for name, (double, single) in VARIANTS.items():
+        cfg = tiny_checkpoint.transformer_config(
+            True, heads=args.heads, head_dim=args.head_dim, axes=axes, double=double,
+            single=single, context_dim=args.context_dim, pooled_dim=args.pooled_dim)
+        with torch.no_grad():
+            module = FluxTransformer(cfg).eval()
+        export_module(module, cfg, "transformer", os.path.join(args.out, name), args.dtype,
+                      2000 * 2**20, skip_weights=True)
+        del module
+
+
+if __name__ == "__main__":
+    main()
