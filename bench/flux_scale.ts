@@ -20,7 +20,7 @@ import { raluStageTokens } from "../src/samplers/ralu_params.ts";
 const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
-    graphs: { type: "string", default: "bench/out/flux_scale" },
+    graphs: { type: "string", default: "bench/flux_scale" },
     size: { type: "string", default: "1024" },
     text: { type: "string", default: "512" },
     repeat: { type: "string", default: "3" },

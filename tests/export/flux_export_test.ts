@@ -86,6 +86,36 @@ Deno.test({
 });
 
 Deno.test({
+  name: "resplit_data.py spreads one data file over several and the graph's output is unchanged",
+  ignore: !HAVE_TORCH,
+  ...{ sanitizeResources: false, sanitizeOps: false },
+}, async () => {
+  const dst = `${out}/resplit/text_encoder_2/model.onnx`;
+  const run = await new Deno.Command(PYTHON, {
+    args: [
+      "tools/export/resplit_data.py",
+      "models/flux-tiny/text_encoder_2/model.onnx",
+      dst,
+      "--max-file-mb",
+      "0.05",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(run.success, new TextDecoder().decode(run.stderr));
+  const before = await loadGraph("models/flux-tiny/text_encoder_2/model.onnx", "wasm");
+  const after = await loadGraph(dst, "wasm");
+  assert.equal(before.info.dataFiles.length, 1);
+  assert.ok(after.info.dataFiles.length >= 5, `${after.info.dataFiles.length} files`);
+  const ids = BigInt64Array.from([1n, 571n, 33n, 25n, 692n, 58n, 1n, 0n]);
+  const feed = { input_ids: { data: ids, dims: [1, ids.length] } };
+  const [a, b] = [await before.session.run(feed), await after.session.run(feed)];
+  assert.deepEqual(b.last_hidden_state!.data, a.last_hidden_state!.data);
+  await before.session.release();
+  await after.session.release();
+});
+
+Deno.test({
   name: "cleanup",
   fn: async () => await Deno.remove(out, { recursive: true }),
   sanitizeResources: false,
