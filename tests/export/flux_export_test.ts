@@ -90,27 +90,32 @@ Deno.test({
   ignore: !HAVE_TORCH,
   ...{ sanitizeResources: false, sanitizeOps: false },
 }, async () => {
-  const dst = `${out}/resplit/text_encoder_2/model.onnx`;
+  const src = "models/flux-tiny/transformer/model.onnx";
+  const dst = `${out}/resplit/transformer/model.onnx`;
   const run = await new Deno.Command(PYTHON, {
-    args: [
-      "tools/export/resplit_data.py",
-      "models/flux-tiny/text_encoder_2/model.onnx",
-      dst,
-      "--max-file-mb",
-      "0.05",
-    ],
+    args: ["tools/export/resplit_data.py", src, dst, "--max-file-mb", "0.05"],
     stdout: "null",
     stderr: "piped",
   }).output();
   assert.ok(run.success, new TextDecoder().decode(run.stderr));
-  const before = await loadGraph("models/flux-tiny/text_encoder_2/model.onnx", "wasm");
+  const before = await loadGraph(src, "wasm");
   const after = await loadGraph(dst, "wasm");
   assert.equal(before.info.dataFiles.length, 1);
   assert.ok(after.info.dataFiles.length >= 5, `${after.info.dataFiles.length} files`);
-  const ids = BigInt64Array.from([1n, 571n, 33n, 25n, 692n, 58n, 1n, 0n]);
-  const feed = { input_ids: { data: ids, dims: [1, ids.length] } };
+  const n = 4, L = 3;
+  const f = (len: number, v: number) => new Float32Array(len).map((_, i) => Math.sin(i + v));
+  const feed = {
+    hidden_states: { data: f(n * 64, 1), dims: [1, n, 64] },
+    encoder_hidden_states: { data: f(L * 8, 2), dims: [1, L, 8] },
+    pooled_projections: { data: f(8, 3), dims: [1, 8] },
+    timestep: { data: new Float32Array([0.7]), dims: [1] },
+    img_ids: { data: f(n * 3, 4), dims: [n, 3] },
+    txt_ids: { data: new Float32Array(L * 3), dims: [L, 3] },
+    guidance: { data: new Float32Array([3.5]), dims: [1] },
+  };
   const [a, b] = [await before.session.run(feed), await after.session.run(feed)];
-  assert.deepEqual(b.last_hidden_state!.data, a.last_hidden_state!.data);
+  assert.ok(a.out_hidden_states!.data.some((v) => v !== 0));
+  assert.deepEqual(b.out_hidden_states!.data, a.out_hidden_states!.data);
   await before.session.release();
   await after.session.release();
 });
