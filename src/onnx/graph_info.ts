@@ -23,6 +23,8 @@ export interface GraphInfo {
   outputNames: string[];
   /** Element type of each graph input and output (by name). */
   types: Record<string, number>;
+  /** The largest weight tensor (its bytes must fit one GPU storage binding on WebGPU). */
+  largest: { name: string; bytes: number };
 }
 
 export const FLOAT16 = 10;
@@ -91,6 +93,7 @@ export function graphInfo(model: Uint8Array): GraphInfo {
   const outputNames: string[] = [];
   const initNames = new Set<string>();
   const types: Record<string, number> = {};
+  let largest = { name: "", bytes: 0 };
   for (const f of fields(graph)) {
     if (!f.bytes) continue;
     if (f.no === 5) {
@@ -99,6 +102,7 @@ export function graphInfo(model: Uint8Array): GraphInfo {
       let length = -1;
       let external = false;
       let name = "";
+      const inlineBefore = inlineBytes;
       for (const t of fields(f.bytes)) {
         if (t.no === 2 && t.wire === 0) elementTypes.add(t.value);
         else if (t.no === 8) name = text(t.bytes);
@@ -116,6 +120,8 @@ export function graphInfo(model: Uint8Array): GraphInfo {
         } else if (t.wire === 2 && [4, 5, 6, 7, 9, 10, 11].includes(t.no)) inlineBytes += t.value;
       }
       initNames.add(name);
+      const bytes = external ? length : inlineBytes - inlineBefore;
+      if (bytes > largest.bytes) largest = { name, bytes };
       if (external) {
         if (length < 0) throw new Error(`initializer ${name}: external data without a length`);
         files.set(location, Math.max(files.get(location) ?? 0, offset + length));
@@ -139,5 +145,6 @@ export function graphInfo(model: Uint8Array): GraphInfo {
     inputNames: inputNames.filter((n) => !initNames.has(n)),
     outputNames,
     types,
+    largest,
   };
 }

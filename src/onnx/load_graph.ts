@@ -31,6 +31,8 @@ export interface GraphLoad {
   outputNames: string[];
   /** Inputs of element type float16. */
   halfInputs: Set<string>;
+  /** What may go wrong later (a weight larger than one GPU storage binding). */
+  warnings: string[];
 }
 
 export class GraphLoadError extends Error {
@@ -92,6 +94,8 @@ export class FileBlob extends Blob {
 export interface DeviceFeatures {
   /** Whether the WebGPU adapter has `shader-f16` (undefined: no adapter). */
   shaderF16?: boolean | undefined;
+  /** The adapter's maxStorageBufferBindingSize (undefined: unknown). */
+  maxBinding?: number | undefined;
 }
 
 /** Checks a graph against the EP before any weight is read; returns what will be loaded. */
@@ -147,6 +151,18 @@ export async function planGraph(
       `${file}: an fp16 graph, and this GPU adapter has no shader-f16 feature — use an fp32 export, --ep wasm, or another GPU`,
     );
   }
+  const warnings: string[] = [];
+  if (ep === "webgpu" && dev.maxBinding !== undefined && info.largest.bytes > dev.maxBinding) {
+    // seen on llvmpipe (128 MiB) with FLUX-width fp32 weights: ORT splits the binding and a
+    // matmul then needs more storage buffers than the adapter allows
+    warnings.push(
+      `${file}: weight ${info.largest.name} is ${
+        (info.largest.bytes / 2 ** 20).toFixed(0)
+      } MiB, more than this adapter's storage binding limit (${
+        (dev.maxBinding / 2 ** 20).toFixed(0)
+      } MiB); runs may fail with "Too many storage buffers" — an fp16 export halves it`,
+    );
+  }
   return {
     file,
     bytes: graph.length + dataFiles.reduce((s, d) => s + d.bytes, 0),
@@ -155,6 +171,7 @@ export async function planGraph(
     inputNames: info.inputNames,
     outputNames: info.outputNames,
     halfInputs: new Set(info.inputNames.filter((n) => info.types[n] === FLOAT16)),
+    warnings,
   };
 }
 

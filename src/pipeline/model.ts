@@ -64,6 +64,7 @@ export interface LoadedComponent {
   bytes: number;
   data_files: number;
   fp16: boolean;
+  warnings: string[];
 }
 
 export class LoadedModel {
@@ -344,6 +345,7 @@ export async function loadModel(
     step(file, "not a loadable ONNX model", async () => {
       const { session, info } = await loadGraph(join(dir, file), ep, {
         shaderF16: adapter?.features.has("shader-f16"),
+        maxBinding: adapter?.limits.maxStorageBufferBindingSize,
       });
       components.push(describe(component, info));
       return { session, info };
@@ -462,5 +464,6 @@ function describe(component: string, info: GraphLoad): LoadedComponent {
     bytes: info.bytes,
     data_files: info.dataFiles.length,
     fp16: info.fp16,
+    warnings: info.warnings,
   };
 }

@@ -93,3 +93,16 @@ Deno.test("a data file of 4 GiB or more is refused on WebGPU; weights past the w
   assert.equal(ok.dataFiles[0]!.bytes, 4 * GiB - 4096);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a weight larger than the adapter's storage binding is named in a warning", async () => {
+  const clip = "models/flux-tiny/text_encoder/model.onnx";
+  const plan = await planGraph(clip, "webgpu", { maxBinding: 1024 * 1024 });
+  assert.equal(plan.warnings.length, 1);
+  // the 49408 x 8 float token embedding (1.5 MiB) is the largest weight
+  assert.match(
+    plan.warnings[0]!,
+    /token_embedding\.weight is 2 MiB, more than this adapter's storage binding limit \(1 MiB\)/,
+  );
+  assert.deepEqual((await planGraph(clip, "webgpu", { maxBinding: 2 ** 27 })).warnings, []);
+  assert.deepEqual((await planGraph(clip, "wasm", { maxBinding: 1024 })).warnings, []);
+});

@@ -80,8 +80,10 @@ def rope(ids, axes_dim, theta=10000.0):
     for i, d in enumerate(axes_dim):
         freqs = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
         a = ids[:, i:i + 1].float() * freqs[None]
-        cos.append(torch.repeat_interleave(torch.cos(a), 2, dim=1))
-        sin.append(torch.repeat_interleave(torch.sin(a), 2, dim=1))
+        # each frequency twice, side by side; torch 1.13 exports repeat_interleave as a Concat of
+        # d/2 slices, which for FLUX's 56-wide axes needs more GPU storage buffers than allowed
+        cos.append(torch.stack([torch.cos(a)] * 2, dim=-1).reshape(a.shape[0], d))
+        sin.append(torch.stack([torch.sin(a)] * 2, dim=-1).reshape(a.shape[0], d))
     return torch.cat(cos, dim=-1), torch.cat(sin, dim=-1)
 
 
