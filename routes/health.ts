@@ -4,6 +4,45 @@ import type { ServerState } from "../src/server_state.ts";
 import { GpuOps } from "../src/kernels/gpu_ops.ts";
 import { liveDeviceTensors } from "../src/onnx/ort.ts";
 
+/** Queue depth and live workers across the cluster; `redis: "unavailable"` when it is away. */
+async function clusterHealth(state: ServerState) {
+  try {
+    const workers = await state.cluster!.workers();
+    return {
+      redis: "ok",
+      queue: state.flags.queue.replace(/\/\/[^@/]*@/, "//"),
+      depth: await state.cluster!.depth(),
+      workers_alive: workers.length,
+      workers,
+    };
+  } catch {
+    return { redis: "unavailable", queue: state.flags.queue.replace(/\/\/[^@/]*@/, "//") };
+  }
+}
+
+async function clusterMetrics(state: ServerState): Promise<string[]> {
+  const h = await clusterHealth(state);
+  if (h.redis !== "ok") return ["ralu_cluster_redis_up 0"];
+  const out = [
+    "# HELP ralu_cluster_redis_up Whether this API process reaches the queue's Redis.",
+    "ralu_cluster_redis_up 1",
+    "# HELP ralu_cluster_queue_depth Jobs waiting across the cluster.",
+    "# TYPE ralu_cluster_queue_depth gauge",
+    `ralu_cluster_queue_depth ${h.depth}`,
+    "# HELP ralu_cluster_workers_alive Workers whose heartbeat is fresh.",
+    "# TYPE ralu_cluster_workers_alive gauge",
+    `ralu_cluster_workers_alive ${h.workers_alive}`,
+    "# HELP ralu_worker_jobs_total Jobs a worker ended, by outcome.",
+    "# TYPE ralu_worker_jobs_total counter",
+  ];
+  for (const w of h.workers ?? []) {
+    for (const outcome of ["completed", "failed", "cancelled"] as const) {
+      out.push(`ralu_worker_jobs_total{worker="${w.id}",outcome="${outcome}"} ${w[outcome]}`);
+    }
+  }
+  return out;
+}
+
 export function healthRoutes(state: ServerState): Hono {
   const app = new Hono();
   app.get("/health", async (c) =>
@@ -21,8 +60,11 @@ export function healthRoutes(state: ServerState): Hono {
         family: m.manifest.family,
         components: m.components,
       })),
-      queue_depth: state.queue.depth,
-      running: state.queue.running?.id ?? null,
+      queue_depth: state.cluster
+        ? await state.cluster.depth().catch(() => null)
+        : state.queue.depth,
+      running: state.cluster ? null : state.queue.running?.id ?? null,
+      ...(state.cluster ? { cluster: await clusterHealth(state) } : {}),
       uptime_s: Math.round((Date.now() - state.startedAt) / 1000),
     }));
 
@@ -69,6 +111,7 @@ export function healthRoutes(state: ServerState): Hono {
       ...[...state.counters.requests].map(([status, n]) =>
         `ralu_http_requests_total{status="${status}"} ${n}`
       ),
+      ...(state.cluster ? await clusterMetrics(state) : []),
     ];
     return c.text(lines.join("\n") + "\n", 200, { "content-type": "text/plain; version=0.0.4" });
   });

@@ -8,7 +8,7 @@ import { HttpError } from "../src/http/errors.ts";
 import type { GenerationResult } from "../src/jobs/generation_job.ts";
 import { readJson, submitGeneration } from "../src/jobs/submit.ts";
 import type { Job, JobEvent } from "../src/jobs/queue.ts";
-import type { ServerState } from "../src/server_state.ts";
+import { cancelJob, type ServerState } from "../src/server_state.ts";
 
 function imageData(r: GenerationResult, format: string, url: boolean) {
   return r.images.map((img) =>
@@ -34,7 +34,8 @@ export function imagesRoutes(state: ServerState): Hono {
 
     if (!request.stream) {
       // a client that goes away cancels its job
-      const onAbort = () => state.queue.cancel(job.id, "cancelled: client disconnected");
+      const onAbort = () =>
+        void cancelJob(state, job.id, "cancelled: client disconnected").catch(() => {});
       c.req.raw.signal.addEventListener("abort", onAbort);
       await job.finished;
       c.req.raw.signal.removeEventListener("abort", onAbort);
@@ -58,7 +59,7 @@ export function imagesRoutes(state: ServerState): Hono {
 
     return streamSSE(c, async (stream) => {
       stream.onAbort(() => {
-        state.queue.cancel(job.id, "cancelled: client disconnected");
+        void cancelJob(state, job.id, "cancelled: client disconnected").catch(() => {});
       });
       let partial = 0;
       // writes are chained so the last event is flushed before the stream closes

@@ -8,27 +8,36 @@ import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { HttpError } from "../src/http/errors.ts";
 import type { Job } from "../src/jobs/queue.ts";
+import type { RemoteJob } from "../src/jobs/cluster.ts";
 import { readJson, submitGeneration } from "../src/jobs/submit.ts";
-import type { ServerState } from "../src/server_state.ts";
+import { cancelJob, type ServerState } from "../src/server_state.ts";
 
-function describe(state: ServerState, job: Job) {
+async function describe(state: ServerState, job: Job | RemoteJob) {
+  // on a cluster the job hash is the truth (this process may have just started following it)
+  const stored = state.cluster ? await state.cluster.status(job.id) : undefined;
+  const status = stored?.status ?? job.status;
   return {
     id: job.id,
     object: "image.job",
-    status: job.status,
-    position: job.status === "queued" ? state.queue.position(job) : 0,
+    status,
+    position: status !== "queued" ? 0 : state.cluster ? null : state.queue.position(job as Job),
     created_at: Math.floor(job.createdAt / 1000),
     events_url: `/v1/images/jobs/${job.id}/events`,
+    ...(stored ? { attempts: stored.attempts } : {}),
     error: job.error ? { message: job.error.message, code: job.error.code } : null,
   };
 }
 
 export function streamRoutes(state: ServerState): Hono {
   const app = new Hono();
-  const find = (id: string): Job => {
-    const job = state.queue.get(id);
+  const find = async (id: string): Promise<Job | RemoteJob> => {
+    const job = state.cluster ? await state.cluster.get(id) : state.queue.get(id);
     if (!job) throw new HttpError(404, `job ${id} does not exist`, "id");
     return job;
+  };
+  /** A cluster job's follower ends with the request that made it. */
+  const done = (job: Job | RemoteJob) => {
+    if ("stop" in job) job.stop();
   };
 
   app.post("/v1/images/jobs", async (c) => {
@@ -39,19 +48,28 @@ export function streamRoutes(state: ServerState): Hono {
         timeoutMs: state.flags["body-timeout"] * 1000,
       }),
     );
-    return c.json(describe(state, job), 202);
+    const body = await describe(state, job);
+    done(job);
+    return c.json(body, 202);
   });
 
-  app.get("/v1/images/jobs/:id", (c) => c.json(describe(state, find(c.req.param("id")))));
-
-  app.delete("/v1/images/jobs/:id", (c) => {
-    const job = find(c.req.param("id"));
-    const cancelled = state.queue.cancel(job.id);
-    return c.json({ ...describe(state, job), cancelled });
+  app.get("/v1/images/jobs/:id", async (c) => {
+    const job = await find(c.req.param("id"));
+    const body = await describe(state, job);
+    done(job);
+    return c.json(body);
   });
 
-  app.get("/v1/images/jobs/:id/events", (c) => {
-    const job = find(c.req.param("id"));
+  app.delete("/v1/images/jobs/:id", async (c) => {
+    const job = await find(c.req.param("id"));
+    const cancelled = await cancelJob(state, job.id);
+    const body = { ...(await describe(state, job)), cancelled };
+    done(job);
+    return c.json(body);
+  });
+
+  app.get("/v1/images/jobs/:id/events", async (c) => {
+    const job = await find(c.req.param("id"));
     return streamSSE(c, async (stream) => {
       let id = 0;
       let written: Promise<void> = Promise.resolve();
@@ -62,6 +80,7 @@ export function streamRoutes(state: ServerState): Hono {
         });
         stream.onAbort(() => {
           unsubscribe();
+          done(job);
           resolve();
         });
         job.finished.then(() => {

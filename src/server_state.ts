@@ -3,6 +3,7 @@
  */
 import type { ServeFlags } from "./config/server_flags.ts";
 import type { JobQueue } from "./jobs/queue.ts";
+import type { RedisCluster } from "./jobs/cluster.ts";
 import type { AdapterInfo, Ep } from "./onnx/ort.ts";
 import type { ModelRegistry } from "./pipeline/registry.ts";
 
@@ -17,10 +18,17 @@ export interface ServerState {
   flags: ServeFlags;
   registry: ModelRegistry;
   queue: JobQueue;
+  /** Set with `--queue redis://…`: jobs go to the cluster's queue, not `queue`. */
+  cluster?: RedisCluster | undefined;
   ep: Ep;
   adapter: AdapterInfo | undefined;
   counters: Counters;
   startedAt: number;
+}
+
+/** Cancels a job wherever it lives (this process's queue or the cluster's). */
+export async function cancelJob(state: ServerState, id: string, reason?: string): Promise<boolean> {
+  return state.cluster ? await state.cluster.cancel(id, reason) : state.queue.cancel(id, reason);
 }
 
 export function newCounters(): Counters {

@@ -25,6 +25,15 @@ export const serveFlagsSchema = z.object({
   "shutdown-grace": z.coerce.number().min(0).default(10),
   kernels: z.enum(["auto", "gpu", "cpu"]).default("auto"),
   "models-dir": z.string().min(1).optional(),
+  queue: z.string().regex(/^(memory|rediss?:\/\/\S+)$/, "memory or redis://host:port/db")
+    .default("memory"),
+  role: z.enum(["both", "api", "worker"]).default("both"),
+  "visibility-timeout": z.coerce.number().min(1).default(30),
+  "job-ttl": z.coerce.number().int().min(10).default(3600),
+  "result-max-bytes": z.coerce.number().int().min(1024).default(64 * 2 ** 20),
+}).refine((f) => f.queue !== "memory" || f.role === "both", {
+  message: "--role api|worker needs --queue redis://… (the memory queue lives in one process)",
+  path: ["role"],
 });
 
 export type ServeFlags = z.infer<typeof serveFlagsSchema>;
@@ -34,6 +43,11 @@ export const SERVE_HELP = `ralu-server serve [flags]
   --port PORT            (default 8787; 0 picks a free port)
   --model ID             model directory under models/ (default "default")
   --models-dir DIR       a folder of model folders, searched before models/ (FLUX.1 exports)
+  --queue memory|redis://HOST:PORT/DB   the job queue (default memory: this process only)
+  --role both|api|worker with a Redis queue: serve HTTP (api), run jobs (worker), or both
+  --visibility-timeout S a worker silent this long loses its job to another (default 30)
+  --job-ttl S            job state, events and results kept in Redis (default 3600)
+  --result-max-bytes N   largest result stored in Redis (default 67108864)
   --ep auto|webgpu|wasm  execution provider for the DiT (auto: WebGPU on a real GPU)
   --api-key KEY          require "Authorization: Bearer KEY" on every route but /health and GET /
   --cors-origin ORIGIN   allow a browser origin (repeatable; off by default)
@@ -70,6 +84,11 @@ export function parseServeFlags(args: string[]): ServeFlags {
       "shutdown-grace": { type: "string" },
       kernels: { type: "string" },
       "models-dir": { type: "string" },
+      queue: { type: "string" },
+      role: { type: "string" },
+      "visibility-timeout": { type: "string" },
+      "job-ttl": { type: "string" },
+      "result-max-bytes": { type: "string" },
     },
     strict: true,
   });

@@ -9,7 +9,8 @@ import { samplerFor } from "../samplers/registry.ts";
 import type { ServerState } from "../server_state.ts";
 import { type GenerationResult, generationWork } from "./generation_job.ts";
 import type { Job } from "./queue.ts";
-import type { LoadedModel } from "../pipeline/model.ts";
+import { type LoadedModel, usesCfg } from "../pipeline/model.ts";
+import type { RemoteJob } from "./cluster.ts";
 
 /**
  * The body as JSON, read in one place: 413 over `limit` bytes (by Content-Length, or while
@@ -68,12 +69,21 @@ export function parseImageRequest(body: unknown): ImageRequest {
   return parsed.data;
 }
 
+/**
+ * Validates and queues: on this process's queue, or (with `--queue redis://…`) on the
+ * cluster's, for any worker; an API process then validates with the model's manifest only.
+ */
 export async function submitGeneration(
   state: ServerState,
   body: unknown,
-): Promise<{ job: Job; request: ImageRequest; model: LoadedModel }> {
+): Promise<
+  { job: Job | RemoteJob; request: ImageRequest; model: Pick<LoadedModel, "manifest" | "id"> }
+> {
   const request = parseImageRequest(body);
-  const model = await state.registry.get(request.model ?? state.registry.defaultId);
+  const modelId = request.model ?? state.registry.defaultId;
+  const model = state.cluster
+    ? { id: modelId, manifest: await state.registry.manifest(modelId) }
+    : await state.registry.get(modelId);
   const method = request.acceleration?.method ?? "base";
   samplerFor(method);
   if (request.steps !== undefined && method !== "base") {
@@ -86,7 +96,7 @@ export async function submitGeneration(
   planSteps(model, request); // size, preset and custom plan checked before the queue
   if (
     request.negative_prompt !== undefined &&
-    !model.usesCfg(request.guidance ?? model.manifest.default_guidance)
+    !usesCfg(model.manifest, request.guidance ?? model.manifest.default_guidance)
   ) {
     throw new HttpError(
       400,
@@ -97,9 +107,19 @@ export async function submitGeneration(
     );
   }
   const seed = request.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const job = state.queue.submit(
-    generationWork(model, request, seed, state.flags["preview-every"]),
-  );
+  if (state.cluster && modelId !== state.registry.defaultId) {
+    throw new HttpError(
+      400,
+      `this cluster's workers serve model "${state.registry.defaultId}"`,
+      "model",
+      "model_not_served",
+    );
+  }
+  const job = state.cluster
+    ? await state.cluster.submit({ ...request, model: modelId }, seed)
+    : state.queue.submit(
+      generationWork(model as LoadedModel, request, seed, state.flags["preview-every"]),
+    );
   job.finished.then(() => {
     if (job.status !== "completed") return;
     const r = job.result as GenerationResult;

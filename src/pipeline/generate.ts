@@ -62,7 +62,7 @@ export interface GeneratedImage {
 
 /** Checks a request against the model before it is queued, so errors come back as 400s. */
 export function resolveSize(
-  model: LoadedModel,
+  model: Pick<LoadedModel, "manifest">,
   size: string | undefined,
 ): { width: number; height: number } {
   const m = model.manifest;
@@ -81,7 +81,7 @@ export function resolveSize(
 
 /** The denoising steps this request's run makes (throws the method's 400s up front). */
 export function planSteps(
-  model: LoadedModel,
+  model: Pick<LoadedModel, "manifest">,
   p: Pick<GenerateParams, "size" | "steps" | "acceleration">,
 ): number {
   const m = model.manifest;

@@ -118,9 +118,8 @@ export class LoadedModel {
     return { text: text!, pooled: pooled!, warnings };
   }
 
-  /** Classifier-free guidance runs two branches; a guidance-embedding DiT takes the scale as input. */
   usesCfg(guidance: number): boolean {
-    return !this.manifest.guidance_embed && guidance > 1;
+    return usesCfg(this.manifest, guidance);
   }
 
   /**
@@ -289,6 +288,11 @@ export class LoadedModel {
       this.vae.release(),
     ]);
   }
+}
+
+/** Classifier-free guidance runs two branches; a guidance-embedding DiT takes the scale as input. */
+export function usesCfg(m: Manifest, guidance: number): boolean {
+  return !m.guidance_embed && guidance > 1;
 }
 
 /** A model directory that cannot be loaded; the message names the file and why. */

@@ -64,6 +64,15 @@ export class ModelRegistry {
     return await this.#loaded.get(id)!;
   }
 
+  /** A model's manifest without loading it (API processes of a cluster validate with it). */
+  async manifest(id: string = this.defaultId): Promise<Manifest> {
+    const dir = MODEL_ID.test(id) && !id.includes("..")
+      ? await findModelDir(id, this.modelsDir)
+      : undefined;
+    if (!dir) throw new HttpError(404, `model "${id}" does not exist`, "model", "model_not_found");
+    return await readModelManifest(dir, id);
+  }
+
   /** The models loaded so far (those still loading or failed are left out). */
   async loaded(): Promise<LoadedModel[]> {
     const all = await Promise.allSettled(this.#loaded.values());

@@ -97,7 +97,7 @@ Deno.test({
       await page.waitForFunction(
         () => document.querySelector("#status")!.textContent === "stopped",
         {
-          timeout: 10_000,
+          timeout: 30_000, // a bound, not a timing claim: a loaded CI box is slow
         },
       );
       assert.match(await page.$eval("#error", (e) => e.textContent ?? ""), /cancel/i);
