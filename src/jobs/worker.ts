@@ -90,11 +90,15 @@ export async function runWorker(o: WorkerOptions): Promise<RunningWorker> {
     return out;
   };
 
+  /** Done with an entry: acknowledged and deleted, so the stream holds only open work. */
+  const ack = (entry: string) =>
+    redis.multi().xack(KEYS.jobs, KEYS.group, entry).xdel(KEYS.jobs, entry).exec();
+
   async function handle([entry, raw]: Entry): Promise<void> {
     const { id: jobId, payload } = fields(raw);
-    if (!jobId || !payload) return void (await redis.xack(KEYS.jobs, KEYS.group, entry));
+    if (!jobId || !payload) return void (await ack(entry));
     const started = await redis.eval(START, 2, KEYS.job(jobId), KEYS.depth, id) as number;
-    if (started === 0) return void (await redis.xack(KEYS.jobs, KEYS.group, entry)); // ended (cancelled) or expired
+    if (started === 0) return void (await ack(entry)); // ended (cancelled) or expired
     const { request, seed } = JSON.parse(payload) as { request: ImageRequest; seed: number };
     const evKey = KEYS.events(jobId);
     const add = (e: string, d: unknown) =>
@@ -106,12 +110,15 @@ export async function runWorker(o: WorkerOptions): Promise<RunningWorker> {
     const model = await o.model();
     const job = local.submit(generationWork(model, request, seed, o.previewEvery));
     current = { jobId, entry, localId: job.id };
-    info.running = jobId;
+    await beat().catch(() => {}); // /health shows the job at once
     // forward progress events as they happen; the terminal one is written below, once
     let chain: Promise<unknown> = Promise.resolve();
     const unsubscribe = job.subscribe((e) => {
       if (e.event === "queued" || e.event === "completed" || e.event === "error") return;
-      chain = chain.then(() => add(e.event, { ...(e.data as object), worker: id })).catch(() => {});
+      const data = e.event === "started"
+        ? { id: jobId, worker: id }
+        : { ...(e.data as object), worker: id };
+      chain = chain.then(() => add(e.event, data)).catch(() => {});
     });
     await job.finished;
     unsubscribe();
@@ -155,7 +162,8 @@ export async function runWorker(o: WorkerOptions): Promise<RunningWorker> {
         await redis.hincrby(KEYS.stats, "ms", Math.round(performance.now() - t0));
       }
     }
-    await redis.xack(KEYS.jobs, KEYS.group, entry);
+    await ack(entry);
+    await beat().catch(() => {});
     log(`worker ${id}: job ${jobId} ${status}${wrote ? "" : " (already answered; dropped)"}`);
   }
 
