@@ -5,127 +5,12 @@
 // running a job, a full cluster queue, and a Redis restart.
 import assert from "node:assert/strict";
 import { post, readSse } from "../_helpers.ts";
+import { Cluster } from "../../bench/cluster_processes.ts";
 
 const REDIS = await new Deno.Command("redis-server", { args: ["--version"] }).output()
   .then((o) => o.success, () => false);
 if (!REDIS) {
   console.warn("skipping the cluster tests: no redis-server (apt-get install redis-server)");
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** A child process whose stdout lines are kept, with a wait for a line matching a pattern. */
-class Proc {
-  lines: string[] = [];
-  #waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
-  constructor(readonly child: Deno.ChildProcess) {
-    (async () => {
-      let buf = "";
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        buf += chunk;
-        const parts = buf.split("\n");
-        buf = parts.pop()!;
-        for (const line of parts) {
-          this.lines.push(line);
-          for (const w of [...this.#waiters]) {
-            const m = line.match(w.re);
-            if (m) {
-              this.#waiters.splice(this.#waiters.indexOf(w), 1);
-              w.resolve(m);
-            }
-          }
-        }
-      }
-    })();
-  }
-  wait(re: RegExp, ms = 60_000): Promise<RegExpMatchArray> {
-    const seen = this.lines.map((l) => l.match(re)).find(Boolean);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out waiting for ${re}`)), ms);
-      this.#waiters.push({ re, resolve: (m) => (clearTimeout(t), resolve(m)) });
-    });
-  }
-  kill(signal: Deno.Signal = "SIGTERM") {
-    try {
-      this.child.kill(signal);
-    } catch { /* gone */ }
-  }
-}
-
-function spawn(cmd: string, args: string[]): Proc {
-  return new Proc(new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).spawn());
-}
-
-const redisPort = freePort();
-const redisDir = await Deno.makeTempDir({ prefix: "ralu-redis-" });
-const QUEUE = `redis://127.0.0.1:${redisPort}/0`;
-
-async function startRedis(): Promise<Proc> {
-  const p = spawn("redis-server", [
-    "--port",
-    String(redisPort),
-    "--bind",
-    "127.0.0.1",
-    "--dir",
-    redisDir,
-    "--appendonly",
-    "yes",
-    "--appendfsync",
-    "always",
-    "--save",
-    "",
-    "--daemonize",
-    "no",
-    "--protected-mode",
-    "no",
-  ]);
-  await p.wait(/Ready to accept connections/);
-  return p;
-}
-
-const server = (role: "api" | "worker", extra: string[] = []) =>
-  spawn(Deno.execPath(), [
-    "run",
-    "--unstable-no-legacy-abort",
-    "-A",
-    "main.ts",
-    "serve",
-    "--port",
-    "0",
-    "--model",
-    "default",
-    "--ep",
-    "wasm",
-    "--kernels",
-    "cpu",
-    "--queue",
-    QUEUE,
-    "--role",
-    role,
-    "--visibility-timeout",
-    "3",
-    "--queue-size",
-    "3",
-    "--shutdown-grace",
-    "1",
-    ...extra,
-  ]);
-
-async function startApi(): Promise<{ p: Proc; url: string }> {
-  const p = server("api");
-  const m = await p.wait(/listening on (http:\/\/\S+)/);
-  return { p, url: m[1]! };
-}
-async function startWorker(): Promise<{ p: Proc; id: string }> {
-  const p = server("worker");
-  const m = await p.wait(/worker (w-[0-9a-f]+) ready/);
-  return { p, id: m[1]! };
 }
 
 interface Ev {
@@ -182,9 +67,22 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
 }, async (t) => {
-  let redis = await startRedis();
-  const [a, b] = await Promise.all([startApi(), startApi()]);
-  let workers = await Promise.all([startWorker(), startWorker()]);
+  const cluster = await Cluster.start([
+    "--model",
+    "default",
+    "--ep",
+    "wasm",
+    "--kernels",
+    "cpu",
+    "--visibility-timeout",
+    "3",
+    "--queue-size",
+    "3",
+    "--shutdown-grace",
+    "1",
+  ]);
+  const [a, b] = await Promise.all([cluster.api(), cluster.api()]);
+  let workers = await Promise.all([cluster.worker(), cluster.worker()]);
   const accepted = new Map<string, "complete" | "cancel">();
   try {
     await t.step("20 jobs through both APIs (plain, stream, jobs API)", async () => {
@@ -269,7 +167,7 @@ Deno.test({
         const status = await (await fetch(`${b.url}/v1/images/jobs/${id}`)).json();
         assert.equal(status.status, "completed");
         assert.equal(status.attempts, 2);
-        workers = [workers.find((w) => w !== victim)!, await startWorker()];
+        workers = [workers.find((w) => w !== victim)!, await cluster.worker()];
       },
     );
 
@@ -317,12 +215,11 @@ Deno.test({
         const running = await submit(a.url, { steps: 40, seed: 5 });
         accepted.set(running, "complete");
         await eventsUntil(b.url, running, (e) => e.event === "step");
-        redis.kill("SIGTERM");
-        await redis.child.status;
+        await cluster.stopRedis();
         const down = await fetch(`${a.url}/v1/images/jobs`, post({ prompt: "x", steps: 3 }));
         assert.equal(down.status, 503);
         assert.equal((await down.json()).error.code, "queue_unavailable");
-        redis = await startRedis();
+        await cluster.startRedis();
         let id: string | undefined;
         for (let i = 0; i < 40 && !id; i++) {
           const res = await fetch(
@@ -354,12 +251,7 @@ Deno.test({
         }
         // nothing unbounded in Redis: finished entries leave the jobs stream, and every other
         // key but the depth counter and the duration stats expires
-        const cli = async (...args: string[]) =>
-          new TextDecoder().decode(
-            (await new Deno.Command("redis-cli", { args: ["-p", String(redisPort), ...args] })
-              .output())
-              .stdout,
-          ).trim();
+        const cli = (...args: string[]) => cluster.cli(...args);
         assert.equal(await cli("XLEN", "ralu:jobs"), "0");
         const keys = (await cli("--scan")).split("\n").filter(Boolean);
         assert.ok(keys.length > accepted.size, `${keys.length} keys`);
@@ -376,10 +268,6 @@ Deno.test({
       },
     );
   } finally {
-    for (const p of [a.p, b.p, ...workers.map((w) => w.p)]) p.kill("SIGKILL");
-    for (const p of [a.p, b.p, ...workers.map((w) => w.p)]) await p.child.status;
-    redis.kill("SIGTERM");
-    await redis.child.status;
-    await Deno.remove(redisDir, { recursive: true });
+    await cluster.stop([a.p, b.p, ...workers.map((w) => w.p)]);
   }
 });
