@@ -85,9 +85,8 @@ export const manifestSchema = z.object({
   const { width, height } = parseSize(m.default_size);
   const h0 = shiftFor(m, (width / m.token_footprint_px) * (height / m.token_footprint_px));
   for (const [name, p] of Object.entries(m.presets)) {
-    if (p.allow_degenerate || !(p.e[0]! < p.e[1]! && p.e[1]! < 1)) continue;
-    const Z = p.Z ?? ntMatchingFor(p.N, p.e, h0).Z;
-    const s = lastStageStart(p.e, Z);
+    if (p.allow_degenerate) continue;
+    const { s, Z } = presetStage3Start(p, h0);
     if (s < MIN_STAGE3_START) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
@@ -99,6 +98,16 @@ export const manifestSchema = z.object({
     }
   }
 });
+
+/** Where a preset's last stage starts (t) for a base shift h0, and the Z it is solved with. */
+export function presetStage3Start(
+  p: Pick<Preset, "N" | "e" | "Z">,
+  h0: number,
+): { s: number; Z: number } {
+  if (!(p.e[0]! < p.e[1]! && p.e[1]! < 1)) return { s: 1, Z: p.Z ?? 0 };
+  const Z = p.Z ?? ntMatchingFor(p.N, p.e, h0).Z;
+  return { s: lastStageStart(p.e, Z), Z };
+}
 
 export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestInput = z.input<typeof manifestSchema>;
