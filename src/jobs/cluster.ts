@@ -191,7 +191,10 @@ export class RemoteJob {
     if (this.ended) return;
     if (e.event === "started") this.status = "running";
     const data = e.data as { status?: number; error?: Record<string, string | null> };
-    const shown = e.event === "error" ? { event: "error", data: { error: data.error } } : e;
+    // an error event is shown in the API's shape; the worker's extra fields (steps_run,
+    // cancel_at_step after a cancel) stay beside it
+    const { status: _s, ...rest } = data as Record<string, unknown>;
+    const shown = e.event === "error" ? { event: "error", data: rest } : e;
     this.events.push(shown);
     for (const l of this.#listeners) l(shown);
     if (e.event === "completed") {

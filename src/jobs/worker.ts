@@ -63,7 +63,14 @@ export async function runWorker(o: WorkerOptions): Promise<RunningWorker> {
     seen_at: Date.now(),
   };
   const local = new JobQueue({ maxQueued: 1, timeoutMs: o.timeoutMs });
-  let current: { jobId: string; entry: string; localId: string } | undefined;
+  let current:
+    | { jobId: string; entry: string; localId: string; steps: number; cancelAt?: number }
+    | undefined;
+  const cancelCurrent = () => {
+    if (!current) return;
+    current.cancelAt ??= current.steps;
+    local.cancel(current.localId);
+  };
   let stopping = false;
 
   const beat = async () => {
@@ -73,7 +80,7 @@ export async function runWorker(o: WorkerOptions): Promise<RunningWorker> {
     if (current) {
       // keep our entry from looking idle, and notice a cancel whose message we missed
       await redis.xclaim(KEYS.jobs, KEYS.group, id, 0, current.entry, "JUSTID");
-      if (await redis.hget(KEYS.job(current.jobId), "cancel")) local.cancel(current.localId);
+      if (await redis.hget(KEYS.job(current.jobId), "cancel")) cancelCurrent();
     }
   };
   const heartbeat = setInterval(() => beat().catch(() => {}), 1000);
@@ -81,7 +88,7 @@ export async function runWorker(o: WorkerOptions): Promise<RunningWorker> {
 
   await sub.subscribe(KEYS.cancel);
   sub.on("message", (_channel: string, jobId: string) => {
-    if (current?.jobId === jobId) local.cancel(current.localId);
+    if (current?.jobId === jobId) cancelCurrent();
   });
 
   const fields = (f: string[]) => {
@@ -109,12 +116,14 @@ export async function runWorker(o: WorkerOptions): Promise<RunningWorker> {
     const t0 = performance.now();
     const model = await o.model();
     const job = local.submit(generationWork(model, request, seed, o.previewEvery));
-    current = { jobId, entry, localId: job.id };
+    const run: NonNullable<typeof current> = { jobId, entry, localId: job.id, steps: 0 };
+    current = run;
     await beat().catch(() => {}); // /health shows the job at once
     // forward progress events as they happen; the terminal one is written below, once
     let chain: Promise<unknown> = Promise.resolve();
     const unsubscribe = job.subscribe((e) => {
       if (e.event === "queued" || e.event === "completed" || e.event === "error") return;
+      if (e.event === "step") run.steps++;
       const data = e.event === "started"
         ? { id: jobId, worker: id }
         : { ...(e.data as object), worker: id };
@@ -143,6 +152,14 @@ export async function runWorker(o: WorkerOptions): Promise<RunningWorker> {
     if (status !== "completed") {
       event = "error";
       data = errorEvent(error ?? toHttpError(new Error("job failed")));
+      if (run.cancelAt !== undefined) {
+        // how promptly this worker acted: steps it ran after the cancel reached it
+        data = JSON.stringify({
+          ...JSON.parse(data),
+          steps_run: run.steps,
+          cancel_at_step: run.cancelAt,
+        });
+      }
     }
     const wrote = await redis.eval(
       FINISH,

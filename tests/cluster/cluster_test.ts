@@ -137,15 +137,30 @@ Deno.test({
     await t.step("cancel from the other API reaches the running worker within a step", async () => {
       const id = await submit(a.url, { steps: 200, seed: 1 });
       accepted.set(id, "cancel");
-      await eventsUntil(b.url, id, (e) => e.event === "step" && Number(e.data.step) >= 3);
+      // a live follower on API A counts steps as they arrive
+      let seen = 0;
+      const follow = eventsUntil(a.url, id, (e) => {
+        if (e.event === "step") seen++;
+        return e.event === "error" || e.event === "completed";
+      });
+      while (seen < 3) await new Promise((r) => setTimeout(r, 20));
+      const atCancel = seen;
       const del = await fetch(`${b.url}/v1/images/jobs/${id}`, { method: "DELETE" });
       assert.equal((await del.json()).cancelled, true);
-      const evs = await events(a.url, id);
+      const evs = await follow;
       const end = terminal(evs);
       assert.equal(end.length, 1);
       assert.equal((end[0]!.data.error as { code: string }).code, "cancelled");
       const steps = evs.filter((e) => e.event === "step").length;
-      assert.ok(steps < 200, `${steps} steps ran`);
+      // the worker stops within one step of the cancel reaching it ...
+      const d = end[0]!.data as { steps_run: number; cancel_at_step: number };
+      assert.equal(d.steps_run, steps);
+      assert.ok(d.steps_run - d.cancel_at_step <= 1, JSON.stringify(d));
+      // ... and the whole path (SSE to the client, DELETE to another API, pub/sub) is short
+      console.log(
+        `cancel: client saw ${atCancel} steps, the worker got it at step ${d.cancel_at_step}, ran ${d.steps_run}`,
+      );
+      assert.ok(steps - atCancel <= 8, `${steps - atCancel} steps after the client cancelled`);
     });
 
     await t.step(
