@@ -5,7 +5,7 @@
 // running a job, a full cluster queue, and a Redis restart.
 import assert from "node:assert/strict";
 import { post, readSse } from "../_helpers.ts";
-import { Cluster } from "../../bench/cluster_processes.ts";
+import { Cluster, type Proc } from "../../bench/cluster_processes.ts";
 
 const REDIS = await new Deno.Command("redis-server", { args: ["--version"] }).output()
   .then((o) => o.success, () => false);
@@ -82,8 +82,8 @@ Deno.test({
     "1",
   ]);
   const [a, b] = await Promise.all([cluster.api(), cluster.api()]);
-  let workers = await Promise.all([cluster.worker(), cluster.worker()]);
-  const accepted = new Map<string, "complete" | "cancel">();
+  let workers: { p: Proc; id: string }[] = await Promise.all([cluster.worker(), cluster.worker()]);
+  const accepted = new Map<string, "complete" | "cancel" | "fail">();
   try {
     await t.step("20 jobs through both APIs (plain, stream, jobs API)", async () => {
       const work = Array.from({ length: 20 }, async (_, i) => {
@@ -251,6 +251,21 @@ Deno.test({
           assert.equal(terminal(evs).length, 1, j);
           assert.equal(terminal(evs)[0]!.event, "completed", j);
         }
+      },
+    );
+
+    await t.step(
+      "a result over --result-max-bytes is refused, once, and nothing is stored",
+      async () => {
+        for (const w of workers) w.p.kill("SIGTERM");
+        for (const w of workers) await w.p.child.status;
+        workers = [await cluster.worker(["--result-max-bytes", "1024"])];
+        const id = await submit(a.url, { steps: 2, seed: 8 });
+        accepted.set(id, "fail");
+        const end = terminal(await events(b.url, id));
+        assert.equal(end.length, 1);
+        assert.equal((end[0]!.data.error as { code: string }).code, "result_too_large");
+        workers.push(await cluster.worker());
       },
     );
 
