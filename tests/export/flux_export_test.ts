@@ -121,6 +121,59 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a transformer whose output is spelled as BFL's exports spell it (latent) loads and runs",
+  ignore: !HAVE_TORCH,
+  ...{ sanitizeResources: false, sanitizeOps: false },
+}, async () => {
+  const root = `${out}/bfl-models`;
+  const dir = `${root}/flux-bfl`;
+  await Deno.mkdir(dir, { recursive: true });
+  for await (const e of Deno.readDir("models/flux-tiny")) {
+    if (e.name !== "transformer") {
+      await Deno.symlink(`${Deno.cwd()}/models/flux-tiny/${e.name}`, `${dir}/${e.name}`);
+    }
+  }
+  await Deno.mkdir(`${dir}/transformer`);
+  for (const f of ["config.json", "model.onnx_data"]) {
+    await Deno.copyFile(`models/flux-tiny/transformer/${f}`, `${dir}/transformer/${f}`);
+  }
+  const rename = `
+import onnx, sys
+m = onnx.load(sys.argv[1], load_external_data=False)
+for n in m.graph.node:
+    n.output[:] = ["latent" if o == "out_hidden_states" else o for o in n.output]
+m.graph.output[0].name = "latent"
+onnx.save_model(m, sys.argv[2])`;
+  const run = await new Deno.Command(PYTHON, {
+    args: [
+      "-c",
+      rename,
+      "models/flux-tiny/transformer/model.onnx",
+      `${dir}/transformer/model.onnx`,
+    ],
+    stderr: "piped",
+  }).output();
+  assert.ok(run.success, new TextDecoder().decode(run.stderr));
+  const { loadModel } = await import("../../src/pipeline/model.ts");
+  const { generateImage } = await import("../../src/pipeline/generate.ts");
+  const model = await loadModel("flux-bfl", "wasm", "cpu", root);
+  const img = await generateImage(model, {
+    prompt: "a red circle",
+    seed: 1,
+    steps: 1,
+    size: "256x256",
+  }, {
+    signal: new AbortController().signal,
+  });
+  assert.equal(img.width, 256);
+  assert.equal(
+    model.components.find((c) => c.component === "transformer")!.file,
+    `${dir}/transformer/model.onnx`,
+  );
+  await model.release();
+});
+
+Deno.test({
   name: "cleanup",
   fn: async () => await Deno.remove(out, { recursive: true }),
   sanitizeResources: false,
