@@ -76,7 +76,7 @@ export async function runWorker(o: WorkerOptions): Promise<RunningWorker> {
   const beat = async () => {
     info.seen_at = Date.now();
     info.running = current?.jobId ?? null;
-    await redis.set(KEYS.worker(id), JSON.stringify(info), "PX", Math.max(3000, 3 * 1000));
+    await redis.set(KEYS.worker(id), JSON.stringify(info), "PX", 3000);
     if (current) {
       // keep our entry from looking idle, and notice a cancel whose message we missed
       await redis.xclaim(KEYS.jobs, KEYS.group, id, 0, current.entry, "JUSTID");
