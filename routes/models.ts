@@ -12,8 +12,14 @@ function modelObject(m: Manifest, isDefault: boolean) {
     owned_by: "local",
     description: m.description,
     default: isDefault,
+    family: m.family,
     sizes: m.sizes,
+    default_size: m.default_size,
+    size_range: m.size_range ?? null,
     default_steps: m.default_steps,
+    default_guidance: m.default_guidance,
+    /** The DiT takes guidance as an input (no classifier-free guidance, no negative prompt). */
+    guidance_embed: m.guidance_embed,
     presets: Object.keys(m.presets),
   };
 }

@@ -87,6 +87,11 @@ Deno.test({
 }, async () => {
   const { app, state } = await fixtureApp({ model: "flux-tiny", ep: "wasm", kernels: "cpu" });
   try {
+    const listed = await (await app.request("/v1/models/flux-tiny")).json();
+    assert.equal(listed.family, "flux");
+    assert.equal(listed.guidance_embed, true);
+    assert.deepEqual(listed.size_range, { min: 256, max: 2048, multiple: 16 });
+    assert.deepEqual(listed.presets.sort(), ["4x", "7x"]);
     const gen = (body: object) =>
       app.request("/v1/images/generations", post({ prompt: PROMPT, ...body }));
     // any multiple of 16 between 256 and 2048 per side; not others
