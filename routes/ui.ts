@@ -234,7 +234,9 @@ function addHistory(body, src) {
 $("form").addEventListener("submit", generate);
 $("cancel").onclick = async () => {
   if (!current) return;
-  try { await api("/v1/images/jobs/" + current.id, { method: "DELETE", headers: headers(false) }); $("status").textContent = "cancelling"; }
+  // "cancelling" first: the job's error event ("stopped") may arrive before the DELETE's answer
+  $("status").textContent = "cancelling";
+  try { await api("/v1/images/jobs/" + current.id, { method: "DELETE", headers: headers(false) }); }
   catch (e) { showError(e.message); }
 };
 $("dice").onclick = () => { $("seed").value = String(Math.floor(Math.random() * 2 ** 31)); };
