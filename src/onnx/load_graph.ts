@@ -1,7 +1,7 @@
 /**
  * Loads one ONNX graph file with its external data, checking first what would otherwise
  * fail late or silently: a missing or short data file, a data file too big for the
- * runtime bundle (the asyncify bundle reads zeros past 4 GiB), weights too big for the wasm
+ * WebGPU runtime (no tensor past 4 GiB of one file: zeros or an overflow), weights too big for the wasm
  * EP's heap, and fp16 / bf16 graphs the device cannot run. Weights are handed to ORT as
  * Blobs that read their file only when ORT asks.
  *
@@ -16,7 +16,7 @@ import { BFLOAT16, FLOAT16, graphInfo } from "./graph_info.ts";
 import { createSession, type Ep, type Session } from "./ort.ts";
 
 export const GiB = 2 ** 30;
-/** The asyncify bundle (the WebGPU EP's) loads tensors at offsets ≥ 4 GiB of one file as zeros. */
+/** ORT's WebGPU builds cannot place a tensor at an offset ≥ 4 GiB of one file (see ort.ts). */
 export const MAX_DATA_FILE_BYTES = 4 * GiB;
 /** The wasm EP keeps every weight in its 4 GiB heap, next to activations and the runtime. */
 export const MAX_WASM_WEIGHT_BYTES = 3 * GiB;
@@ -128,7 +128,7 @@ export async function planGraph(
       throw new GraphLoadError(
         `${path}: ${
           (size / GiB).toFixed(2)
-        } GiB; the WebGPU runtime reads tensors past 4 GiB of one file as zeros — re-export with data files under 4 GiB (tools/export/export_flux.py writes them under 2 GiB)`,
+        } GiB; the WebGPU runtime cannot place tensors past 4 GiB of one file (they load as zeros or fail) — split it with tools/export/resplit_data.py, or re-export (tools/export/export_flux.py writes files under 2 GiB)`,
       );
     }
     dataFiles.push({ file: path, bytes: size });

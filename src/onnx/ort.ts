@@ -10,15 +10,23 @@
  * ```
  */
 import * as ortWasm from "onnxruntime-web";
-import * as ortGpu from "onnxruntime-web/webgpu";
+import * as ortGpu from "onnxruntime-web/jspi";
 import { readAsset } from "../assets.ts";
 
 export type Ep = "wasm" | "webgpu";
+
 type Ort = typeof ortWasm;
 
 const WASM_DIR = "node_modules/onnxruntime-web/dist/";
 const runtimes: Partial<Record<Ep, Promise<Ort>>> = {};
 
+/**
+ * The WebGPU EP runs on ORT's JSPI build: it reads external data through the file-backed Blobs
+ * it is handed, and loading FLUX-width weights (2.03 GiB) peaked at 3.1 GiB of host memory
+ * against 4.9 GiB on the asyncify build (llvmpipe, where GPU buffers are host memory too).
+ * Neither places a tensor past 4 GiB of one file (JSPI: "Integer overflow" at load; asyncify:
+ * zeros, silently), so load_graph.ts refuses such files first.
+ */
 async function runtime(ep: Ep): Promise<Ort> {
   runtimes[ep] ??= (async () => {
     const ort = (ep === "wasm" ? ortWasm : ortGpu) as Ort;
@@ -31,7 +39,7 @@ async function runtime(ep: Ep): Promise<Ort> {
     ort.env.logLevel = "error";
     ort.env.wasm.wasmBinary = await readAsset(
       WASM_DIR +
-        (ep === "wasm" ? "ort-wasm-simd-threaded.wasm" : "ort-wasm-simd-threaded.asyncify.wasm"),
+        (ep === "wasm" ? "ort-wasm-simd-threaded.wasm" : "ort-wasm-simd-threaded.jspi.wasm"),
     );
     return ort;
   })();
