@@ -24,8 +24,8 @@ const runtimes: Partial<Record<Ep, Promise<Ort>>> = {};
  * The WebGPU EP runs on ORT's JSPI build: it reads external data through the file-backed Blobs
  * it is handed, and loading FLUX-width weights (2.03 GiB) peaked at 3.1 GiB of host memory
  * against 4.9 GiB on the asyncify build (llvmpipe, where GPU buffers are host memory too).
- * Neither places a tensor past 4 GiB of one file (JSPI: "Integer overflow" at load; asyncify:
- * zeros, silently), so load_graph.ts refuses such files first.
+ * Neither places a tensor past 4 GiB of one file (JSPI, measured: "Integer overflow" at load;
+ * asyncify, as reported: zeros, silently), so load_graph.ts refuses such files first.
  */
 async function runtime(ep: Ep): Promise<Ort> {
   runtimes[ep] ??= (async () => {
