@@ -255,6 +255,27 @@ Deno.test({
     );
 
     await t.step(
+      "SIGTERM of a worker mid-job: it leaves the job to another, not an error",
+      async () => {
+        const id = await submit(b.url, { steps: 60, seed: 7 });
+        accepted.set(id, "complete");
+        const seen = await eventsUntil(a.url, id, (e) => e.event === "step");
+        const leaving = workers.find((w) =>
+          w.id === seen.find((e) => e.event === "started")!.data.worker
+        )!;
+        leaving.p.kill("SIGTERM"); // --shutdown-grace 1: the 60-step job cannot finish in time
+        assert.equal((await leaving.p.child.status).code, 0);
+        const evs = await events(a.url, id);
+        assert.equal(terminal(evs).length, 1);
+        assert.equal(terminal(evs)[0]!.event, "completed");
+        const requeued = evs.find((e) => e.event === "requeued");
+        assert.ok(requeued, evs.map((e) => e.event).join(","));
+        assert.notEqual(requeued!.data.worker, leaving.id);
+        workers = [...workers.filter((w) => w !== leaving), await cluster.worker()];
+      },
+    );
+
+    await t.step(
       "a result over --result-max-bytes is refused, once, and nothing is stored",
       async () => {
         for (const w of workers) w.p.kill("SIGTERM");
