@@ -84,6 +84,27 @@ Deno.test({
   const [a, b] = await Promise.all([cluster.api(), cluster.api()]);
   let workers: { p: Proc; id: string }[] = await Promise.all([cluster.worker(), cluster.worker()]);
   const accepted = new Map<string, "complete" | "cancel" | "fail">();
+  /**
+   * Starts a 60-step job, stops the worker running it with `signal` once it is stepping, and
+   * checks that another worker took the job over (requeued) and answered it once.
+   */
+  const stopMidJob = async (seed: number, signal: Deno.Signal) => {
+    const id = await submit(b.url, { steps: 60, seed });
+    accepted.set(id, "complete");
+    const seen = await eventsUntil(a.url, id, (e) => e.event === "step");
+    const worker = workers.find((w) =>
+      w.id === seen.find((e) => e.event === "started")!.data.worker
+    )!;
+    worker.p.kill(signal);
+    const code = (await worker.p.child.status).code;
+    const evs = await events(a.url, id);
+    assert.equal(terminal(evs).length, 1);
+    assert.equal(terminal(evs)[0]!.event, "completed");
+    const requeued = evs.find((e) => e.event === "requeued");
+    assert.ok(requeued, evs.map((e) => e.event).join(","));
+    assert.notEqual(requeued!.data.worker, worker.id);
+    return { id, evs, worker, code };
+  };
   try {
     await t.step("20 jobs through both APIs (plain, stream, jobs API)", async () => {
       const work = Array.from({ length: 20 }, async (_, i) => {
@@ -166,19 +187,7 @@ Deno.test({
     await t.step(
       "kill -9 of the worker running a job: another takes it over, one answer",
       async () => {
-        const id = await submit(b.url, { steps: 60, seed: 2 });
-        accepted.set(id, "complete");
-        const seen = await eventsUntil(a.url, id, (e) => e.event === "step");
-        const victim = workers.find((w) =>
-          w.id === seen.find((e) => e.event === "started")!.data.worker
-        )!;
-        victim.p.kill("SIGKILL");
-        const evs = await events(a.url, id);
-        assert.equal(terminal(evs).length, 1);
-        assert.equal(terminal(evs)[0]!.event, "completed");
-        const requeued = evs.find((e) => e.event === "requeued");
-        assert.ok(requeued, evs.map((e) => e.event).join(","));
-        assert.notEqual(requeued!.data.worker, victim.id);
+        const { id, worker: victim } = await stopMidJob(2, "SIGKILL");
         const status = await (await fetch(`${b.url}/v1/images/jobs/${id}`)).json();
         assert.equal(status.status, "completed");
         assert.equal(status.attempts, 2);
@@ -257,20 +266,9 @@ Deno.test({
     await t.step(
       "SIGTERM of a worker mid-job: it leaves the job to another, not an error",
       async () => {
-        const id = await submit(b.url, { steps: 60, seed: 7 });
-        accepted.set(id, "complete");
-        const seen = await eventsUntil(a.url, id, (e) => e.event === "step");
-        const leaving = workers.find((w) =>
-          w.id === seen.find((e) => e.event === "started")!.data.worker
-        )!;
-        leaving.p.kill("SIGTERM"); // --shutdown-grace 1: the 60-step job cannot finish in time
-        assert.equal((await leaving.p.child.status).code, 0);
-        const evs = await events(a.url, id);
-        assert.equal(terminal(evs).length, 1);
-        assert.equal(terminal(evs)[0]!.event, "completed");
-        const requeued = evs.find((e) => e.event === "requeued");
-        assert.ok(requeued, evs.map((e) => e.event).join(","));
-        assert.notEqual(requeued!.data.worker, leaving.id);
+        // --shutdown-grace 1: the 60-step job cannot finish in time
+        const { worker: leaving, code } = await stopMidJob(7, "SIGTERM");
+        assert.equal(code, 0);
         workers = [...workers.filter((w) => w !== leaving), await cluster.worker()];
       },
     );
