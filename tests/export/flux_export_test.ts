@@ -1,7 +1,9 @@
-// The exporter's transformer against an independent NumPy computation of diffusers'
-// FluxTransformer2DModel (tools/export/flux_reference.py, float64): a dev-like config with
-// guidance, a schnell-like one without, and a sharded BF16 checkpoint whose export spreads
-// its weights over several data files; fractional image ids in every case.
+// The exporter against independent NumPy computations (float64, sharing no code with it):
+// diffusers' FluxTransformer2DModel (tools/export/flux_reference.py) for a dev-like config with
+// guidance, a schnell-like one without, and a sharded BF16 checkpoint whose export spreads its
+// weights over several data files, fractional image ids in every case; transformers'
+// CLIPTextModel and T5EncoderModel and diffusers' AutoencoderKL decoder
+// (tools/export/encoders_reference.py).
 import assert from "node:assert/strict";
 import { loadGraph, planGraph } from "../../src/onnx/load_graph.ts";
 
@@ -12,8 +14,13 @@ interface Case {
   model: string;
   fp16: boolean;
   data_files: string[];
-  inputs: Record<string, { dims: number[]; data: number[] }>;
-  expected: { dims: number[]; data: number[] };
+  inputs: Record<string, Tensor>;
+  expected: Record<string, Tensor>;
+}
+interface Tensor {
+  dims: number[];
+  dtype: "float32" | "int64";
+  data: number[];
 }
 
 const probe = await new Deno.Command(PYTHON, { args: ["-c", "import torch, onnx, numpy"] })
@@ -30,41 +37,45 @@ const made = !HAVE_TORCH ? undefined : await new Deno.Command(PYTHON, {
 if (made && !made.success) {
   throw new Error(`check_export.py failed:\n${new TextDecoder().decode(made.stderr).slice(-3000)}`);
 }
-const cases = made ? JSON.parse(await Deno.readTextFile(`${out}/cases.json`)) as Case[] : [{
+const cases: Case[] = made ? JSON.parse(await Deno.readTextFile(`${out}/cases.json`)) as Case[] : [{
   name: "dev",
   model: "",
   fp16: false,
   data_files: [],
   inputs: {},
-  expected: { dims: [], data: [] },
+  expected: {},
 }];
 
 for (const c of cases) {
   Deno.test({
     name: c.fp16
       ? `the fp16 export runs (wasm EP) within 2% of the NumPy reference: ${c.name}`
-      : `exported transformer equals the NumPy reference within 1e-4: ${c.name}`,
+      : `exported ${c.name} equals the NumPy reference within 1e-4`,
     ignore: !HAVE_TORCH,
   }, async () => {
     const { session, info } = await loadGraph(c.model, "wasm");
     try {
       assert.equal(info.dataFiles.length, c.data_files.length);
       const feeds = Object.fromEntries(
-        Object.entries(c.inputs).map((
-          [k, v],
-        ) => [k, { data: new Float32Array(v.data), dims: v.dims }]),
+        Object.entries(c.inputs).map(([k, v]) => [k, {
+          data: v.dtype === "int64" ? BigInt64Array.from(v.data, BigInt) : new Float32Array(v.data),
+          dims: v.dims,
+        }]),
       );
-      const got = (await session.run(feeds)).out_hidden_states!;
-      assert.deepEqual(got.dims, c.expected.dims);
-      let worst = 0;
-      let scale = 0;
-      c.expected.data.forEach((e, i) => {
-        worst = Math.max(worst, Math.abs(got.data[i]! - e));
-        scale = Math.max(scale, Math.abs(e));
-      });
-      assert.ok(scale > 0.1, `outputs too small to compare (${scale})`);
-      const tol = c.fp16 ? 2e-2 * scale : 1e-4 * Math.max(1, scale);
-      assert.ok(worst <= tol, `max |diff| ${worst} (max |ref| ${scale})`);
+      const got = await session.run(feeds);
+      for (const [name, want] of Object.entries(c.expected)) {
+        const g = got[name]!;
+        assert.deepEqual(g.dims, want.dims, name);
+        let worst = 0;
+        let scale = 0;
+        want.data.forEach((e, i) => {
+          worst = Math.max(worst, Math.abs(g.data[i]! - e));
+          scale = Math.max(scale, Math.abs(e));
+        });
+        assert.ok(scale > 0.1, `${name}: outputs too small to compare (${scale})`);
+        const tol = c.fp16 ? 2e-2 * scale : 1e-4 * Math.max(1, scale);
+        assert.ok(worst <= tol, `${name}: max |diff| ${worst} (max |ref| ${scale})`);
+      }
       assert.equal(info.fp16, c.fp16);
       if (c.fp16) {
         await assert.rejects(planGraph(c.model, "webgpu", { shaderF16: false }), /no shader-f16/);

@@ -20,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import tiny_checkpoint  # noqa: E402
 from flux_reference import Flux  # noqa: E402
+import encoders_reference as ref_enc  # noqa: E402
 
 CASES = [
     {"name": "dev", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000},
@@ -32,20 +33,77 @@ CASES = [
 ]
 
 
+def tensor(a):
+    a = np.asarray(a)
+    kind = "int64" if a.dtype.kind in "iu" else "float32"
+    return {"dims": list(a.shape), "dtype": kind, "data": a.ravel().tolist()}
+
+
+def data_files(model):
+    return sorted(f for f in os.listdir(os.path.dirname(model)) if f.startswith("model.onnx_data"))
+
+
+def export(src, dst, comp):
+    subprocess.run([sys.executable, os.path.join(HERE, "export_flux.py"), src, dst, "--components", comp],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return os.path.join(dst, comp, "model.onnx")
+
+
+def case(name, model, inputs, expected):
+    return {"name": name, "model": model, "fp16": False, "data_files": data_files(model),
+            "inputs": {k: tensor(v) for k, v in inputs.items()},
+            "expected": {k: tensor(v) for k, v in expected.items()}}
+
+
+def encoder_cases(out, rng):
+    """CLIP-L-, T5- and VAE-decoder-shaped components (other sizes than the miniature's, the VAE
+    with post_quant_conv), exported and computed by encoders_reference.py."""
+    src = os.path.join(out, "encoders_src")
+    dst = os.path.join(out, "encoders")
+    clip = dict(tiny_checkpoint.clip_config(hidden=16, layers=2, heads=2))
+    t5 = dict(tiny_checkpoint.t5_config(d_model=16, layers=2, heads=2), d_kv=8, d_ff=24)
+    vae = dict(tiny_checkpoint.vae_config(), block_out_channels=[8, 16], layers_per_block=2,
+               use_post_quant_conv=True)
+    for name, comp, cfg in (("text_encoder", "text_encoder", clip), ("text_encoder_2", "text_encoder_2", t5),
+                            ("vae", "vae", vae)):
+        tiny_checkpoint.write_component(os.path.join(src, name), comp, cfg, 30 + len(name), scale=1.0)
+    cases = []
+    # CLIP: start token, prompt tokens, the end token, padded with the end token (FLUX.1's way)
+    ids = np.full((2, 77), 49407, dtype=np.int64)
+    ids[:, 0] = 49406
+    ids[0, 1:6] = rng.integers(0, 49400, 5)
+    ids[1, 1:21] = rng.integers(0, 49400, 20)
+    last, pooled = ref_enc.clip_text(os.path.join(src, "text_encoder"), ids)
+    cases.append(case("clip", export(src, dst, "text_encoder"), {"input_ids": ids},
+                      {"last_hidden_state": last, "pooler_output": pooled}))
+    # T5: prompt tokens, </s>, padded with 0; long enough for the log-spaced position buckets
+    ids = np.zeros((2, 160), dtype=np.int64)
+    ids[0, :9] = rng.integers(2, 32000, 9)
+    ids[0, 9] = 1
+    ids[1, :150] = rng.integers(2, 32000, 150)
+    ids[1, 150] = 1
+    cases.append(case("t5", export(src, dst, "text_encoder_2"), {"input_ids": ids},
+                      {"last_hidden_state": ref_enc.t5_encoder(os.path.join(src, "text_encoder_2"), ids)}))
+    z = rng.standard_normal((1, 16, 6, 5)).astype(np.float32)
+    cases.append(case("vae_decoder", export(src, dst, "vae_decoder"), {"latent_sample": z},
+                      {"sample": ref_enc.vae_decode(os.path.join(src, "vae"), z.astype(np.float64))}))
+    return cases
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     cases = []
     rng = np.random.default_rng(7)
-    for i, case in enumerate(CASES):
-        src = os.path.join(out, case["name"] + "_src")
-        cfg = tiny_checkpoint.transformer_config(**case["config"])
+    for i, spec in enumerate(CASES):
+        src = os.path.join(out, spec["name"] + "_src")
+        cfg = tiny_checkpoint.transformer_config(**spec["config"])
         tiny_checkpoint.write_component(os.path.join(src, "transformer"), "transformer", cfg,
-                                        10 + (0 if case["name"].startswith("dev") else i),
-                                        dtype=case["dtype"], shards=case["shards"])
-        dst = os.path.join(out, case["name"])
+                                        10 + (0 if spec["name"].startswith("dev") else i),
+                                        dtype=spec["dtype"], shards=spec["shards"])
+        dst = os.path.join(out, spec["name"])
         subprocess.run([sys.executable, os.path.join(HERE, "export_flux.py"), src, dst,
-                        "--components", "transformer", "--max-file-mb", str(case["max_mb"]),
-                        "--dtype", case.get("export_dtype", "fp32")],
+                        "--components", "transformer", "--max-file-mb", str(spec["max_mb"]),
+                        "--dtype", spec.get("export_dtype", "fp32")],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ref = Flux(os.path.join(src, "transformer"))
         B, n, L = 2, 12, 5
@@ -66,14 +124,11 @@ def main(out):
         expected = ref(inputs["hidden_states"], inputs["encoder_hidden_states"],
                        inputs["pooled_projections"], inputs["timestep"], inputs["img_ids"],
                        inputs["txt_ids"], inputs.get("guidance"))
-        cases.append({
-            "name": case["name"], "model": os.path.join(dst, "transformer", "model.onnx"),
-            "fp16": case.get("export_dtype") == "fp16",
-            "data_files": sorted(f for f in os.listdir(os.path.join(dst, "transformer"))
-                                 if f.startswith("model.onnx_data")),
-            "inputs": {k: {"dims": list(v.shape), "data": v.ravel().tolist()} for k, v in inputs.items()},
-            "expected": {"dims": list(expected.shape), "data": expected.ravel().tolist()},
-        })
+        c = case(spec["name"], os.path.join(dst, "transformer", "model.onnx"), inputs,
+                 {"out_hidden_states": expected})
+        c["fp16"] = spec.get("export_dtype") == "fp16"
+        cases.append(c)
+    cases += encoder_cases(out, rng)
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(cases, f)
     print(f"{len(cases)} cases in {out}/cases.json")
