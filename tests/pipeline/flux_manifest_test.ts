@@ -40,6 +40,10 @@ Deno.test("dev-like: dynamic shift, guidance input, 512 T5 tokens, FLUX's 4x and
   assert.ok(Math.abs(shiftFor(m, 4096) - Math.exp(1.15)) < 1e-12);
   assert.ok(Math.abs(m.base_shift - Math.exp(0.5 + (0.65 * 768) / 3840)) < 1e-12); // 512²
   assert.deepEqual(m.size_range, { min: 256, max: 2048, multiple: 16 });
+  // the preview projection the exporter fitted to the miniature's VAE (16 channels + bias)
+  const ours = JSON.parse(await Deno.readTextFile(`${TINY}/ralu.json`));
+  assert.deepEqual(m.preview.weights, ours.preview.weights);
+  assert.deepEqual(m.preview.weights.map((r) => r.length), [17, 17, 17]);
 });
 
 Deno.test("schnell-like: fixed shift 1, no guidance, 256 tokens, 4 steps; its [1,1,2] preset degenerates and is left out", async () => {

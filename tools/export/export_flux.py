@@ -144,6 +144,38 @@ def save_with_data(model, out_dir, max_bytes, skip_weights=False):
 def export_component(src, out, comp, dtype, max_bytes):
     module, cfg = load_module(src, comp)
     export_module(module, cfg, comp, out, dtype, max_bytes)
+    if comp == "vae_decoder":
+        write_preview(out, fit_preview(module, cfg))
+
+
+def fit_preview(vae, cfg, samples=32, size=8, seed=0):
+    """The 3 x (C + 1) map from a model-space latent pixel to the RGB in [-1, 1] its VAE decodes
+    it to (averaged over the pixel's footprint): least squares over random latents. The server's
+    previews apply it to each step's clean estimate, with no decode."""
+    g = torch.Generator().manual_seed(seed)
+    C = cfg["latent_channels"]
+    x = torch.randn(samples, C, size, size, generator=g)
+    with torch.no_grad():
+        img = vae(x / (cfg.get("scaling_factor") or 1.0) + (cfg.get("shift_factor") or 0.0))
+    f = img.shape[-1] // size
+    rgb = torch.nn.functional.avg_pool2d(img, f)  # [S, 3, size, size]
+    A = torch.cat([x.permute(0, 2, 3, 1).reshape(-1, C), torch.ones(samples * size * size, 1)], 1)
+    Y = rgb.permute(0, 2, 3, 1).reshape(-1, 3)
+    W = torch.linalg.lstsq(A.double(), Y.double()).solution  # [C + 1, 3]
+    return W.T.tolist()
+
+
+def write_preview(out, weights):
+    """Puts the fitted projection into OUT/ralu.json (other keys kept)."""
+    path = os.path.join(out, "ralu.json")
+    ours = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            ours = json.load(f)
+    ours["preview"] = {"weights": [[round(v, 6) for v in row] for row in weights],
+                       "fitted": "least squares of the VAE's decoded colours on random latents"}
+    with open(path, "w") as f:
+        json.dump(ours, f, indent=2)
 
 
 def export_module(module, cfg, comp, out, dtype, max_bytes, skip_weights=False):
@@ -199,6 +231,11 @@ def main():
         with tempfile.TemporaryDirectory() as src:
             tiny_checkpoint.write(src, guidance=not args.no_guidance, tokenizers=args.tokenizers)
             run(src, args, comps)
+        path = os.path.join(args.out, "ralu.json")
+        ours = json.load(open(path)) if os.path.exists(path) else {}
+        ours.update(tiny_checkpoint.RALU_JSON)
+        with open(path, "w") as f:
+            json.dump(ours, f, indent=2)
         return
     if not args.src:
         ap.error("SRC is required without --tiny")

@@ -27,6 +27,16 @@ def tokenizer_sources(folder):
     return os.path.join(folder, "tokenizer"), os.path.join(folder, "tokenizer_2")
 
 
+# what is ours in the miniature's ralu.json (the exporter adds the fitted preview projection)
+RALU_JSON = {
+    "description": "random-weight FLUX.1-dev miniature (tools/export/export_flux.py --tiny): double and "
+                   "single blocks, 3-axis RoPE, guidance embedding, CLIP-L and T5 tokenizers; for tests, "
+                   "its pictures are noise",
+    "default_size": "512x512",
+    "sizes": ["512x512", "768x768", "1024x1024"],
+}
+
+
 def transformer_config(guidance=True, heads=2, head_dim=16, axes=(4, 6, 6), double=1, single=1,
                        context_dim=32, pooled_dim=16):
     return {"_class_name": "FluxTransformer2DModel", "attention_head_dim": head_dim,
