@@ -22,7 +22,7 @@
  */
 import { Redis } from "ioredis";
 import { errorBody, HttpError } from "../http/errors.ts";
-import type { JobEvent, JobStatus } from "./queue.ts";
+import { type JobEvent, JobRecord } from "./queue.ts";
 
 export const KEYS = {
   jobs: "ralu:jobs",
@@ -126,40 +126,49 @@ export function errorEvent(err: HttpError): string {
   return JSON.stringify({ ...errorBody(err), status: err.status });
 }
 
-/** A job seen from an API process: its state follows the job's event stream. */
-export class RemoteJob {
-  status: JobStatus = "queued";
-  result: unknown;
-  error: HttpError | undefined;
-  readonly events: JobEvent[] = [];
-  readonly finished: Promise<void>;
-  #resolve!: () => void;
-  readonly #listeners = new Set<(e: JobEvent) => void>();
+/** Field list of a stream entry (`[k1, v1, k2, v2, …]`) as a record. */
+export function entryFields(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < list.length; i += 2) out[list[i]!] = list[i + 1]!;
+  return out;
+}
+
+/**
+ * A job seen from an API process: its state follows the job's event stream, from the first
+ * subscriber or the first wait on `finished` until the job ends or {@link stop} is called.
+ */
+export class RemoteJob extends JobRecord {
+  #following = false;
   #stopped = false;
 
-  constructor(readonly id: string, readonly createdAt: number, private readonly conn: Redis) {
-    this.finished = new Promise((r) => (this.#resolve = r));
-    this.#follow();
+  constructor(id: string, createdAt: number, private readonly conn: () => Redis) {
+    super(id, createdAt);
   }
 
-  get ended(): boolean {
-    return this.status === "completed" || this.status === "failed" || this.status === "cancelled";
+  override get finished(): Promise<void> {
+    this.#start();
+    return super.finished;
   }
 
-  subscribe(listener: (e: JobEvent) => void): () => void {
-    for (const e of this.events) listener(e);
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+  override subscribe(listener: (e: JobEvent) => void): () => void {
+    this.#start();
+    return super.subscribe(listener);
   }
 
-  async #follow(): Promise<void> {
+  #start(): void {
+    if (this.#following) return;
+    this.#following = true;
+    this.#follow(this.conn());
+  }
+
+  async #follow(conn: Redis): Promise<void> {
     let last = "0-0";
     const key = KEYS.events(this.id);
     try {
       while (!this.ended && !this.#stopped) {
         let res: [string, [string, string[]][]][] | null;
         try {
-          res = await this.conn.xread("COUNT", 100, "BLOCK", 1000, "STREAMS", key, last) as
+          res = await conn.xread("COUNT", 100, "BLOCK", 1000, "STREAMS", key, last) as
             | [string, [string, string[]][]][]
             | null;
         } catch {
@@ -167,7 +176,7 @@ export class RemoteJob {
           continue;
         }
         if (!res) {
-          if (!(await this.conn.exists(KEYS.job(this.id)).catch(() => 1))) {
+          if (!(await conn.exists(KEYS.job(this.id)).catch(() => 1))) {
             this.#apply({ event: "error", data: JSON.parse(errorEvent(expired())) });
           }
           continue;
@@ -175,15 +184,14 @@ export class RemoteJob {
         for (const [, entries] of res) {
           for (const [id, fields] of entries) {
             last = id;
-            const f: Record<string, string> = {};
-            for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+            const f = entryFields(fields);
             this.#apply({ event: f.e!, data: JSON.parse(f.d!) });
           }
         }
       }
     } finally {
-      this.conn.disconnect();
-      this.#resolve();
+      conn.disconnect();
+      this.settle();
     }
   }
 
@@ -194,9 +202,7 @@ export class RemoteJob {
     // an error event is shown in the API's shape; the worker's extra fields (steps_run,
     // cancel_at_step after a cancel) stay beside it
     const { status: _s, ...rest } = data as Record<string, unknown>;
-    const shown = e.event === "error" ? { event: "error", data: rest } : e;
-    this.events.push(shown);
-    for (const l of this.#listeners) l(shown);
+    this.emit(e.event, e.event === "error" ? rest : e.data);
     if (e.event === "completed") {
       this.result = e.data;
       this.status = "completed";
@@ -286,7 +292,7 @@ export class RedisCluster {
         { "Retry-After": String(await this.#retryAfter()) },
       );
     }
-    return new RemoteJob(id, created, this.#follower());
+    return new RemoteJob(id, created, () => this.#follower());
   }
 
   #follower(): Redis {
@@ -311,7 +317,7 @@ export class RedisCluster {
   async get(id: string): Promise<RemoteJob | undefined> {
     const h = await this.#call((r) => r.hgetall(KEYS.job(id)));
     if (!h.status) return undefined;
-    return new RemoteJob(id, Number(h.created), this.#follower());
+    return new RemoteJob(id, Number(h.created), () => this.#follower());
   }
 
   /** Cancels a queued job at once, or tells its worker; false if it had ended. */

@@ -22,25 +22,26 @@ export interface JobEvent {
 
 export type JobWork = (job: Job) => Promise<unknown>;
 
-export class Job {
+/**
+ * A job's state and event log: late subscribers replay it from the start. Shared by jobs run
+ * in this process ({@link Job}) and jobs followed from a Redis queue (`RemoteJob`).
+ */
+export class JobRecord {
   status: JobStatus = "queued";
   result: unknown;
   error: HttpError | undefined;
   readonly events: JobEvent[] = [];
-  readonly createdAt = Date.now();
-  startedAt: number | undefined;
-  endedAt: number | undefined;
-  readonly controller = new AbortController();
   readonly #listeners = new Set<(e: JobEvent) => void>();
-  readonly finished: Promise<void>;
+  readonly #finished: Promise<void>;
   #resolve!: () => void;
 
-  constructor(readonly id: string, readonly work: JobWork) {
-    this.finished = new Promise((r) => (this.#resolve = r));
+  constructor(readonly id: string, readonly createdAt = Date.now()) {
+    this.#finished = new Promise((r) => (this.#resolve = r));
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  /** Resolves once the job has ended (or, for a followed job, once following stops). */
+  get finished(): Promise<void> {
+    return this.#finished;
   }
 
   get ended(): boolean {
@@ -60,10 +61,28 @@ export class Job {
     return () => this.#listeners.delete(listener);
   }
 
+  protected settle(): void {
+    this.#resolve();
+  }
+}
+
+export class Job extends JobRecord {
+  startedAt: number | undefined;
+  endedAt: number | undefined;
+  readonly controller = new AbortController();
+
+  constructor(id: string, readonly work: JobWork) {
+    super(id);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
   finish(status: JobStatus): void {
     this.status = status;
     this.endedAt = Date.now();
-    this.#resolve();
+    this.settle();
   }
 }
 

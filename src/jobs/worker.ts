@@ -19,7 +19,7 @@ import type { ImageRequest } from "../config/image_request.ts";
 import type { LoadedModel } from "../pipeline/model.ts";
 import { generationWork } from "./generation_job.ts";
 import { JobQueue } from "./queue.ts";
-import { errorEvent, FINISH, KEYS, START, type WorkerInfo } from "./cluster.ts";
+import { entryFields, errorEvent, FINISH, KEYS, START, type WorkerInfo } from "./cluster.ts";
 
 export interface WorkerOptions {
   url: string;
@@ -91,18 +91,12 @@ export async function runWorker(o: WorkerOptions): Promise<RunningWorker> {
     if (current?.jobId === jobId) cancelCurrent();
   });
 
-  const fields = (f: string[]) => {
-    const out: Record<string, string> = {};
-    for (let i = 0; i < f.length; i += 2) out[f[i]!] = f[i + 1]!;
-    return out;
-  };
-
   /** Done with an entry: acknowledged and deleted, so the stream holds only open work. */
   const ack = (entry: string) =>
     redis.multi().xack(KEYS.jobs, KEYS.group, entry).xdel(KEYS.jobs, entry).exec();
 
   async function handle([entry, raw]: Entry): Promise<void> {
-    const { id: jobId, payload } = fields(raw);
+    const { id: jobId, payload } = entryFields(raw);
     if (!jobId || !payload) return void (await ack(entry));
     const started = await redis.eval(START, 2, KEYS.job(jobId), KEYS.depth, id) as number;
     if (started === 0) return void (await ack(entry)); // ended (cancelled) or expired
