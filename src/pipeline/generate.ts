@@ -101,6 +101,7 @@ export async function generateImage(
   const { width, height } = resolveSize(model, p.size);
   const f = m.vae_scale_factor;
   const shape = { channels: m.latent_channels, height: height / f, width: width / f };
+  const fullTokens = (shape.width / 2) * (shape.height / 2);
   const guidance = p.guidance ?? m.default_guidance;
   const emit = hooks.emit ?? (() => {});
 
@@ -118,7 +119,7 @@ export async function generateImage(
     shape,
     seed: p.seed,
     steps: p.steps ?? m.default_steps,
-    baseShift: shiftFor(m, (shape.width / 2) * (shape.height / 2)),
+    baseShift: shiftFor(m, fullTokens),
     backend: model.backend(uncond ? [cond, uncond] : [cond], guidance),
     tokenFootprintPx: m.token_footprint_px,
     evalsPerStep: useCfg ? 2 : 1,
@@ -181,7 +182,7 @@ export async function generateImage(
       m.max_text_tokens,
       m.architecture,
       m.default_steps,
-      (shape.width / 2) * (shape.height / 2),
+      fullTokens,
     ),
     warnings: cond.warnings,
     timings: {

@@ -95,11 +95,6 @@ export class LoadedModel {
     return !(this.kernels instanceof GpuOps && this.kernels.lost);
   }
 
-  /** Text length L of `encoder_hidden_states`. */
-  get textTokens(): number {
-    return this.manifest.max_text_tokens;
-  }
-
   async encodePrompt(prompt: string): Promise<Conditioning> {
     let text: Float32Array | undefined;
     let pooled: Float32Array | undefined;
@@ -155,15 +150,10 @@ export class LoadedModel {
     const m = this.manifest, d = this.dit;
     const L = conds[0]!.text.length / m.text_dim;
     const B = conds.length;
-    const cat = (parts: Float32Array[]) => {
-      const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-      parts.reduce((o, p) => (out.set(p, o), o + p.length), 0);
-      return out;
-    };
     return {
-      [d.context]: { data: cat(conds.map((c) => c.text)), dims: [B, L, m.text_dim] },
+      [d.context]: { data: concat(conds.map((c) => c.text)), dims: [B, L, m.text_dim] },
       [d.pooled]: {
-        data: cat(conds.map((c) => c.pooled)),
+        data: concat(conds.map((c) => c.pooled)),
         dims: [B, m.pooled_dim ?? m.text_dim],
       },
       [d.timestep]: { data: new Float32Array(B).fill(sigma), dims: [B] },
@@ -188,19 +178,10 @@ export class LoadedModel {
     const m = this.manifest;
     const n = ids.length / 3;
     const B = conds.length;
-    const batched = (parts: Float32Array[]) => {
-      const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-      let o = 0;
-      for (const p of parts) {
-        out.set(p, o);
-        o += p.length;
-      }
-      return out;
-    };
     this.evaluations += B;
     const out = await this.transformer.run({
       [this.dit.hidden]: {
-        data: batched(conds.map(() => tokens)),
+        data: concat(conds.map(() => tokens)),
         dims: [B, n, 4 * m.latent_channels],
       },
       ...this.#feeds(ids, sigma, conds, g),
@@ -288,6 +269,13 @@ export class LoadedModel {
       this.vae.release(),
     ]);
   }
+}
+
+/** The arrays one after another (a batch along the first axis). */
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  parts.reduce((o, p) => (out.set(p, o), o + p.length), 0);
+  return out;
 }
 
 /** Classifier-free guidance runs two branches; a guidance-embedding DiT takes the scale as input. */
@@ -443,10 +431,8 @@ export async function loadModel(
     ),
     output: pick(vae.info.outputNames, ["sample", "image"], "image output", f.vae_decoder),
   };
-  const weightBytes = dit.info.bytes;
-  if (manifest.architecture.parameters === undefined) {
-    manifest.architecture.parameters = Math.round(weightBytes / (dit.info.fp16 ? 2 : 4));
-  }
+  // a FLUX folder's config does not count its parameters; its weight bytes do
+  manifest.architecture.parameters ??= Math.round(dit.info.bytes / (dit.info.fp16 ? 2 : 4));
   return new LoadedModel(
     manifest,
     ep,

@@ -66,9 +66,7 @@ export class ModelRegistry {
 
   /** A model's manifest without loading it (API processes of a cluster validate with it). */
   async manifest(id: string = this.defaultId): Promise<Manifest> {
-    const dir = MODEL_ID.test(id) && !id.includes("..")
-      ? await findModelDir(id, this.modelsDir)
-      : undefined;
+    const dir = await findModelDir(id, this.modelsDir); // undefined for ids that are not names
     if (!dir) throw new HttpError(404, `model "${id}" does not exist`, "model", "model_not_found");
     return await readModelManifest(dir, id);
   }

@@ -9,11 +9,11 @@
  * ```
  */
 import type { Acceleration } from "../config/image_request.ts";
-import { type Manifest, shiftFor } from "../config/manifest.ts";
+import { type Manifest, presetStage3Start, shiftFor } from "../config/manifest.ts";
 import { HttpError } from "../http/errors.ts";
 import { ntMatchingFor } from "../schedule/nt_matching.ts";
 import { fitSteps } from "../schedule/budget.ts";
-import { lastStageStart, MIN_STAGE3_START } from "../schedule/stages.ts";
+import { MIN_STAGE3_START } from "../schedule/stages.ts";
 
 export interface RaluParams {
   N: number[];
@@ -73,8 +73,8 @@ export function resolveRalu(
   // a preset that, at this size's shift, restarts stage 3 from nearly pure noise is a short
   // base run in disguise (FLUX.1-dev's presets at 256², where h0 = e^0.5): refused, not run
   const sizeDependent = manifest.dynamic_shift && !acc.Z && !preset?.Z;
-  if (preset && !acc.e && !preset.allow_degenerate && sizeDependent && e[1]! < 1) {
-    const start = lastStageStart(e, Z);
+  if (preset && !acc.e && !preset.allow_degenerate && sizeDependent) {
+    const { s: start } = presetStage3Start({ N, e, Z }, h0);
     if (start < MIN_STAGE3_START) {
       throw new HttpError(
         400,
