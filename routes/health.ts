@@ -6,17 +6,18 @@ import { liveDeviceTensors } from "../src/onnx/ort.ts";
 
 /** Queue depth and live workers across the cluster; `redis: "unavailable"` when it is away. */
 async function clusterHealth(state: ServerState) {
+  const queue = state.flags.queue.replace(/\/\/[^@/]*@/, "//"); // no password in the answer
   try {
     const workers = await state.cluster!.workers();
     return {
       redis: "ok",
-      queue: state.flags.queue.replace(/\/\/[^@/]*@/, "//"),
+      queue,
       depth: await state.cluster!.depth(),
       workers_alive: workers.length,
       workers,
     };
   } catch {
-    return { redis: "unavailable", queue: state.flags.queue.replace(/\/\/[^@/]*@/, "//") };
+    return { redis: "unavailable", queue };
   }
 }
 
@@ -45,8 +46,9 @@ async function clusterMetrics(state: ServerState): Promise<string[]> {
 
 export function healthRoutes(state: ServerState): Hono {
   const app = new Hono();
-  app.get("/health", async (c) =>
-    c.json({
+  app.get("/health", async (c) => {
+    const cluster = state.cluster ? await clusterHealth(state) : undefined;
+    return c.json({
       status: "ok",
       adapter: state.adapter?.description ?? null,
       real_gpu: state.adapter?.isRealGpu ?? false,
@@ -60,13 +62,12 @@ export function healthRoutes(state: ServerState): Hono {
         family: m.manifest.family,
         components: m.components,
       })),
-      queue_depth: state.cluster
-        ? await state.cluster.depth().catch(() => null)
-        : state.queue.depth,
-      running: state.cluster ? null : state.queue.running?.id ?? null,
-      ...(state.cluster ? { cluster: await clusterHealth(state) } : {}),
+      queue_depth: cluster ? cluster.depth ?? null : state.queue.depth,
+      running: cluster ? null : state.queue.running?.id ?? null,
+      ...(cluster ? { cluster } : {}),
       uptime_s: Math.round((Date.now() - state.startedAt) / 1000),
-    }));
+    });
+  });
 
   app.get("/metrics", async (c) => {
     const q = state.queue;

@@ -52,8 +52,8 @@ export interface AdapterInfo {
   isRealGpu: boolean;
   /** The adapter's features (e.g. `shader-f16`). */
   features: Set<string>;
-  /** The adapter's limits that bound model size. */
-  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number };
+  /** The adapter's limit on one storage binding (a weight larger than it must be split). */
+  limits: { maxStorageBufferBindingSize: number };
 }
 
 let adapterInfo: Promise<AdapterInfo | undefined> | undefined;
@@ -71,10 +71,7 @@ export function probeAdapter(): Promise<AdapterInfo | undefined> {
       description,
       isRealGpu: !software,
       features: new Set([...adapter.features]),
-      limits: {
-        maxBufferSize: adapter.limits.maxBufferSize,
-        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-      },
+      limits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize },
     };
   })();
   return adapterInfo;
