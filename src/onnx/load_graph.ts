@@ -104,7 +104,15 @@ export async function planGraph(
   ep: Ep,
   dev: DeviceFeatures = {},
 ): Promise<GraphLoad> {
-  const graph = await Deno.readFile(file);
+  return await checkGraph(file, await Deno.readFile(file), ep, dev);
+}
+
+async function checkGraph(
+  file: string,
+  graph: Uint8Array,
+  ep: Ep,
+  dev: DeviceFeatures,
+): Promise<GraphLoad> {
   const info = graphInfo(graph);
   const dir = dirname(file);
   const dataFiles: GraphLoad["dataFiles"] = [];
@@ -153,14 +161,15 @@ export async function planGraph(
   }
   const warnings: string[] = [];
   if (ep === "webgpu" && dev.maxBinding !== undefined && info.largest.bytes > dev.maxBinding) {
-    // seen on llvmpipe (128 MiB) with FLUX-width fp32 weights: ORT splits the binding and a
-    // matmul then needs more storage buffers than the adapter allows
+    // ORT then splits the weight over several bindings: the FLUX-width fp32 graphs (226 MiB
+    // weights) ran so on llvmpipe's 128 MiB limit, but each split binding counts against the
+    // adapter's storage buffers per shader, so the startup log says which weight it is
     warnings.push(
       `${file}: weight ${info.largest.name} is ${
         (info.largest.bytes / 2 ** 20).toFixed(0)
       } MiB, more than this adapter's storage binding limit (${
         (dev.maxBinding / 2 ** 20).toFixed(0)
-      } MiB); runs may fail with "Too many storage buffers" — an fp16 export halves it`,
+      } MiB); ORT splits it across bindings — if a run fails with "Too many storage buffers", an fp16 export halves it`,
     );
   }
   return {
@@ -180,16 +189,12 @@ export async function loadGraph(
   ep: Ep,
   dev: DeviceFeatures = {},
 ): Promise<{ session: Session; info: GraphLoad }> {
-  const info = await planGraph(file, ep, dev);
+  const graph = await Deno.readFile(file);
+  const info = await checkGraph(file, graph, ep, dev);
   const externalData = info.dataFiles.map((d) => ({
     path: basename(d.file),
     data: new FileBlob(d.file, 0, d.bytes),
   }));
-  const session = await createSession(
-    await Deno.readFile(file),
-    ep,
-    externalData,
-    info.halfInputs,
-  );
+  const session = await createSession(graph, ep, externalData, info.halfInputs);
   return { session, info };
 }
