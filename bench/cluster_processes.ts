@@ -4,58 +4,11 @@
  * data directory, and API / worker server processes whose stdout lines can be waited for.
  */
 import { fromFileUrl } from "../src/_file_url.ts";
+import { freePort, type Proc, spawn } from "../tests/_helpers.ts";
+
+export type { Proc };
 
 const ROOT = fromFileUrl(new URL("..", import.meta.url).href);
-
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** A child process whose stdout lines are kept, with a wait for a line matching a pattern. */
-export class Proc {
-  lines: string[] = [];
-  #waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
-  constructor(readonly child: Deno.ChildProcess) {
-    (async () => {
-      let buf = "";
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        buf += chunk;
-        const parts = buf.split("\n");
-        buf = parts.pop()!;
-        for (const line of parts) {
-          this.lines.push(line);
-          for (const w of [...this.#waiters]) {
-            const m = line.match(w.re);
-            if (m) {
-              this.#waiters.splice(this.#waiters.indexOf(w), 1);
-              w.resolve(m);
-            }
-          }
-        }
-      }
-    })();
-  }
-  wait(re: RegExp, ms = 60_000): Promise<RegExpMatchArray> {
-    const seen = this.lines.map((l) => l.match(re)).find(Boolean);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out waiting for ${re}`)), ms);
-      this.#waiters.push({ re, resolve: (m) => (clearTimeout(t), resolve(m)) });
-    });
-  }
-  kill(signal: Deno.Signal = "SIGTERM") {
-    try {
-      this.child.kill(signal);
-    } catch { /* gone */ }
-  }
-}
-
-export function spawn(cmd: string, args: string[]): Proc {
-  return new Proc(new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).spawn());
-}
 
 export class Cluster {
   readonly port = freePort();

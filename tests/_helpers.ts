@@ -52,46 +52,96 @@ export function slowDown(
   return () => (model.velocity = original);
 }
 
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/**
+ * A child process whose stdout lines are kept (so its pipe never fills), with a wait for a
+ * line matching a pattern that fails at once if the process exits first.
+ */
+export class Proc {
+  lines: string[] = [];
+  #closed = false;
+  #waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void; reject: (e: Error) => void }[] =
+    [];
+  constructor(readonly child: Deno.ChildProcess) {
+    (async () => {
+      let buf = "";
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+        buf += chunk;
+        const parts = buf.split("\n");
+        buf = parts.pop()!;
+        for (const line of parts) {
+          this.lines.push(line);
+          for (const w of [...this.#waiters]) {
+            const m = line.match(w.re);
+            if (m) {
+              this.#waiters.splice(this.#waiters.indexOf(w), 1);
+              w.resolve(m);
+            }
+          }
+        }
+      }
+      this.#closed = true;
+      for (const w of this.#waiters.splice(0)) w.reject(this.#exited(w.re));
+    })();
+  }
+  #exited(re: RegExp): Error {
+    return new Error(`exited before printing ${re}: ${this.lines.slice(-5).join("\n")}`);
+  }
+  wait(re: RegExp, ms = 60_000): Promise<RegExpMatchArray> {
+    const seen = this.lines.map((l) => l.match(re)).find(Boolean);
+    if (seen) return Promise.resolve(seen);
+    if (this.#closed) return Promise.reject(this.#exited(re));
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`timed out waiting for ${re}`)), ms);
+      this.#waiters.push({
+        re,
+        resolve: (m) => (clearTimeout(t), resolve(m)),
+        reject: (e) => (clearTimeout(t), reject(e)),
+      });
+    });
+  }
+  kill(signal: Deno.Signal = "SIGTERM") {
+    try {
+      this.child.kill(signal);
+    } catch { /* gone */ }
+  }
+}
+
+export function spawn(cmd: string, args: string[]): Proc {
+  return new Proc(new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).spawn());
+}
+
 /** The real server process on the fixture model (port 0), started as `deno task start` would. */
 export async function spawnServer(
   ...extra: string[]
 ): Promise<{ url: string; proc: Deno.ChildProcess; stop: () => Promise<number> }> {
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--unstable-no-legacy-abort",
-      "-A",
-      "main.ts",
-      "serve",
-      "--port",
-      "0",
-      "--model",
-      "fixture",
-      "--ep",
-      "wasm",
-      ...extra,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/listening on (http:\/\/\S+)/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited before listening: ${text}`);
-    text += value;
-  }
-  const url = text.match(/listening on (http:\/\/\S+)/)![1]!;
-  // keep draining stdout so the child never blocks on a full pipe
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })();
+  const p = spawn(Deno.execPath(), [
+    "run",
+    "--unstable-no-legacy-abort",
+    "-A",
+    "main.ts",
+    "serve",
+    "--port",
+    "0",
+    "--model",
+    "fixture",
+    "--ep",
+    "wasm",
+    ...extra,
+  ]);
+  const url = (await p.wait(/listening on (http:\/\/\S+)/))[1]!;
   return {
     url,
-    proc,
+    proc: p.child,
     stop: async () => {
-      proc.kill("SIGTERM");
-      return (await proc.status).code;
+      p.kill("SIGTERM");
+      return (await p.child.status).code;
     },
   };
 }
