@@ -156,6 +156,10 @@ const step = (n: number) => perBlock.find((p) => p.tokens === n)!.flux_step_ms;
 const base50 = 50 * step(full);
 const ralu7 = 2 * step(low!) + 3 * step(mixed7!) + 5 * step(full);
 const ralu4 = 5 * step(low!) + 6 * step(mixed4) + 7 * step(full);
+// the strongest alternative at equal cost: base with as many full-resolution steps as RALU's
+// token-steps buy (the frontier in this doc has base-k beating RALU there on our own model)
+const equalK = (tokenSteps: number) => Math.round(tokenSteps / full);
+const k7 = equalK(2 * low! + 3 * mixed7! + 5 * full), k4 = equalK(5 * low! + 6 * mixed4 + 7 * full);
 const report = {
   device,
   ep,
@@ -171,6 +175,12 @@ const report = {
     ralu4x_s: ralu4 / 1000,
     speedup_7x: base50 / ralu7,
     speedup_4x: base50 / ralu4,
+    equal_cost: {
+      [`base${k7}_s`]: (k7 * step(full)) / 1000,
+      [`base${k4}_s`]: (k4 * step(full)) / 1000,
+      ralu7x_over_base_equal: ralu7 / (k7 * step(full)),
+      ralu4x_over_base_equal: ralu4 / (k4 * step(full)),
+    },
     note: "DiT evaluations only (no text encoders, VAE, or RALU's edge decode)",
   },
 };
@@ -188,7 +198,9 @@ console.log(
     (ralu7 / 1000).toFixed(1)
   } s (${(base50 / ralu7).toFixed(2)}x), ralu-4x ${(ralu4 / 1000).toFixed(1)} s (${
     (base50 / ralu4).toFixed(2)
-  }x); peak GPU ${timings.map((t) => t.peak_gpu_mib ?? "n/a").join(" / ")} MiB`,
+  }x); at equal token-steps base-${k7} ${(k7 * step(full) / 1000).toFixed(1)} s, base-${k4} ${
+    (k4 * step(full) / 1000).toFixed(1)
+  } s; peak GPU ${timings.map((t) => t.peak_gpu_mib ?? "n/a").join(" / ")} MiB`,
 );
 const out = flags.out ??
   (Deno.env.get("OUT") ? join(Deno.env.get("OUT")!, "flux_scale.json") : undefined);
