@@ -4,6 +4,7 @@ import { createApp } from "../src/app.ts";
 import { createState } from "../src/server.ts";
 import type { ServerState } from "../src/server_state.ts";
 import type { Hono } from "hono";
+import type { LoadedModel } from "../src/pipeline/model.ts";
 
 export async function fixtureApp(
   overrides: Partial<ServeFlags> = {},
@@ -40,16 +41,32 @@ export async function readSse(res: Response): Promise<{ event: string; data: str
 }
 
 /** Makes every DiT call of a loaded model take at least `ms` (for queue and timeout tests). */
-export function slowDown(
-  model: { velocity: (...a: never[]) => Promise<Float32Array[]> },
-  ms: number,
+/**
+ * Routes every DiT evaluation of `model` through `around` (host or device path alike); the
+ * returned function restores it.
+ */
+export function aroundVelocity(
+  model: LoadedModel,
+  around: <T>(call: () => Promise<T>) => Promise<T>,
 ): () => void {
-  const original = model.velocity;
-  model.velocity = (async (...args: never[]) => {
+  const dit = model.dit;
+  const original = dit.run;
+  dit.run = (...args: Parameters<typeof original>) => {
+    const run = original.apply(dit, args);
+    return {
+      velocity: (...a) => around(() => run.velocity(...a)),
+      velocityOnDevice: (...a) => around(() => run.velocityOnDevice(...a)),
+    };
+  };
+  return () => (dit.run = original);
+}
+
+/** Delays each DiT evaluation by `ms` (a run slow enough to watch, cancel or shut down). */
+export function slowDown(model: LoadedModel, ms: number): () => void {
+  return aroundVelocity(model, async (call) => {
     await new Promise((r) => setTimeout(r, ms));
-    return await original.apply(model, args);
-  }) as typeof model.velocity;
-  return () => (model.velocity = original);
+    return await call();
+  });
 }
 
 export function freePort(): number {

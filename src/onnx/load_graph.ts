@@ -13,7 +13,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import { BFLOAT16, FLOAT16, graphInfo } from "./graph_info.ts";
-import { createSession, type Ep, type Session } from "./ort.ts";
+import { createSession, type Ep, type Session, type ShapeOptions } from "./ort.ts";
 
 export const GiB = 2 ** 30;
 /** ORT's WebGPU builds cannot place a tensor at an offset ≥ 4 GiB of one file (see ort.ts). */
@@ -184,17 +184,29 @@ async function checkGraph(
   };
 }
 
+export interface LoadedGraph {
+  session: Session;
+  info: GraphLoad;
+  /** Another session of the same graph for one shape (weights read again, lazily). */
+  open(shape: ShapeOptions): Promise<Session>;
+}
+
 export async function loadGraph(
   file: string,
   ep: Ep,
   dev: DeviceFeatures = {},
-): Promise<{ session: Session; info: GraphLoad }> {
+): Promise<LoadedGraph> {
   const graph = await Deno.readFile(file);
   const info = await checkGraph(file, graph, ep, dev);
-  const externalData = info.dataFiles.map((d) => ({
-    path: basename(d.file),
-    data: new FileBlob(d.file, 0, d.bytes),
-  }));
-  const session = await createSession(graph, ep, externalData, info.halfInputs);
-  return { session, info };
+  const externalData = () =>
+    info.dataFiles.map((d) => ({
+      path: basename(d.file),
+      data: new FileBlob(d.file, 0, d.bytes),
+    }));
+  const session = await createSession(graph, ep, externalData(), info.halfInputs);
+  return {
+    session,
+    info,
+    open: (shape) => createSession(graph, ep, externalData(), info.halfInputs, shape),
+  };
 }

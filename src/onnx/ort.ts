@@ -36,7 +36,7 @@ async function runtime(ep: Ep): Promise<Ort> {
     // thread costs ~20% on the default model (20 steps: 1.06 s → 1.28 s) and never stalls.
     // The WebGPU build runs its kernels on the GPU anyway.
     ort.env.wasm.numThreads = 1;
-    ort.env.logLevel = "error";
+    ort.env.logLevel = (Deno.env.get("ORT_LOG") ?? "error") as "error";
     ort.env.wasm.wasmBinary = await readAsset(
       WASM_DIR +
         (ep === "wasm" ? "ort-wasm-simd-threaded.wasm" : "ort-wasm-simd-threaded.jspi.wasm"),
@@ -92,6 +92,16 @@ export interface HostTensor {
   dims: number[];
 }
 
+/** A GPU buffer fed as is; `half`: it holds float16. */
+export interface BufferFeed {
+  buffer: GPUBuffer;
+  dims: number[];
+  half?: boolean;
+}
+
+/** A feed or output made once by {@link Session.bind} (an ORT tensor, opaque here). */
+export type Bound = { readonly dims: readonly number[] };
+
 export type DeviceFeed = { data: TensorData; dims: number[] } | {
   buffer: GPUBuffer;
   dims: number[];
@@ -139,14 +149,7 @@ export class Session {
       for (const [name, t] of Object.entries(feeds)) {
         ortFeeds[name] = this.#tensor(name, t.data, t.dims);
       }
-      const out = await this.session.run(ortFeeds);
-      const result: Record<string, HostTensor> = {};
-      for (const [name, t] of Object.entries(out)) {
-        const data = t.location === "cpu" ? t.data : await t.getData(true);
-        result[name] = { data: new Float32Array(data as Float32Array), dims: [...t.dims] };
-        t.dispose();
-      }
-      return result;
+      return await hostOutputs(await this.session.run(ortFeeds));
     });
     this.#chain = next.catch(() => undefined);
     return next;
@@ -185,10 +188,59 @@ export class Session {
     return next;
   }
 
+  /**
+   * A feed made once and handed to {@link runBound} on every run: host data (converted to
+   * float16 where the graph takes it), or a GPU buffer of ORT's device in the graph's dtype.
+   */
+  bind(name: string, t: { data: TensorData; dims: number[] } | BufferFeed): Bound {
+    return "buffer" in t
+      ? this.ort.Tensor.fromGpuBuffer(t.buffer, {
+        dataType: this.halfInputs.has(name) || t.half ? "float16" : "float32",
+        dims: t.dims,
+      })
+      : this.#tensor(name, t.data, t.dims);
+  }
+
+  /**
+   * Runs with feeds made by {@link bind}. With `outputs` (GPU buffers bound the same way)
+   * ORT writes into them — what graph capture replays — and nothing is returned; without,
+   * outputs come back on the host. `before` runs in this session's turn, right before ORT
+   * does: per-run writes into bound buffers go there, so no other run can come between.
+   */
+  async runBound(
+    feeds: Record<string, Bound>,
+    outputs?: Record<string, Bound>,
+    before?: () => void,
+  ): Promise<Record<string, HostTensor>> {
+    const next = this.#chain.then(async () => {
+      before?.();
+      const out = outputs
+        ? await this.session.run(feeds as Record<string, ortWasm.Tensor>, outputs as never)
+        : await this.session.run(feeds as Record<string, ortWasm.Tensor>);
+      if (outputs) return {};
+      return await hostOutputs(out);
+    });
+    this.#chain = next.catch(() => undefined);
+    return await next;
+  }
+
   async release(): Promise<void> {
     await this.#chain;
     await this.session.release();
   }
+}
+
+/** ORT's outputs copied to host arrays (float16 ones widened), the tensors disposed. */
+async function hostOutputs(
+  out: Record<string, ortWasm.Tensor>,
+): Promise<Record<string, HostTensor>> {
+  const result: Record<string, HostTensor> = {};
+  for (const [name, t] of Object.entries(out)) {
+    const data = t.location === "cpu" ? t.data : await t.getData(true);
+    result[name] = { data: Float32Array.from(data as ArrayLike<number>), dims: [...t.dims] };
+    t.dispose();
+  }
+  return result;
 }
 
 /** An external-data file a graph names, with its bytes or a Blob that reads them on demand. */
@@ -197,16 +249,28 @@ export interface ExternalData {
   data: Uint8Array | Blob;
 }
 
+/** A session for one shape: its free dimensions fixed, and (WebGPU) its run captured and replayed. */
+export interface ShapeOptions {
+  /** Values for the graph's symbolic dimensions: shape nodes fold away at load. */
+  dims: Record<string, number>;
+  /** WebGPU EP: record the first run's GPU commands and replay them (inputs and outputs bound). */
+  capture?: boolean;
+}
+
 export async function createSession(
   bytes: Uint8Array,
   ep: Ep,
   externalData: ExternalData[] = [],
   halfInputs: ReadonlySet<string> = new Set(),
+  shape?: ShapeOptions,
 ): Promise<Session> {
   const ort = await runtime(ep);
   const session = await ort.InferenceSession.create(bytes, {
-    executionProviders: [ep],
-    logSeverityLevel: 3, // errors only: node placement notes are not the user's concern
+    // graph capture is read from the EP's own options: the EP must be named as an object
+    executionProviders: [ep === "webgpu" ? { name: "webgpu" } : ep],
+    ...(shape ? { freeDimensionOverrides: shape.dims } : {}),
+    ...(shape?.capture && ep === "webgpu" ? { enableGraphCapture: true } : {}),
+    logSeverityLevel: Number(Deno.env.get("ORT_SEV") ?? 3) as 3, // errors only: node placement notes are not the user's concern
     ...(externalData.length ? { externalData } : {}),
     graphOptimizationLevel: "all",
     // on WebGPU, outputs stay on the device; `run` downloads them, `runOnDevice` does not

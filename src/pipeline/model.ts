@@ -22,6 +22,7 @@ import type { Backend } from "../samplers/backend.ts";
 import { cpuBackend } from "../samplers/cpu_backend.ts";
 import { gpuBackend } from "../samplers/gpu_backend.ts";
 import { affine } from "../kernels/euler_cpu.ts";
+import { Dit } from "./dit.ts";
 import { probeAdapter } from "../onnx/ort.ts";
 import { findModelDir, readModelManifest } from "./model_dir.ts";
 
@@ -69,21 +70,21 @@ export interface LoadedComponent {
 
 export class LoadedModel {
   /** Network evaluations since load (for metrics). */
-  evaluations = 0;
+  get evaluations(): number {
+    return this.dit.evaluations;
+  }
 
   constructor(
     readonly manifest: Manifest,
     readonly ep: Ep,
     private readonly encoders: TextEncoder[],
-    private readonly transformer: Session,
-    private readonly dit: DitNames,
+    /** The DiT and how runs feed it. */
+    readonly dit: Dit,
     private readonly vae: Session,
     private readonly vaeNames: { input: string; output: string },
     /** Where RALU's kernels run for this model. */
     readonly kernels: Kernels,
     readonly components: LoadedComponent[] = [],
-    /** The DiT graph takes float16 (its inputs are converted on the host). */
-    private readonly fp16 = false,
   ) {}
 
   get id(): string {
@@ -123,108 +124,18 @@ export class LoadedModel {
    * WebGPU EP with GPU kernels the DiT and VAE read and write those buffers directly.
    */
   backend(conds: Conditioning[], g: number): Backend {
-    const arrays = {
-      velocity: async (x: Float32Array, ids: Float32Array, sigma: number) => {
-        const [vc, vu] = await this.velocity(x, ids, sigma, conds, g) as [
-          Float32Array,
-          Float32Array?,
-        ];
-        if (!vu) return vc;
-        const out = new Float32Array(vc.length);
-        for (let i = 0; i < vc.length; i++) out[i] = vu[i]! + g * (vc[i]! - vu[i]!);
-        return out;
-      },
-      decode: (latent: Float32Array, h: number, w: number) => this.decode(latent, h, w),
-    };
     const gpu = this.kernels;
-    if (!(gpu instanceof GpuOps)) return cpuBackend(arrays.velocity, arrays.decode);
-    if (this.ep !== "webgpu" || this.fp16) return gpuBackend(gpu, { arrays });
+    const run = this.dit.run(conds, g, gpu instanceof GpuOps ? gpu : undefined);
+    const decode = (latent: Float32Array, h: number, w: number) => this.decode(latent, h, w);
+    if (!(gpu instanceof GpuOps)) return cpuBackend(run.velocity, decode);
+    // fp16 graphs take host arrays (converted by the session) until a GPU cast is in place
+    if (this.ep !== "webgpu" || this.dit.fp16) {
+      return gpuBackend(gpu, { arrays: { velocity: run.velocity, decode } });
+    }
     return gpuBackend(gpu, {
-      velocity: (x, ids, sigma) => this.velocityOnDevice(x, ids, sigma, conds, g, gpu),
+      velocity: run.velocityOnDevice,
       decode: (latent, h, w) => this.decodeOnDevice(latent, h, w, gpu),
     });
-  }
-
-  /** The DiT's inputs other than the latent tokens, for a batch of conditionings. */
-  #feeds(ids: Float32Array, sigma: number, conds: Conditioning[], g: number) {
-    const m = this.manifest, d = this.dit;
-    const L = conds[0]!.text.length / m.text_dim;
-    const B = conds.length;
-    return {
-      [d.context]: { data: concat(conds.map((c) => c.text)), dims: [B, L, m.text_dim] },
-      [d.pooled]: {
-        data: concat(conds.map((c) => c.pooled)),
-        dims: [B, m.pooled_dim ?? m.text_dim],
-      },
-      [d.timestep]: { data: new Float32Array(B).fill(sigma), dims: [B] },
-      [d.imgIds]: { data: ids, dims: [ids.length / 3, 3] },
-      [d.txtIds]: { data: new Float32Array(L * 3), dims: [L, 3] },
-      ...(d.guidance ? { [d.guidance]: { data: new Float32Array(B).fill(g), dims: [B] } } : {}),
-    };
-  }
-
-  /**
-   * Velocity (noise − data) for `n` packed tokens at noise level `sigma`, one per
-   * conditioning, in a single batched call (guidance's two branches cost one run); `g`
-   * feeds a guidance-embedding DiT.
-   */
-  async velocity(
-    tokens: Float32Array,
-    ids: Float32Array,
-    sigma: number,
-    conds: Conditioning[],
-    g = 0,
-  ): Promise<Float32Array[]> {
-    const m = this.manifest;
-    const n = ids.length / 3;
-    const B = conds.length;
-    this.evaluations += B;
-    const out = await this.transformer.run({
-      [this.dit.hidden]: {
-        data: concat(conds.map(() => tokens)),
-        dims: [B, n, 4 * m.latent_channels],
-      },
-      ...this.#feeds(ids, sigma, conds, g),
-    });
-    const v = out[this.dit.out]!.data;
-    return conds.map((_, b) => v.subarray(b * tokens.length, (b + 1) * tokens.length));
-  }
-
-  /**
-   * WebGPU EP: the same as {@link velocity} with the latent already on ORT's device and
-   * the guided velocity left there (a pooled buffer of `gpu`, released by the caller).
-   */
-  async velocityOnDevice(
-    x: GPUBuffer,
-    ids: Float32Array,
-    sigma: number,
-    conds: Conditioning[],
-    guidance: number,
-    gpu: GpuOps,
-  ): Promise<GPUBuffer> {
-    const m = this.manifest;
-    const n = ids.length / 3;
-    const B = conds.length;
-    const count = n * 4 * m.latent_channels;
-    const batch = gpu.ctx.empty(B * count * 4, "dit batch");
-    for (let b = 0; b < B; b++) gpu.ctx.copyInto(x, batch, count * 4, b * count * 4);
-    this.evaluations += B;
-    const out = await this.transformer.runOnDevice({
-      [this.dit.hidden]: { buffer: batch, dims: [B, n, 4 * m.latent_channels] },
-      ...this.#feeds(ids, sigma, conds, guidance),
-    });
-    gpu.ctx.release(batch);
-    const v = out[this.dit.out]!;
-    let guided: GPUBuffer;
-    if (B === 2) {
-      guided = gpu.k.cfgCombine.run(v.buffer, guidance, count);
-    } else {
-      guided = gpu.ctx.empty(count * 4, "v");
-      gpu.ctx.copyInto(v.buffer, guided, count * 4, 0);
-    }
-    // the copy/combine is queued before ORT may reuse the output buffer
-    v.dispose();
-    return guided;
   }
 
   /** Model-space latent `[C, h, w]` → image `[3, f h, f w]` in [-1, 1]. */
@@ -265,17 +176,10 @@ export class LoadedModel {
   async release(): Promise<void> {
     await Promise.all([
       ...this.encoders.map((e) => e.session.release()),
-      this.transformer.release(),
+      this.dit.release(),
       this.vae.release(),
     ]);
   }
-}
-
-/** The arrays one after another (a batch along the first axis). */
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  parts.reduce((o, p) => (out.set(p, o), o + p.length), 0);
-  return out;
 }
 
 /** Classifier-free guidance runs two branches; a guidance-embedding DiT takes the scale as input. */
@@ -335,12 +239,12 @@ export async function loadModel(
   // sessions are created one after another: ORT's wasm init is not re-entrant
   const graph = (component: string, file: string) =>
     step(file, "not a loadable ONNX model", async () => {
-      const { session, info } = await loadGraph(join(dir, file), ep, {
+      const loaded = await loadGraph(join(dir, file), ep, {
         shaderF16: adapter?.features.has("shader-f16"),
         maxBinding: adapter?.limits.maxStorageBufferBindingSize,
       });
-      components.push(describe(component, info));
-      return { session, info };
+      components.push(describe(component, loaded.info));
+      return loaded;
     });
   const encoders: TextEncoder[] = [];
   if (manifest.family === "flux") {
@@ -433,17 +337,20 @@ export async function loadModel(
   };
   // a FLUX folder's config does not count its parameters; its weight bytes do
   manifest.architecture.parameters ??= Math.round(dit.info.bytes / (dit.info.fp16 ? 2 : 4));
+  const token = 4 * manifest.latent_channels;
   return new LoadedModel(
     manifest,
     ep,
     encoders,
-    dit.session,
-    names,
+    new Dit(ep, dit, names, {
+      token,
+      text: manifest.text_dim,
+      pooled: manifest.pooled_dim ?? manifest.text_dim,
+    }),
     vae.session,
     vaeNames,
     await selectKernels(kernels, ep),
     components,
-    dit.info.fp16,
   );
 }
 

@@ -19,9 +19,16 @@ class Buf implements Handle {
   constructor(readonly buffer: GPUBuffer, readonly length: number) {}
 }
 
-/** The DiT and VAE on device buffers (WebGPU EP): results are pooled buffers of `gpu`. */
+/**
+ * The DiT and VAE on device buffers (WebGPU EP): decoded images are pooled buffers of `gpu`;
+ * a velocity is one (`owned`) or the DiT's own output, valid until its next velocity call.
+ */
 export interface DeviceModel {
-  velocity(x: GPUBuffer, ids: Float32Array, sigma: number): Promise<GPUBuffer>;
+  velocity(
+    x: GPUBuffer,
+    ids: Float32Array,
+    sigma: number,
+  ): Promise<{ buffer: GPUBuffer; owned: boolean }>;
   decode(latent: GPUBuffer, h: number, w: number): Promise<GPUBuffer>;
 }
 
@@ -37,10 +44,11 @@ export function gpuBackend(
   const read = (h: Handle) => gpu.ctx.readFloats(b(h), h.length);
   const arrays = "arrays" in model ? model.arrays : undefined;
   const device = "arrays" in model ? undefined : model;
-  const velocity = async (x: Handle, ids: Float32Array, sigma: number): Promise<Handle> =>
-    arrays
-      ? upload(await arrays.velocity(await read(x), ids, sigma), "v")
-      : own(await device!.velocity(b(x), ids, sigma), x.length);
+  const velocity = async (x: Handle, ids: Float32Array, sigma: number): Promise<Handle> => {
+    if (arrays) return upload(await arrays.velocity(await read(x), ids, sigma), "v");
+    const v = await device!.velocity(b(x), ids, sigma);
+    return v.owned ? own(v.buffer, x.length) : new Buf(v.buffer, x.length);
+  };
   const decode = async (l: Handle, h: number, w: number): Promise<Handle> => {
     if (arrays) return upload(await arrays.decode(await read(l), h, w), "decoded");
     const image = await device!.decode(b(l), h, w);

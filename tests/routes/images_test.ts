@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { decode } from "fast-png";
 import { decodeBase64 } from "../../src/http/base64.ts";
-import { fixtureApp, ortTest, post, readSse } from "../_helpers.ts";
+import { aroundVelocity, fixtureApp, ortTest, post, readSse } from "../_helpers.ts";
 
 const { app, state } = await fixtureApp();
 
@@ -182,13 +182,12 @@ Deno.test(
   async () => {
     const { app: broken, state: s } = await fixtureApp();
     const model = await s.registry.get();
-    const original = model.velocity;
-    model.velocity = () => Promise.reject(new Error("secret internal detail"));
+    const restore = aroundVelocity(model, () => Promise.reject(new Error("secret internal detail")));
     const res = await broken.request(
       "/v1/images/generations",
       post({ prompt: "x", size: "32x32", steps: 2 }),
     );
-    model.velocity = original;
+    restore();
     assert.equal(res.status, 500);
     const err = (await res.json()).error;
     assert.equal(err.type, "server_error");

@@ -3,7 +3,7 @@
  * wrong methods, fields a method does not take, bad stage ends, seeds that overflow.
  */
 import assert from "node:assert/strict";
-import { fixtureApp, ortTest, post } from "../_helpers.ts";
+import { aroundVelocity, fixtureApp, ortTest, post } from "../_helpers.ts";
 
 const { app, state } = await fixtureApp();
 const body = { prompt: "a red circle", size: "32x32", seed: 1, steps: 1 };
@@ -169,12 +169,11 @@ Deno.test(
   ortTest,
   async () => {
     const model = await state.registry.get();
-    const original = model.velocity;
     let calls = 0;
-    model.velocity = ((...args: Parameters<typeof original>) => {
+    const restore = aroundVelocity(model, (call) => {
       if (calls++ === 1) return Promise.reject(new Error("injected ORT run failure"));
-      return original.apply(model, args);
-    }) as typeof original;
+      return call();
+    });
     try {
       const failed = await app.request("/v1/images/generations", post({ ...body, steps: 3 }));
       const e = await refused(failed, 500);
@@ -183,7 +182,7 @@ Deno.test(
       const next = await app.request("/v1/images/generations", post({ ...body, steps: 3 }));
       assert.equal(next.status, 200);
     } finally {
-      model.velocity = original;
+      restore();
     }
   },
 );

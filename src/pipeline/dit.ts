@@ -1,0 +1,310 @@
+/**
+ * The DiT of one model and how a run feeds it. What does not change within a run (text
+ * embeddings, pooled, guidance, text ids) is made once per run; image ids once per stage;
+ * per step only the latent and the timestep move.
+ *
+ * On the WebGPU EP every input and output is a GPU buffer bound once, and — where the graph's
+ * weights leave room for a session per shape — each (batch, image tokens, text tokens) a run
+ * visits gets its own session with those dimensions fixed (shape nodes fold away at load) and
+ * its first run captured, so later steps replay the recorded GPU commands. On the wasm EP one
+ * session with dynamic axes serves every shape (fixing them measured no faster there), fed
+ * tensors made once per run.
+ *
+ * @example
+ * ```ts ignore
+ * const run = model.dit.run([cond], 1, gpu);
+ * const v = await run.velocityOnDevice(x, ids, 0.9); // valid until the next velocity call
+ * ```
+ */
+import type { LoadedGraph } from "../onnx/load_graph.ts";
+import type { Bound, Ep, Session } from "../onnx/ort.ts";
+import type { GpuOps } from "../kernels/gpu_ops.ts";
+import { STORAGE } from "../gpu/context.ts";
+import type { Conditioning, DitNames } from "./model.ts";
+
+/** Weight bytes all shape sessions of one DiT may hold together (each holds its own copy). */
+export const STATIC_SHAPE_BUDGET_BYTES = 2 * 2 ** 30;
+/** Shape sessions kept at most (a RALU run visits three shapes, base one). */
+export const MAX_SHAPE_SESSIONS = 8;
+
+/** One run's DiT: guided velocities, host arrays or device buffers. */
+export interface DitRun {
+  velocity(x: Float32Array, ids: Float32Array, sigma: number): Promise<Float32Array>;
+  /**
+   * WebGPU EP: the guided velocity of tokens `x` left on the device. `owned`: a pooled
+   * buffer of the kernels' context the caller releases; otherwise it is the DiT's own output,
+   * valid until this run's next velocity call.
+   */
+  velocityOnDevice(
+    x: GPUBuffer,
+    ids: Float32Array,
+    sigma: number,
+  ): Promise<{ buffer: GPUBuffer; owned: boolean }>;
+}
+
+interface Dims {
+  /** Channels of a latent token (4 C). */
+  token: number;
+  text: number;
+  pooled: number;
+}
+
+/** One shape's session and the buffers bound to it. */
+interface ShapeEntry {
+  session: Session;
+  /** Whether the session is this shape's alone (released with the entry). */
+  own: boolean;
+  hidden: GPUBuffer;
+  imgIds: GPUBuffer;
+  out: GPUBuffer;
+  feeds: Record<string, Bound>;
+  outputs: Record<string, Bound>;
+  /** The ids array last written to `imgIds`. */
+  idsFor?: Float32Array;
+}
+
+/** Step-invariant inputs of one (batch, text length), shared by every shape's session. */
+interface Shared {
+  buffers: Record<string, GPUBuffer>;
+  feeds: Record<string, Bound>;
+  /** The run whose conditioning the buffers hold. */
+  owner?: object;
+}
+
+export class Dit {
+  /** Network evaluations since load (for metrics). */
+  evaluations = 0;
+  readonly #shapes = new Map<string, Promise<ShapeEntry>>();
+  readonly #shared = new Map<string, Shared>();
+  #turn: Promise<unknown> = Promise.resolve();
+  /** Why graph capture is off for this DiT (undefined: on where shape sessions are). */
+  captureOff: string | undefined;
+  /** How many shape sessions this graph's weights leave room for (0: one dynamic session). */
+  readonly maxShapeSessions: number;
+
+  constructor(
+    readonly ep: Ep,
+    private readonly graph: LoadedGraph,
+    private readonly names: DitNames,
+    private readonly dims: Dims,
+  ) {
+    const room = Math.floor(STATIC_SHAPE_BUDGET_BYTES / Math.max(1, graph.info.bytes));
+    this.maxShapeSessions = ep === "webgpu" && room >= 2 ? Math.min(MAX_SHAPE_SESSIONS, room) : 0;
+    if (!this.maxShapeSessions) this.captureOff = "no room for a session per shape";
+  }
+
+  get fp16(): boolean {
+    return this.graph.info.fp16;
+  }
+
+  /** The run's DiT over `conds` ([cond] or [cond, uncond]) with guidance `g`. */
+  run(conds: Conditioning[], g: number, gpu?: GpuOps): DitRun {
+    const B = conds.length;
+    const L = conds[0]!.text.length / this.dims.text;
+    const n = this.names;
+    const host = this.graph.session;
+    // host feeds made once per run; image ids once per stage (the samplers pass one array per stage)
+    let fixed: Record<string, Bound> | undefined;
+    let ids: { of: Float32Array; feed: Bound } | undefined;
+    const run = {
+      velocity: async (x: Float32Array, idsArr: Float32Array, sigma: number) => {
+        fixed ??= {
+          [n.context]: host.bind(n.context, { data: concat(conds.map((c) => c.text)), dims: [B, L, this.dims.text] }),
+          [n.pooled]: host.bind(n.pooled, { data: concat(conds.map((c) => c.pooled)), dims: [B, this.dims.pooled] }),
+          [n.txtIds]: host.bind(n.txtIds, { data: new Float32Array(L * 3), dims: [L, 3] }),
+          ...(n.guidance
+            ? { [n.guidance]: host.bind(n.guidance, { data: new Float32Array(B).fill(g), dims: [B] }) }
+            : {}),
+        };
+        const count = idsArr.length / 3;
+        if (ids?.of !== idsArr) {
+          ids = { of: idsArr, feed: host.bind(n.imgIds, { data: idsArr, dims: [count, 3] }) };
+        }
+        this.evaluations += B;
+        const out = await host.runBound({
+          ...fixed,
+          [n.imgIds]: ids.feed,
+          [n.timestep]: host.bind(n.timestep, { data: new Float32Array(B).fill(sigma), dims: [B] }),
+          [n.hidden]: host.bind(n.hidden, {
+            data: B === 1 ? x : concat(conds.map(() => x)),
+            dims: [B, count, this.dims.token],
+          }),
+        });
+        const v = out[n.out]!.data;
+        if (B === 1) return v;
+        // classifier-free guidance: uncond + g (cond - uncond)
+        const guided = new Float32Array(x.length);
+        for (let i = 0; i < x.length; i++) {
+          const vc = v[i]!, vu = v[x.length + i]!;
+          guided[i] = vu + g * (vc - vu);
+        }
+        return guided;
+      },
+      velocityOnDevice: async (x: GPUBuffer, idsArr: Float32Array, sigma: number) => {
+        if (!gpu) throw new Error("velocityOnDevice needs the kernels' GPU context");
+        const evaluate = async () => {
+          const count = idsArr.length / 3;
+          const e = await this.#shape(B, count, L, gpu.device);
+          const shared = this.#sharedFor(B, L, gpu.device);
+          const values = count * this.dims.token;
+          // bound buffers are shared between runs and shapes: one run's writes and replay at a time
+          await this.#serial(() =>
+            e.session.runBound({ ...shared.feeds, ...e.feeds }, e.outputs, () => {
+              const q = gpu.device.queue;
+              const enc = gpu.device.createCommandEncoder({ label: "dit input" });
+              for (let b = 0; b < B; b++) {
+                enc.copyBufferToBuffer(x, 0, e.hidden, b * values * 4, values * 4);
+              }
+              q.submit([enc.finish()]);
+              if (shared.owner !== run) {
+                shared.owner = run;
+                write(q, shared.buffers[n.context]!, concat(conds.map((c) => c.text)));
+                write(q, shared.buffers[n.pooled]!, concat(conds.map((c) => c.pooled)));
+                if (n.guidance) write(q, shared.buffers[n.guidance]!, new Float32Array(B).fill(g));
+              }
+              if (e.idsFor !== idsArr) {
+                e.idsFor = idsArr;
+                write(q, e.imgIds, idsArr);
+              }
+              write(q, shared.buffers[n.timestep]!, new Float32Array(B).fill(sigma));
+            })
+          );
+          return { e, values };
+        };
+        let done: Awaited<ReturnType<typeof evaluate>>;
+        try {
+          done = await evaluate();
+        } catch (err) {
+          if (this.captureOff !== undefined) throw err;
+          // ORT 1.30 fails some graphs' replays when it hands the bound output back (seen on
+          // the FLUX miniature): such a DiT runs its shape sessions without capture
+          this.captureOff = `replay failed: ${String(err instanceof Error ? err.message : err)}`;
+          console.warn(`${this.graph.info.file}: graph capture off (${this.captureOff})`);
+          await this.#dropShapes();
+          done = await evaluate();
+        }
+        this.evaluations += B;
+        const { e, values } = done;
+        if (B === 1) return { buffer: e.out, owned: false };
+        return { buffer: gpu.k.cfgCombine.run(e.out, g, values), owned: true };
+      },
+    };
+    return run;
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#turn.then(fn);
+    this.#turn = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The session and bound buffers of one shape: made at most once, kept up to the bound. */
+  #shape(B: number, count: number, L: number, device: GPUDevice): Promise<ShapeEntry> {
+    const key = `${B}:${count}:${L}`;
+    let entry = this.#shapes.get(key);
+    if (entry) {
+      // most recently used last
+      this.#shapes.delete(key);
+      this.#shapes.set(key, entry);
+      return entry;
+    }
+    entry = this.#makeShape(B, count, L, device);
+    this.#shapes.set(key, entry);
+    const bound = Math.max(1, this.maxShapeSessions);
+    if (this.#shapes.size > bound) {
+      const [oldKey, old] = this.#shapes.entries().next().value!;
+      this.#shapes.delete(oldKey);
+      void old.then((o) => this.#dispose(o)).catch(() => {});
+    }
+    entry.catch(() => this.#shapes.delete(key));
+    return entry;
+  }
+
+  async #makeShape(B: number, count: number, L: number, device: GPUDevice): Promise<ShapeEntry> {
+    const n = this.names;
+    const own = this.maxShapeSessions > 0;
+    const session = own
+      ? await this.graph.open({ dims: { B, n: count, L }, capture: this.captureOff === undefined })
+      : this.graph.session;
+    const bytes = B * count * this.dims.token * 4;
+    const buffer = (size: number, label: string) =>
+      device.createBuffer({ size: Math.max(16, Math.ceil(size / 16) * 16), usage: STORAGE, label });
+    const hidden = buffer(bytes, "dit hidden_states");
+    const imgIds = buffer(count * 3 * 4, "dit img_ids");
+    const out = buffer(bytes, "dit output");
+    const dims = [B, count, this.dims.token];
+    return {
+      session,
+      own,
+      hidden,
+      imgIds,
+      out,
+      feeds: {
+        [n.hidden]: session.bind(n.hidden, { buffer: hidden, dims }),
+        [n.imgIds]: session.bind(n.imgIds, { buffer: imgIds, dims: [count, 3] }),
+      },
+      outputs: { [n.out]: session.bind(n.out, { buffer: out, dims }) },
+    };
+  }
+
+  #sharedFor(B: number, L: number, device: GPUDevice): Shared {
+    const key = `${B}:${L}`;
+    let s = this.#shared.get(key);
+    if (s) return s;
+    const n = this.names, d = this.dims, session = this.graph.session;
+    const shapes: [string, number[]][] = [
+      [n.context, [B, L, d.text]],
+      [n.pooled, [B, d.pooled]],
+      [n.timestep, [B]],
+      [n.txtIds, [L, 3]],
+      ...(n.guidance ? [[n.guidance, [B]] as [string, number[]]] : []),
+    ];
+    const buffers: Record<string, GPUBuffer> = {};
+    const feeds: Record<string, Bound> = {};
+    for (const [name, dims] of shapes) {
+      const size = dims.reduce((a, v) => a * v, 4);
+      buffers[name] = device.createBuffer({
+        size: Math.max(16, Math.ceil(size / 16) * 16),
+        usage: STORAGE,
+        label: `dit ${name}`,
+      });
+      feeds[name] = session.bind(name, { buffer: buffers[name]!, dims });
+    }
+    // text ids are zeros (FLUX's contract); a new buffer already holds zeros
+    s = { buffers, feeds };
+    this.#shared.set(key, s);
+    return s;
+  }
+
+  async #dispose(e: ShapeEntry): Promise<void> {
+    if (e.own) await e.session.release();
+    e.hidden.destroy();
+    e.imgIds.destroy();
+    e.out.destroy();
+  }
+
+  async #dropShapes(): Promise<void> {
+    const entries = await Promise.allSettled([...this.#shapes.values()]);
+    this.#shapes.clear();
+    for (const r of entries) if (r.status === "fulfilled") await this.#dispose(r.value);
+  }
+
+  async release(): Promise<void> {
+    await this.#dropShapes();
+    for (const s of this.#shared.values()) for (const b of Object.values(s.buffers)) b.destroy();
+    this.#shared.clear();
+    await this.graph.session.release();
+  }
+}
+
+function write(q: GPUQueue, buf: GPUBuffer, data: Float32Array): void {
+  q.writeBuffer(buf, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+}
+
+/** The arrays one after another (a batch along the first axis). */
+export function concat(parts: Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  parts.reduce((o, p) => (out.set(p, o), o + p.length), 0);
+  return out;
+}
