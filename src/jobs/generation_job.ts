@@ -67,16 +67,19 @@ function eventData(ev: PipelineEvent): [string, unknown] {
 
 /**
  * `defaultPreviewEvery` (the server's `--preview-every`) applies to jobs that name no
- * `preview_every`; a `stream: true` request spreads its `partial_images` over the run.
+ * `preview_every`, and only while someone follows the job's events; a `stream: true` request
+ * spreads its `partial_images` over the run. `steps`: the run's step count, when the caller
+ * planned it already.
  */
 export function generationWork(
   model: LoadedModel,
   req: ImageRequest,
   seed: number,
   defaultPreviewEvery = 0,
+  steps = planSteps(model, req),
 ): (job: Job) => Promise<GenerationResult> {
   return async (job) => {
-    const steps = planSteps(model, req);
+    const asked = req.stream || req.preview_every !== undefined;
     const previewEvery = req.stream
       ? (req.preview_every ?? previewInterval(steps, req.partial_images))
       : (req.preview_every ?? defaultPreviewEvery);
@@ -95,9 +98,12 @@ export function generationWork(
         guidance: req.guidance,
         acceleration: req.acceleration,
         outputFormat: req.output_format,
+        totalSteps: steps,
       }, {
         signal: job.signal,
         previewEvery,
+        // asked for: made for the event log; the server's default: only for a live follower
+        ...(asked ? {} : { observed: () => job.listening }),
         emit: (ev) => {
           const [name, data] = eventData(ev);
           job.emit(name, { image_index: i, ...(data as object) });

@@ -93,7 +93,7 @@ export async function submitGeneration(
       "steps",
     );
   }
-  planSteps(model, request); // size, preset and custom plan checked before the queue
+  const steps = planSteps(model, request); // size, preset and custom plan checked before the queue
   if (
     request.negative_prompt !== undefined &&
     !usesCfg(model.manifest, request.guidance ?? model.manifest.default_guidance)
@@ -118,7 +118,7 @@ export async function submitGeneration(
   const job = state.cluster
     ? await state.cluster.submit({ ...request, model: modelId }, seed)
     : state.queue.submit(
-      generationWork(model as LoadedModel, request, seed, state.flags["preview-every"]),
+      generationWork(model as LoadedModel, request, seed, state.flags["preview-every"], steps),
     );
   job.finished.then(() => {
     if (job.status !== "completed") return;

@@ -5,10 +5,11 @@
  *
  * On the WebGPU EP every input and output is a GPU buffer bound once, and — where the graph's
  * weights leave room for a session per shape — each (batch, image tokens, text tokens) a run
- * visits gets its own session with those dimensions fixed (shape nodes fold away at load) and
- * its first run captured, so later steps replay the recorded GPU commands. On the wasm EP one
- * session with dynamic axes serves every shape (fixing them measured no faster there), fed
- * tensors made once per run.
+ * visits gets its own session with those dimensions fixed: its shape nodes fold away at load,
+ * so no node runs on the CPU. ORT's graph capture is not used: with ORT-web 1.30 a replay
+ * reads stale inputs (docs/benchmarks.md, "Graph capture"). On the wasm EP one session with
+ * dynamic axes serves every shape (fixing them measured no faster there), fed tensors made
+ * once per run.
  *
  * @example
  * ```ts ignore
@@ -77,8 +78,6 @@ export class Dit {
   readonly #shapes = new Map<string, Promise<ShapeEntry>>();
   readonly #shared = new Map<string, Shared>();
   #turn: Promise<unknown> = Promise.resolve();
-  /** Why graph capture is off for this DiT (undefined: on where shape sessions are). */
-  captureOff: string | undefined;
   /** How many shape sessions this graph's weights leave room for (0: one dynamic session). */
   readonly maxShapeSessions: number;
 
@@ -90,7 +89,6 @@ export class Dit {
   ) {
     const room = Math.floor(STATIC_SHAPE_BUDGET_BYTES / Math.max(1, graph.info.bytes));
     this.maxShapeSessions = ep === "webgpu" && room >= 2 ? Math.min(MAX_SHAPE_SESSIONS, room) : 0;
-    if (!this.maxShapeSessions) this.captureOff = "no room for a session per shape";
   }
 
   get fp16(): boolean {
@@ -142,49 +140,33 @@ export class Dit {
       },
       velocityOnDevice: async (x: GPUBuffer, idsArr: Float32Array, sigma: number) => {
         if (!gpu) throw new Error("velocityOnDevice needs the kernels' GPU context");
-        const evaluate = async () => {
-          const count = idsArr.length / 3;
-          const e = await this.#shape(B, count, L, gpu.device);
-          const shared = this.#sharedFor(B, L, gpu.device);
-          const values = count * this.dims.token;
-          // bound buffers are shared between runs and shapes: one run's writes and replay at a time
-          await this.#serial(() =>
-            e.session.runBound({ ...shared.feeds, ...e.feeds }, e.outputs, () => {
-              const q = gpu.device.queue;
-              const enc = gpu.device.createCommandEncoder({ label: "dit input" });
-              for (let b = 0; b < B; b++) {
-                enc.copyBufferToBuffer(x, 0, e.hidden, b * values * 4, values * 4);
-              }
-              q.submit([enc.finish()]);
-              if (shared.owner !== run) {
-                shared.owner = run;
-                write(q, shared.buffers[n.context]!, concat(conds.map((c) => c.text)));
-                write(q, shared.buffers[n.pooled]!, concat(conds.map((c) => c.pooled)));
-                if (n.guidance) write(q, shared.buffers[n.guidance]!, new Float32Array(B).fill(g));
-              }
-              if (e.idsFor !== idsArr) {
-                e.idsFor = idsArr;
-                write(q, e.imgIds, idsArr);
-              }
-              write(q, shared.buffers[n.timestep]!, new Float32Array(B).fill(sigma));
-            })
-          );
-          return { e, values };
-        };
-        let done: Awaited<ReturnType<typeof evaluate>>;
-        try {
-          done = await evaluate();
-        } catch (err) {
-          if (this.captureOff !== undefined) throw err;
-          // ORT 1.30 fails some graphs' replays when it hands the bound output back (seen on
-          // the FLUX miniature): such a DiT runs its shape sessions without capture
-          this.captureOff = `replay failed: ${String(err instanceof Error ? err.message : err)}`;
-          console.warn(`${this.graph.info.file}: graph capture off (${this.captureOff})`);
-          await this.#dropShapes();
-          done = await evaluate();
-        }
+        const count = idsArr.length / 3;
+        const e = await this.#shape(B, count, L, gpu.device);
+        const shared = this.#sharedFor(B, L, gpu.device);
+        const values = count * this.dims.token;
+        // bound buffers are shared between runs and shapes: one run's writes and run at a time
+        await this.#serial(() =>
+          e.session.runBound({ ...shared.feeds, ...e.feeds }, e.outputs, () => {
+            const q = gpu.device.queue;
+            const enc = gpu.device.createCommandEncoder({ label: "dit input" });
+            for (let b = 0; b < B; b++) {
+              enc.copyBufferToBuffer(x, 0, e.hidden, b * values * 4, values * 4);
+            }
+            q.submit([enc.finish()]);
+            if (shared.owner !== run) {
+              shared.owner = run;
+              write(q, shared.buffers[n.context]!, concat(conds.map((c) => c.text)));
+              write(q, shared.buffers[n.pooled]!, concat(conds.map((c) => c.pooled)));
+              if (n.guidance) write(q, shared.buffers[n.guidance]!, new Float32Array(B).fill(g));
+            }
+            if (e.idsFor !== idsArr) {
+              e.idsFor = idsArr;
+              write(q, e.imgIds, idsArr);
+            }
+            write(q, shared.buffers[n.timestep]!, new Float32Array(B).fill(sigma));
+          })
+        );
         this.evaluations += B;
-        const { e, values } = done;
         if (B === 1) return { buffer: e.out, owned: false };
         return { buffer: gpu.k.cfgCombine.run(e.out, g, values), owned: true };
       },
@@ -224,7 +206,7 @@ export class Dit {
     const n = this.names;
     const own = this.maxShapeSessions > 0;
     const session = own
-      ? await this.graph.open({ dims: { B, n: count, L }, capture: this.captureOff === undefined })
+      ? await this.graph.open({ dims: { B, n: count, L } })
       : this.graph.session;
     const bytes = B * count * this.dims.token * 4;
     const buffer = (size: number, label: string) =>

@@ -26,6 +26,8 @@ export interface GenerateParams {
   guidance?: number | undefined;
   acceleration?: Acceleration | undefined;
   outputFormat?: OutputFormat;
+  /** The run's step count when the caller already planned it ({@link planSteps}). */
+  totalSteps?: number | undefined;
 }
 
 export type PipelineEvent =
@@ -43,6 +45,8 @@ export interface GenerateHooks {
   signal: AbortSignal;
   /** Emit a preview every k steps (0 = never). */
   previewEvery?: number;
+  /** Whether anyone reads previews and edge maps now (absent: always); none are made otherwise. */
+  observed?: () => boolean;
   emit?: (event: PipelineEvent) => void;
 }
 
@@ -124,7 +128,8 @@ export async function generateImage(
     tokenFootprintPx: m.token_footprint_px,
     evalsPerStep: useCfg ? 2 : 1,
     previewEvery,
-    totalSteps: planSteps(model, p),
+    totalSteps: p.totalSteps ?? planSteps(model, p),
+    ...(hooks.observed ? { observed: hooks.observed } : {}),
     signal: hooks.signal,
     emit: (ev) => {
       if (ev.type === "step" && ev.preview) {
@@ -152,16 +157,18 @@ export async function generateImage(
     },
   };
   const method = p.acceleration?.method ?? "base";
+  const be = ctx.backend;
   let result: SamplerResult;
+  let image: Float32Array;
+  let tSample: number;
   try {
     result = await samplerFor(method)(ctx, p.acceleration ?? { method }, m);
+    tSample = performance.now();
+    // 4. Decode where the latent is (on the device for a WebGPU run); only the image comes back
+    image = await be.read(await be.decode(result.latent, shape.height, shape.width));
   } finally {
-    ctx.backend.release(); // every buffer of the run, also on cancellation and errors
+    be.release(); // every buffer of the run, also on cancellation and errors
   }
-  const tSample = performance.now();
-
-  // 4. Decode and encode the file
-  const image = await model.decode(result.latent, shape.height, shape.width);
   const bytes = encodeImage(
     planarToRgba(image, width, height),
     width,

@@ -68,7 +68,11 @@ export interface LoadedComponent {
   warnings: string[];
 }
 
+/** Prompts whose conditioning a model keeps. */
+export const PROMPT_CACHE = 32;
+
 export class LoadedModel {
+  readonly #prompts = new Map<string, Promise<Conditioning>>();
   /** Network evaluations since load (for metrics). */
   get evaluations(): number {
     return this.dit.evaluations;
@@ -96,7 +100,25 @@ export class LoadedModel {
     return !(this.kernels instanceof GpuOps && this.kernels.lost);
   }
 
-  async encodePrompt(prompt: string): Promise<Conditioning> {
+  /**
+   * The prompt's conditioning, from a bounded cache (the empty prompt of guidance's second
+   * branch, a prompt sent again); the arrays are shared and never written.
+   */
+  encodePrompt(prompt: string): Promise<Conditioning> {
+    const hit = this.#prompts.get(prompt);
+    if (hit) {
+      this.#prompts.delete(prompt); // most recently used last
+      this.#prompts.set(prompt, hit);
+      return hit;
+    }
+    const made = this.#encode(prompt);
+    this.#prompts.set(prompt, made);
+    made.catch(() => this.#prompts.delete(prompt));
+    if (this.#prompts.size > PROMPT_CACHE) this.#prompts.delete(this.#prompts.keys().next().value!);
+    return made;
+  }
+
+  async #encode(prompt: string): Promise<Conditioning> {
     let text: Float32Array | undefined;
     let pooled: Float32Array | undefined;
     const warnings: string[] = [];

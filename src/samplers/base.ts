@@ -28,5 +28,5 @@ export async function sampleBase(ctx: SamplerContext): Promise<SamplerResult> {
     height: h,
     width: w,
   }));
-  return { latent: unpack(await be.read(x), c, h, w), cost };
+  return { latent: be.unpack(x, c, h, w), cost };
 }

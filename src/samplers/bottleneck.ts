@@ -116,5 +116,5 @@ export async function sampleBottleneck(
     cost,
     fullGrid,
   );
-  return { latent: unpack(await be.read(out.x), c, H, W), cost };
+  return { latent: be.unpack(out.x, c, H, W), cost };
 }

@@ -59,7 +59,8 @@ export async function timed<T>(
 /**
  * Euler steps through `sigmas` on the token sequence `x` (updated in place). Returns the
  * last velocity (the next stage's clean estimate needs it). The latent is read back only
- * for a preview, every `ctx.previewEvery` steps of the whole run (not on its last step);
+ * for a preview, every `ctx.previewEvery` steps of the whole run (not on its last step)
+ * while someone reads them (`ctx.observed`);
  * `grid` lays a clean estimate out as a `[C, h, w]` latent for it.
  */
 export async function denoise(
@@ -84,7 +85,7 @@ export async function denoise(
     // counted over the run's steps, not the stage's; the last step's is the final image
     const runStep = cost.tokensPerStep.length;
     const wantPreview = !!ctx.previewEvery && runStep % ctx.previewEvery === 0 &&
-      runStep !== ctx.totalSteps;
+      runStep !== ctx.totalSteps && (ctx.observed?.() ?? true);
     let preview: ReturnType<PreviewGrid> | undefined;
     if (wantPreview) {
       const x0 = be.cleanEstimate(x, v, sigma);

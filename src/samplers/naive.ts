@@ -84,5 +84,5 @@ export async function sampleNaive(
       width: W,
     }),
   );
-  return { latent: unpack(await be.read(s2.x), c, H, W), cost };
+  return { latent: be.unpack(s2.x, c, H, W), cost };
 }

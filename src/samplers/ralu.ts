@@ -81,27 +81,31 @@ export async function sampleRalu(
   // 2. Stage 2 — edge tokens go to full resolution early
   const x0 = be.cleanEstimate(s1.x, s1.lastV, plan.sigmas[0]!.at(-1)!);
   const image = await timed(cost, "decodeMs", () => be.decode(be.unpack(x0, c, h, w), h, w));
-  const { rep, edges } = await timed(cost, "overheadMs", async () => {
+  const { rep, cls } = await timed(cost, "overheadMs", async () => {
     const cls = await be.canny(image, imgW, imgH, p.gray);
     const mask = be.topk(be.edgeScores(cls, imgW, imgH, fp), lowTokens, k);
     const rep = await be.repackStage2(s1.x, ids1, mask, k, dim);
     inject(1, rep, () => anchorPlaces(rep.ids, rep.lowCount, W / 2, w / 2, fullTokens));
-    return { rep, edges: await be.readEdges(cls, imgW * imgH) };
+    return { rep, cls };
   });
-  ctx.emit({
-    type: "edge_mask",
-    width: imgW,
-    height: imgH,
-    mask: edges.map((v) => v * 255),
-    selected: k,
-    // each selected token's first copy carries its own id (i, j)
-    tokens: Array.from({ length: (rep.count - rep.lowCount) / 4 }, (_, q) => {
-      const t = rep.lowCount + 4 * q;
-      return rep.ids[t * 3 + 1]! * (w / 2) + rep.ids[t * 3 + 2]!;
-    }),
-    cols: w / 2,
-    rows: h / 2,
-  });
+  // the edge map crosses to the host only for someone who reads it
+  if (ctx.observed?.() ?? true) {
+    const edges = await be.readEdges(cls, imgW * imgH);
+    ctx.emit({
+      type: "edge_mask",
+      width: imgW,
+      height: imgH,
+      mask: edges.map((v) => v * 255),
+      selected: k,
+      // each selected token's first copy carries its own id (i, j)
+      tokens: Array.from({ length: (rep.count - rep.lowCount) / 4 }, (_, q) => {
+        const t = rep.lowCount + 4 * q;
+        return rep.ids[t * 3 + 1]! * (w / 2) + rep.ids[t * 3 + 2]!;
+      }),
+      cols: w / 2,
+      rows: h / 2,
+    });
+  }
   ctx.emit({ type: "stage", stage: 2, tokens: rep.count, resolution: "mixed" });
   // a mixed sequence previews at full resolution, scattered as stage 3 will
   const mixedGrid: PreviewGrid = (mixed) =>
@@ -116,7 +120,7 @@ export async function sampleRalu(
   });
   ctx.emit({ type: "stage", stage: 3, tokens: full.count, resolution: `${W}x${H}` });
   const s3 = await denoise(ctx, full.tokens, full.ids, plan.sigmas[2]!, 3, cost, fullGrid);
-  return { latent: unpack(await be.read(s3.x), c, H, W), cost };
+  return { latent: be.unpack(s3.x, c, H, W), cost };
 }
 
 function concat(a: Float32Array, b: Float32Array): Float32Array {

@@ -2,7 +2,7 @@
  * What every sampler takes and returns. Samplers see a velocity function and shapes, never
  * the model files; the pipeline wires them up.
  */
-import type { Backend } from "./backend.ts";
+import type { Backend, Handle } from "./backend.ts";
 
 export interface LatentShape {
   channels: number;
@@ -70,22 +70,35 @@ export interface SamplerContext {
   previewEvery?: number;
   /** Steps the whole run makes: no preview at the last one (the final image follows). */
   totalSteps?: number;
+  /**
+   * Whether anyone reads previews and edge maps now (absent: always). Without a reader the
+   * run makes neither: no readback, no PNG.
+   */
+  observed?: () => boolean;
 }
 
 export interface SamplerResult {
-  /** Model-space latent `[C, H, W]` at full resolution. */
-  latent: Float32Array;
+  /** Model-space latent `[C, H, W]` at full resolution, a handle of the run's backend. */
+  latent: Handle;
   cost: Cost;
 }
 
 export type Sampler<Options> = (ctx: SamplerContext, options: Options) => Promise<SamplerResult>;
 
+/** The longest the event loop waits for a run (ms): requests and SSE writes go out at least this often. */
+export const YIELD_EVERY_MS = 8;
+let lastYield = 0;
+
 /**
- * Called once per step: lets the event loop run (the DiT computes on this thread, so
- * without a macrotask break no request — a DELETE, an SSE write — would be served until
- * the run ends), then throws the signal's reason if the job was cancelled meanwhile.
+ * Called once per step: lets the event loop run when it has not for {@link YIELD_EVERY_MS}
+ * (the DiT computes on this thread, so without a macrotask break no request — a DELETE, an
+ * SSE write — would be served until the run ends; a break costs ~2 ms, more than a small
+ * model's step on a GPU), then throws the signal's reason if the job was cancelled.
  */
 export async function checkCancelled(signal: AbortSignal): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  if (performance.now() - lastYield >= YIELD_EVERY_MS) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    lastYield = performance.now();
+  }
   if (signal.aborted) throw signal.reason ?? new DOMException("cancelled", "AbortError");
 }
