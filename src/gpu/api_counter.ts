@@ -18,6 +18,11 @@ export interface GpuCalls {
   writeBuffer: number;
   /** Bytes handed to `writeBuffer`. */
   bytesWritten: number;
+  /**
+   * Bytes uploaded as data rather than as kernel parameters: `writeBuffer` calls of more than
+   * {@link UNIFORM_BYTES} bytes, and buffers created mapped (how ORT stages host inputs).
+   */
+  bytesUploaded: number;
   createBuffer: number;
   createBindGroup: number;
   dispatch: number;
@@ -31,6 +36,7 @@ const zero = (): GpuCalls => ({
   submit: 0,
   writeBuffer: 0,
   bytesWritten: 0,
+  bytesUploaded: 0,
   createBuffer: 0,
   createBindGroup: 0,
   dispatch: 0,
@@ -38,6 +44,9 @@ const zero = (): GpuCalls => ({
   bytesRead: 0,
   onSubmittedWorkDone: 0,
 });
+
+/** Writes up to this size count as kernel parameters (uniforms, a timestep), not uploads. */
+export const UNIFORM_BYTES = 256;
 
 let active: GpuCalls | undefined;
 let installed = false;
@@ -68,9 +77,15 @@ function install(): void {
       : 1;
     const size = a[4] as number | undefined;
     const offset = (a[3] as number | undefined) ?? 0;
-    c.bytesWritten += size !== undefined ? size * elem : data.byteLength - offset * elem;
+    const bytes = size !== undefined ? size * elem : data.byteLength - offset * elem;
+    c.bytesWritten += bytes;
+    if (bytes > UNIFORM_BYTES) c.bytesUploaded += bytes;
   });
-  wrap(GPUDevice.prototype, "createBuffer", (c) => c.createBuffer++);
+  wrap(GPUDevice.prototype, "createBuffer", (c, _s, a) => {
+    c.createBuffer++;
+    const d = a[0] as GPUBufferDescriptor;
+    if (d.mappedAtCreation && !(d.usage & GPUBufferUsage.MAP_READ)) c.bytesUploaded += d.size;
+  });
   wrap(GPUDevice.prototype, "createBindGroup", (c) => c.createBindGroup++);
   wrap(GPUComputePassEncoder.prototype, "dispatchWorkgroups", (c) => c.dispatch++);
   wrap(GPUBuffer.prototype, "mapAsync", (c, self: GPUBuffer, a) => {

@@ -36,7 +36,7 @@ async function runtime(ep: Ep): Promise<Ort> {
     // thread costs ~20% on the default model (20 steps: 1.06 s → 1.28 s) and never stalls.
     // The WebGPU build runs its kernels on the GPU anyway.
     ort.env.wasm.numThreads = 1;
-    ort.env.logLevel = (Deno.env.get("ORT_LOG") ?? "error") as "error";
+    ort.env.logLevel = "error";
     ort.env.wasm.wasmBinary = await readAsset(
       WASM_DIR +
         (ep === "wasm" ? "ort-wasm-simd-threaded.wasm" : "ort-wasm-simd-threaded.jspi.wasm"),
@@ -270,13 +270,35 @@ export async function createSession(
     executionProviders: [ep === "webgpu" ? { name: "webgpu" } : ep],
     ...(shape ? { freeDimensionOverrides: shape.dims } : {}),
     ...(shape?.capture && ep === "webgpu" ? { enableGraphCapture: true } : {}),
-    logSeverityLevel: Number(Deno.env.get("ORT_SEV") ?? 3) as 3, // errors only: node placement notes are not the user's concern
+    logSeverityLevel: 3, // errors only: node placement notes are not the user's concern
     ...(externalData.length ? { externalData } : {}),
     graphOptimizationLevel: "all",
     // on WebGPU, outputs stay on the device; `run` downloads them, `runOnDevice` does not
     ...(ep === "webgpu" ? { preferredOutputLocation: "gpu-buffer" as const } : {}),
   });
   return new Session(ep, ort, session, halfInputs);
+}
+
+/**
+ * Loads the graph for `ep` (with `shape`'s dimensions fixed) with ORT's verbose log on, which
+ * goes to stderr and says where each node runs ("Node(s) placed on [EP]. Number of nodes: N").
+ * For the benchmark, which runs it in a child process and reads that log.
+ */
+export async function logNodePlacement(
+  bytes: Uint8Array,
+  ep: Ep,
+  shape?: ShapeOptions,
+): Promise<void> {
+  const ort = await runtime(ep);
+  ort.env.logLevel = "verbose";
+  const session = await ort.InferenceSession.create(bytes, {
+    executionProviders: [ep],
+    logSeverityLevel: 0,
+    logVerbosityLevel: 0,
+    graphOptimizationLevel: "all",
+    ...(shape ? { freeDimensionOverrides: shape.dims } : {}),
+  });
+  await session.release();
 }
 
 /** ORT's own GPUDevice (WebGPU EP only): our kernels must share it for zero-copy buffers. */
