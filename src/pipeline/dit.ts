@@ -75,6 +75,8 @@ interface Shared {
 export class Dit {
   /** Network evaluations since load (for metrics). */
   evaluations = 0;
+  /** Shape sessions created since load (each shape once while it stays cached). */
+  sessionsOpened = 0;
   readonly #shapes = new Map<string, Promise<ShapeEntry>>();
   readonly #shared = new Map<string, Shared>();
   #turn: Promise<unknown> = Promise.resolve();
@@ -107,11 +109,19 @@ export class Dit {
     const run = {
       velocity: async (x: Float32Array, idsArr: Float32Array, sigma: number) => {
         fixed ??= {
-          [n.context]: host.bind(n.context, { data: concat(conds.map((c) => c.text)), dims: [B, L, this.dims.text] }),
-          [n.pooled]: host.bind(n.pooled, { data: concat(conds.map((c) => c.pooled)), dims: [B, this.dims.pooled] }),
+          [n.context]: host.bind(n.context, {
+            data: concat(conds.map((c) => c.text)),
+            dims: [B, L, this.dims.text],
+          }),
+          [n.pooled]: host.bind(n.pooled, {
+            data: concat(conds.map((c) => c.pooled)),
+            dims: [B, this.dims.pooled],
+          }),
           [n.txtIds]: host.bind(n.txtIds, { data: new Float32Array(L * 3), dims: [L, 3] }),
           ...(n.guidance
-            ? { [n.guidance]: host.bind(n.guidance, { data: new Float32Array(B).fill(g), dims: [B] }) }
+            ? {
+              [n.guidance]: host.bind(n.guidance, { data: new Float32Array(B).fill(g), dims: [B] }),
+            }
             : {}),
         };
         const count = idsArr.length / 3;
@@ -174,6 +184,11 @@ export class Dit {
     return run;
   }
 
+  /** The shapes with a session now, as `B:n:L`, least recently used first. */
+  get shapes(): string[] {
+    return [...this.#shapes.keys()];
+  }
+
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.#turn.then(fn);
     this.#turn = next.catch(() => undefined);
@@ -205,9 +220,8 @@ export class Dit {
   async #makeShape(B: number, count: number, L: number, device: GPUDevice): Promise<ShapeEntry> {
     const n = this.names;
     const own = this.maxShapeSessions > 0;
-    const session = own
-      ? await this.graph.open({ dims: { B, n: count, L } })
-      : this.graph.session;
+    const session = own ? await this.graph.open({ dims: { B, n: count, L } }) : this.graph.session;
+    if (own) this.sessionsOpened++;
     const bytes = B * count * this.dims.token * 4;
     const buffer = (size: number, label: string) =>
       device.createBuffer({ size: Math.max(16, Math.ceil(size / 16) * 16), usage: STORAGE, label });

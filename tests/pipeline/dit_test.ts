@@ -1,0 +1,160 @@
+// How a run feeds the DiT: what crosses between host and device per step on the WebGPU EP
+// (llvmpipe here), sessions per shape, and what is made only for someone who reads it.
+import assert from "node:assert/strict";
+import { countGpuCalls, type GpuCalls } from "../../src/gpu/api_counter.ts";
+import {
+  type GenerateHooks,
+  generateImage,
+  type PipelineEvent,
+} from "../../src/pipeline/generate.ts";
+import { type LoadedModel, loadModel, PROMPT_CACHE } from "../../src/pipeline/model.ts";
+import { noGpu } from "../kernels/_gpu.ts";
+import { ortTest } from "../_helpers.ts";
+
+const signal = new AbortController().signal;
+
+/** GPU calls of a `steps`-step base run of `model`, with `hooks`. */
+async function callsOf(
+  model: LoadedModel,
+  steps: number,
+  hooks: Partial<GenerateHooks> = {},
+): Promise<GpuCalls> {
+  const counter = countGpuCalls();
+  try {
+    await generateImage(model, { prompt: "a small red circle", size: "64x64", seed: 3, steps }, {
+      signal,
+      ...hooks,
+    });
+    return counter.snapshot();
+  } finally {
+    counter.stop();
+  }
+}
+
+Deno.test(
+  "WebGPU EP: after a run's first step, a step uploads no data and, with no reader, reads nothing back",
+  { ...ortTest, ignore: noGpu },
+  async () => {
+    const model = await loadModel("fixture", "webgpu", "gpu");
+    try {
+      const textBytes = model.manifest.max_text_tokens * model.manifest.text_dim * 4;
+      await callsOf(model, 2); // sessions and pipelines made once
+      const quiet = { previewEvery: 1, observed: () => false };
+      const [short, long] = [await callsOf(model, 2, quiet), await callsOf(model, 6, quiet)];
+      // the run as a whole uploads its conditioning (the counter sees uploads) ...
+      assert.ok(short.bytesUploaded >= textBytes, `run uploads ${short.bytesUploaded} B`);
+      // ... and four more steps add none: no text embeddings, no latent, no ids
+      assert.equal(long.bytesUploaded - short.bytesUploaded, 0, "bytes uploaded by 4 more steps");
+      assert.equal(long.mapAsync - short.mapAsync, 0, "readbacks by 4 more steps");
+      // a reader makes previews, and those are read back: the check above can fail
+      const seen = { previewEvery: 1, observed: () => true, emit: () => {} };
+      const [s2, s6] = [await callsOf(model, 2, seen), await callsOf(model, 6, seen)];
+      assert.ok(s6.mapAsync - s2.mapAsync >= 4, `${s6.mapAsync - s2.mapAsync} readbacks`);
+    } finally {
+      await model.release();
+    }
+  },
+);
+
+Deno.test(
+  "WebGPU EP: a session per shape a run visits, each made once, shape nodes folded",
+  { ...ortTest, ignore: noGpu },
+  async () => {
+    const model = await loadModel("fixture", "webgpu", "gpu");
+    try {
+      const p = { prompt: "a small red circle", size: "64x64", seed: 3 };
+      const ralu = { ...p, acceleration: { method: "ralu" as const, preset: "7x" } };
+      await generateImage(model, ralu, { signal });
+      // stage 1 (16 low-resolution tokens), stage 2 (mixed), stage 3 (64, full resolution)
+      const shapes = model.dit.shapes;
+      assert.equal(shapes.length, 3, shapes.join(", "));
+      assert.deepEqual(shapes.map((s) => s.split(":")[0]), ["1", "1", "1"]);
+      assert.equal(model.dit.sessionsOpened, 3);
+      await generateImage(model, ralu, { signal });
+      await generateImage(model, { ...p, steps: 3 }, { signal }); // base: stage 3's shape
+      assert.equal(model.dit.sessionsOpened, 3, "no session made twice");
+      await generateImage(model, { ...p, steps: 3, guidance: 2 }, { signal }); // two branches
+      assert.equal(model.dit.sessionsOpened, 4);
+      assert.equal(model.dit.shapes.at(-1)!.split(":")[0], "2");
+    } finally {
+      await model.release();
+    }
+  },
+);
+
+Deno.test(
+  "fixing the run's dimensions leaves no DiT node on the CPU (ORT's placement log)",
+  { ignore: noGpu },
+  async () => {
+    const nodes = async (...extra: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "bench/step_overhead.ts",
+          "--placement",
+          "models/fixture/transformer.onnx",
+          ...extra,
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      const log = new TextDecoder().decode(out.stderr);
+      const count = (ep: string) =>
+        [...log.matchAll(new RegExp(`placed on \\[${ep}\\]\\. Number of nodes: (\\d+)`, "g"))]
+          .reduce((a, m) => a + Number(m[1]), 0);
+      return { cpu: count("CPUExecutionProvider"), gpu: count("WebGpuExecutionProvider") };
+    };
+    const dynamic = await nodes();
+    const fixed = await nodes("--dims", "1,16,40");
+    assert.ok(dynamic.cpu > 0, `dynamic axes keep shape nodes on the CPU (${dynamic.cpu})`);
+    assert.equal(fixed.cpu, 0);
+    assert.ok(fixed.gpu > 0);
+  },
+);
+
+Deno.test("previews and edge maps are made only while someone reads them", ortTest, async () => {
+  const model = await loadModel("fixture", "wasm", "cpu");
+  try {
+    const p = {
+      prompt: "a small red circle",
+      size: "64x64",
+      seed: 3,
+      acceleration: { method: "ralu" as const, preset: "7x" },
+    };
+    const names = async (observed: boolean) => {
+      const events: PipelineEvent[] = [];
+      await generateImage(model, p, {
+        signal,
+        previewEvery: 1,
+        observed: () => observed,
+        emit: (e) => events.push(e),
+      });
+      return events.map((e) => e.type);
+    };
+    const read = await names(true), unread = await names(false);
+    assert.ok(read.includes("preview") && read.includes("edge_mask"));
+    assert.ok(!unread.includes("preview") && !unread.includes("edge_mask"), unread.join(","));
+    assert.ok(unread.includes("step") && unread.includes("stage"), "progress still reported");
+  } finally {
+    await model.release();
+  }
+});
+
+Deno.test(
+  "prompt conditioning is encoded once and kept for a bounded number of prompts",
+  ortTest,
+  async () => {
+    const model = await loadModel("fixture", "wasm", "cpu");
+    try {
+      const first = model.encodePrompt("");
+      assert.equal(model.encodePrompt(""), first, "the empty prompt again: the same conditioning");
+      for (let i = 0; i < PROMPT_CACHE; i++) await model.encodePrompt(`prompt ${i}`);
+      const again = model.encodePrompt("");
+      assert.notEqual(again, first, "evicted after PROMPT_CACHE others");
+      assert.deepEqual((await again).text, (await first).text);
+    } finally {
+      await model.release();
+    }
+  },
+);
