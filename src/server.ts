@@ -62,6 +62,8 @@ export async function startServer(flags: ServeFlags): Promise<RunningServer> {
       );
       for (const w of c.warnings) console.warn(`warning: ${w}`);
     }
+    const warmed = await model.warmUp();
+    if (warmed) console.log(`prepared ${warmed} DiT session(s) for ${model.manifest.default_size}`);
   }
   if (flags.queue !== "memory" && flags.role !== "api") {
     worker = await runWorker({

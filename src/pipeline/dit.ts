@@ -184,6 +184,17 @@ export class Dit {
     return run;
   }
 
+  /**
+   * Opens the sessions of these shapes now (`[B, image tokens, text tokens]`), so the first
+   * request does not wait for them; nothing where one session serves every shape.
+   */
+  async prepare(shapes: [number, number, number][], device: GPUDevice): Promise<void> {
+    if (!this.maxShapeSessions) return;
+    for (const [B, count, L] of shapes.slice(0, this.maxShapeSessions)) {
+      await this.#shape(B, count, L, device);
+    }
+  }
+
   /** The shapes with a session now, as `B:n:L`, least recently used first. */
   get shapes(): string[] {
     return [...this.#shapes.keys()];

@@ -23,6 +23,8 @@ import { cpuBackend } from "../samplers/cpu_backend.ts";
 import { gpuBackend } from "../samplers/gpu_backend.ts";
 import { affine } from "../kernels/euler_cpu.ts";
 import { Dit } from "./dit.ts";
+import { parseSize } from "../config/manifest.ts";
+import { raluStageTokens } from "../samplers/ralu_params.ts";
 import { probeAdapter } from "../onnx/ort.ts";
 import { findModelDir, readModelManifest } from "./model_dir.ts";
 
@@ -158,6 +160,25 @@ export class LoadedModel {
       velocity: run.velocityOnDevice,
       decode: (latent, h, w) => this.decodeOnDevice(latent, h, w, gpu),
     });
+  }
+
+  /**
+   * WebGPU EP: opens the DiT sessions a request at the default size visits (base; each
+   * preset's three RALU stages), with the default guidance's batch. Returns their count.
+   */
+  async warmUp(): Promise<number> {
+    const m = this.manifest;
+    if (this.ep !== "webgpu" || !(this.kernels instanceof GpuOps)) return 0;
+    const { width, height } = parseSize(m.default_size);
+    const full = (width / m.vae_scale_factor / 2) * (height / m.vae_scale_factor / 2);
+    const B = usesCfg(m, m.default_guidance) ? 2 : 1;
+    const counts = new Set([full]);
+    for (const p of Object.values(m.presets)) {
+      for (const n of raluStageTokens(full, p.r)) counts.add(n);
+    }
+    const shapes = [...counts].map((n) => [B, n, m.max_text_tokens] as [number, number, number]);
+    await this.dit.prepare(shapes, this.kernels.device);
+    return this.dit.shapes.length;
   }
 
   /** Model-space latent `[C, h, w]` → image `[3, f h, f w]` in [-1, 1]. */

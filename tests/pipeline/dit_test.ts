@@ -158,3 +158,27 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "WebGPU EP: the warm-up opens every session a default-size request visits",
+  { ...ortTest, ignore: noGpu },
+  async () => {
+    const model = await loadModel("fixture", "webgpu", "gpu");
+    try {
+      const opened = await model.warmUp();
+      assert.ok(opened >= 3, `${opened} sessions`);
+      assert.equal(model.dit.sessionsOpened, opened);
+      for (const preset of Object.keys(model.manifest.presets)) {
+        await generateImage(model, {
+          prompt: "a small red circle",
+          seed: 3,
+          acceleration: { method: "ralu", preset },
+        }, { signal });
+      }
+      await generateImage(model, { prompt: "a small red circle", seed: 3, steps: 2 }, { signal });
+      assert.equal(model.dit.sessionsOpened, opened, "no request opened another");
+    } finally {
+      await model.release();
+    }
+  },
+);
