@@ -28,6 +28,7 @@ export function imagesRoutes(state: ServerState): Hono {
         bytes: state.flags["body-limit"],
         timeoutMs: state.flags["body-timeout"] * 1000,
       }),
+      false, // only a stream's events are read: a plain request makes no previews
     );
     const size = request.size ?? model.manifest.default_size;
     const format = request.output_format;

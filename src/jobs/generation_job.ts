@@ -67,19 +67,21 @@ function eventData(ev: PipelineEvent): [string, unknown] {
 
 /**
  * `defaultPreviewEvery` (the server's `--preview-every`) applies to jobs that name no
- * `preview_every`, and only while someone follows the job's events; a `stream: true` request
- * spreads its `partial_images` over the run. `steps`: the run's step count, when the caller
- * planned it already.
+ * `preview_every`; a `stream: true` request spreads its `partial_images` over the run.
+ * `o.read`: whether anyone can read the job's events (a plain, non-streamed request's cannot:
+ * it then makes no previews and reads no edge map back). `o.steps`: the run's step count,
+ * when the caller planned it already.
  */
 export function generationWork(
   model: LoadedModel,
   req: ImageRequest,
   seed: number,
   defaultPreviewEvery = 0,
-  steps = planSteps(model, req),
+  o: { read?: boolean; steps?: number } = {},
 ): (job: Job) => Promise<GenerationResult> {
+  const steps = o.steps ?? planSteps(model, req);
+  const read = o.read ?? true;
   return async (job) => {
-    const asked = req.stream || req.preview_every !== undefined;
     const previewEvery = req.stream
       ? (req.preview_every ?? previewInterval(steps, req.partial_images))
       : (req.preview_every ?? defaultPreviewEvery);
@@ -102,8 +104,7 @@ export function generationWork(
       }, {
         signal: job.signal,
         previewEvery,
-        // asked for: made for the event log; the server's default: only for a live follower
-        ...(asked ? {} : { observed: () => job.listening }),
+        ...(read ? {} : { observed: () => false }),
         emit: (ev) => {
           const [name, data] = eventData(ev);
           job.emit(name, { image_index: i, ...(data as object) });

@@ -54,11 +54,6 @@ export class JobRecord {
     for (const l of this.#listeners) l(e);
   }
 
-  /** Whether anyone follows the events now. */
-  get listening(): boolean {
-    return this.#listeners.size > 0;
-  }
-
   /** Replays past events, then forwards new ones until unsubscribed. */
   subscribe(listener: (e: JobEvent) => void): () => void {
     for (const e of this.events) listener(e);

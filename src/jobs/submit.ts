@@ -76,6 +76,8 @@ export function parseImageRequest(body: unknown): ImageRequest {
 export async function submitGeneration(
   state: ServerState,
   body: unknown,
+  /** Whether anyone can read the job's events (previews, edge map) while it runs. */
+  read = true,
 ): Promise<
   { job: Job | RemoteJob; request: ImageRequest; model: Pick<LoadedModel, "manifest" | "id"> }
 > {
@@ -118,7 +120,10 @@ export async function submitGeneration(
   const job = state.cluster
     ? await state.cluster.submit({ ...request, model: modelId }, seed)
     : state.queue.submit(
-      generationWork(model as LoadedModel, request, seed, state.flags["preview-every"], steps),
+      generationWork(model as LoadedModel, request, seed, state.flags["preview-every"], {
+        read: read || request.stream,
+        steps,
+      }),
     );
   job.finished.then(() => {
     if (job.status !== "completed") return;

@@ -11,7 +11,7 @@ import { parseSize, shiftFor, sizeProblem } from "../config/manifest.ts";
 import type { Acceleration } from "../config/image_request.ts";
 import type { Cost, SamplerContext, SamplerEvent, SamplerResult } from "../samplers/types.ts";
 import { previewRgba } from "../kernels/preview_cpu.ts";
-import { encodeImage, type OutputFormat, planarToRgba } from "./image_codec.ts";
+import { encodeImage, type OutputFormat, planarToRgba, upscaleNearest } from "./image_codec.ts";
 import type { Conditioning, LoadedModel } from "./model.ts";
 import { HttpError } from "../http/errors.ts";
 import { type CostReport, costReport } from "./cost.ts";
@@ -141,15 +141,21 @@ export async function generateImage(
           pv.height,
           pv.width,
         );
-        const png = encodeImage(rgba, pv.width, pv.height, "png");
+        // at the final image's size: what an OpenAI client shows as a partial image
+        const png = encodeImage(
+          upscaleNearest(rgba, pv.width, pv.height, width, height),
+          width,
+          height,
+          "png",
+        );
         emit(ev);
         emit({
           type: "preview",
           stage: ev.stage,
           step: ev.step,
           png,
-          width: pv.width,
-          height: pv.height,
+          width,
+          height,
         });
         return;
       }

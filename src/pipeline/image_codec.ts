@@ -43,3 +43,24 @@ export function planarToRgba(chw: Float32Array, width: number, height: number): 
   }
   return out;
 }
+
+/**
+ * RGBA8 `w` x `h` → `W` x `H`, each pixel repeated (nearest neighbour: a preview's latent
+ * pixels stay crisp blocks at the final image's size).
+ */
+export function upscaleNearest(
+  rgba: Uint8Array,
+  w: number,
+  h: number,
+  W: number,
+  H: number,
+): Uint8Array {
+  const out = new Uint8Array(W * H * 4);
+  const src = new Uint32Array(rgba.buffer, rgba.byteOffset, w * h);
+  const dst = new Uint32Array(out.buffer);
+  for (let y = 0; y < H; y++) {
+    const row = Math.floor((y * h) / H) * w;
+    for (let x = 0; x < W; x++) dst[y * W + x] = src[row + Math.floor((x * w) / W)]!;
+  }
+  return out;
+}

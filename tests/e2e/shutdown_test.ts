@@ -55,3 +55,40 @@ Deno.test({
     } catch { /* closed by the exit */ }
   },
 });
+
+Deno.test({
+  name:
+    "SIGTERM cuts a running job short: a plain request gets 503 shutting_down with Retry-After, a stream an error event of that type",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    for (const stream of [false, true]) {
+      // the default model: slow enough that 4 x 200 steps are still running at the SIGTERM
+      const server = await spawnServer("--shutdown-grace", "1", "--model", "default");
+      const answer = fetch(`${server.url}/v1/images/generations`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt: "x", size: "128x128", steps: 200, n: 4, seed: 1, stream }),
+      });
+      while ((await (await fetch(`${server.url}/health`)).json()).running === null) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const stopped = server.stop();
+      const res = await answer;
+      if (stream) {
+        const text = await res.text();
+        const error = text.split("\n\n").find((b) => b.startsWith("event: error"));
+        assert.ok(error, text.slice(-300));
+        const body = JSON.parse(error.split("\n").find((l) => l.startsWith("data:"))!.slice(5));
+        assert.equal(body.error.code, "shutting_down");
+        assert.equal(body.error.type, "server_error");
+      } else {
+        const body = await res.json();
+        assert.equal(res.status, 503, JSON.stringify(body));
+        assert.equal(body.error.code, "shutting_down");
+        assert.ok(Number(res.headers.get("retry-after")) >= 1);
+      }
+      assert.equal(await stopped, 0);
+    }
+  },
+});

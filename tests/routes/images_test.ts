@@ -73,6 +73,13 @@ Deno.test("stream: true sends partial images then the completed image", ortTest,
   const done = events.filter((e) => e.event === "image_generation.completed");
   assert.equal(partial.length, 2);
   assert.deepEqual(partial.map((e) => JSON.parse(e.data).partial_image_index), [0, 1]);
+  for (const e of partial) {
+    // a partial image is what its size field says: the final image's size
+    const p = JSON.parse(e.data);
+    const img = decode(decodeBase64(p.b64_json));
+    assert.equal(p.size, "32x32");
+    assert.deepEqual([img.width, img.height], [32, 32]);
+  }
   assert.equal(done.length, 1);
   const d = JSON.parse(done[0]!.data);
   assert.equal(d.type, "image_generation.completed");
