@@ -25,8 +25,8 @@ import { join } from "node:path";
 import { countGpuCalls, type GpuCalls, perUnit } from "../src/gpu/api_counter.ts";
 import { loadModel } from "../src/pipeline/model.ts";
 import { generateImage } from "../src/pipeline/generate.ts";
+import { loadGraph } from "../src/onnx/load_graph.ts";
 import {
-  createSession,
   type Ep,
   logNodePlacement,
   ortGpuDevice,
@@ -190,10 +190,11 @@ if (eps.includes("webgpu") && adapter) {
  * input gets new values before each run. Equal outputs mean the replay reads its inputs.
  */
 async function captureCheck(id: string, file: string, [B, n, L]: [number, number, number]) {
-  const bytes = await Deno.readFile(file);
+  const graph = await loadGraph(file, "webgpu");
   const shape = { dims: { B, n, L } };
-  const plain = await createSession(bytes, "webgpu", [], new Set(), shape);
-  const captured = await createSession(bytes, "webgpu", [], new Set(), { ...shape, capture: true });
+  const plain = await graph.open(shape);
+  const captured = await graph.open({ ...shape, capture: true });
+  await graph.session.release();
   const device = (await ortGpuDevice())!;
   const model = await loadModel(id, "wasm");
   const mm = model.manifest;

@@ -2,7 +2,9 @@
  * Jobs: `POST /v1/images/jobs` queues a generation and returns its id at once;
  * `GET /v1/images/jobs/:id` is its state; `GET /v1/images/jobs/:id/events` streams its
  * events as SSE (queued, started, stage, step, preview, edge_mask, completed, error);
- * `DELETE /v1/images/jobs/:id` cancels it, also while it runs.
+ * `DELETE /v1/images/jobs/:id` cancels it, also while it runs: the answer is the job's state
+ * after the request (`cancelling` while its run stops, within a step; then `cancelled`), and a
+ * repeated DELETE changes nothing and says `already_cancelled`.
  */
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
@@ -15,7 +17,9 @@ import { cancelJob, type ServerState } from "../src/server_state.ts";
 async function describe(state: ServerState, job: Job | RemoteJob) {
   // on a cluster the job hash is the truth (this process may have just started following it)
   const stored = state.cluster ? await state.cluster.status(job.id) : undefined;
-  const status = stored?.status ?? job.status;
+  // a running job told to stop is "cancelling" until its run notices (within a step)
+  const stopping = job.status === "running" && "signal" in job && job.signal.aborted;
+  const status = stored?.status ?? (stopping ? "cancelling" : job.status);
   return {
     id: job.id,
     object: "image.job",
@@ -60,10 +64,17 @@ export function streamRoutes(state: ServerState): Hono {
     return c.json(body);
   });
 
+  // idempotent: a job already cancelled (or cancelling) is answered as such, not cancelled again
   app.delete("/v1/images/jobs/:id", async (c) => {
     const job = await find(c.req.param("id"));
-    const cancelled = await cancelJob(state, job.id);
-    const body = { ...(await describe(state, job)), cancelled };
+    const before = (await describe(state, job)).status;
+    const already = before === "cancelling" || before === "cancelled";
+    const cancelled = already || await cancelJob(state, job.id);
+    const body = {
+      ...(await describe(state, job)),
+      cancelled,
+      ...(already ? { already_cancelled: true } : {}),
+    };
     done(job);
     return c.json(body);
   });

@@ -54,8 +54,24 @@ Deno.test(
     const t0 = performance.now();
     const del = await app.request(`/v1/images/jobs/${job.id}`, { method: "DELETE" });
     assert.equal(del.status, 200);
-    assert.equal((await del.json()).cancelled, true);
+    const first = await del.json();
+    assert.deepEqual([first.cancelled, first.status, first.already_cancelled], [
+      true,
+      "cancelling",
+      undefined,
+    ]);
+    const again = await (await app.request(`/v1/images/jobs/${job.id}`, { method: "DELETE" }))
+      .json();
+    assert.equal(again.cancelled, true);
+    assert.equal(again.already_cancelled, true);
     await state.queue.get(job.id)!.finished;
+    const after = await (await app.request(`/v1/images/jobs/${job.id}`, { method: "DELETE" }))
+      .json();
+    assert.deepEqual([after.status, after.cancelled, after.already_cancelled], [
+      "cancelled",
+      true,
+      true,
+    ]);
     assert.ok(performance.now() - t0 < 5000);
     const ev = await events;
     assert.equal(ev.at(-1)!.event, "error");
