@@ -1,7 +1,6 @@
 /** `GET /v1/models` and `GET /v1/models/:id`, in the OpenAI list shape. */
 import { Hono } from "hono";
 import type { Manifest } from "../src/config/manifest.ts";
-import { HttpError } from "../src/http/errors.ts";
 import type { ServerState } from "../src/server_state.ts";
 
 function modelObject(m: Manifest, isDefault: boolean) {
@@ -35,14 +34,7 @@ export function modelsRoutes(state: ServerState): Hono {
   });
   app.get("/v1/models/:id", async (c) => {
     const m = (await state.registry.list()).find((x) => x.id === c.req.param("id"));
-    if (!m) {
-      throw new HttpError(
-        404,
-        `model "${c.req.param("id")}" does not exist`,
-        "model",
-        "model_not_found",
-      );
-    }
+    if (!m) throw await state.registry.missing(c.req.param("id"));
     return c.json(modelObject(m, m.id === state.registry.defaultId));
   });
   return app;

@@ -41,10 +41,21 @@ export class ModelRegistry {
     return out;
   }
 
+  /** The 404 for a model that is not installed, naming those that are. */
+  async missing(id: string): Promise<HttpError> {
+    const installed = (await this.list()).map((m) => m.id);
+    return new HttpError(
+      404,
+      `model "${id}" does not exist; installed: ${installed.join(", ") || "none"}`,
+      "model",
+      "model_not_found",
+    );
+  }
+
   /** A loaded model; 404 for a name that is not installed (names never leave `models/`). */
   async get(id: string = this.defaultId): Promise<LoadedModel> {
     if (!MODEL_ID.test(id) || id.includes("..")) {
-      throw new HttpError(404, `model "${id}" does not exist`, "model", "model_not_found");
+      throw await this.missing(id);
     }
     const current = await this.#loaded.get(id)?.catch(() => undefined);
     if (current && !current.usable) {
@@ -55,7 +66,7 @@ export class ModelRegistry {
     }
     if (!this.#loaded.has(id)) {
       if (!(await findModelDir(id, this.modelsDir))) {
-        throw new HttpError(404, `model "${id}" does not exist`, "model", "model_not_found");
+        throw await this.missing(id);
       }
       const p = loadModel(id, this.ep, this.kernels, this.modelsDir);
       p.catch(() => this.#loaded.delete(id));
@@ -67,7 +78,7 @@ export class ModelRegistry {
   /** A model's manifest without loading it (API processes of a cluster validate with it). */
   async manifest(id: string = this.defaultId): Promise<Manifest> {
     const dir = await findModelDir(id, this.modelsDir); // undefined for ids that are not names
-    if (!dir) throw new HttpError(404, `model "${id}" does not exist`, "model", "model_not_found");
+    if (!dir) throw await this.missing(id);
     return await readModelManifest(dir, id);
   }
 

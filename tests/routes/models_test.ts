@@ -18,3 +18,22 @@ Deno.test(
     assert.equal((await app.request("/v1/models/missing")).status, 404);
   },
 );
+
+Deno.test("an unknown model is a 404 that names the installed ones", ortTest, async () => {
+  for (
+    const res of [
+      await app.request("/v1/models/dall-e-3"),
+      await app.request("/v1/images/generations", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt: "x", model: "dall-e-3" }),
+      }),
+    ]
+  ) {
+    assert.equal(res.status, 404);
+    const e = (await res.json()).error;
+    assert.equal(e.code, "model_not_found");
+    assert.equal(e.param, "model");
+    assert.match(e.message, /"dall-e-3" does not exist; installed: .*default.*fixture.*flux-tiny/);
+  }
+});
