@@ -8,20 +8,44 @@ import { Hono } from "hono";
 
 const STYLE = `
 [hidden]{display:none!important}
-:root{font:15px system-ui,sans-serif;color:#222}body{margin:1.5rem auto;max-width:64rem;padding:0 1rem}
-h1{font-size:1.4rem}h2{font-size:1.1rem}form{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end}
-label{display:flex;flex-direction:column;font-size:.85rem;gap:.15rem}textarea{width:36rem;max-width:90vw}
-input[type=number]{width:6rem}fieldset{display:flex;gap:.5rem;border:1px solid #ccc}
-button{padding:.35rem .8rem;font:inherit}button:focus-visible,select:focus-visible,input:focus-visible,textarea:focus-visible{outline:2px solid #06c}
-#error{color:#b00020;min-height:1.2em}#status{min-height:1.2em}
-#timeline{display:flex;gap:.5rem;list-style:none;padding:0}#timeline li{border:1px solid #bbb;border-radius:4px;padding:.3rem .6rem;color:#888}
-#timeline li.active{border-color:#06c;color:#06c;font-weight:600}#timeline li.done{color:#222;border-color:#222}
-.frames{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0}figcaption{font-size:.8rem;color:#555}
-.stack{position:relative;width:256px;height:256px}.stack img,.stack canvas{position:absolute;inset:0}
-img.px,.stack img{width:256px;height:256px;image-rendering:pixelated;background:#eee;border:1px solid #ccc}
-.cmp{position:relative;width:384px;height:384px}.cmp img{position:absolute;inset:0;width:384px;height:384px;image-rendering:pixelated}
-#history{display:flex;flex-wrap:wrap;gap:.4rem}#history button{padding:0;border:1px solid #ccc}#history img{width:64px;height:64px;display:block;image-rendering:pixelated}
+:root{--ink:#1d2430;--muted:#5b6575;--line:#d9dee7;--panel:#fff;--bg:#f3f5f8;--accent:#2563eb;--hot:#e11d48;
+font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--ink);background:var(--bg)}
+body{margin:0}main{max-width:72rem;margin:0 auto;padding:1.25rem 1rem 3rem}
+header{display:flex;align-items:baseline;gap:.75rem;flex-wrap:wrap;margin-bottom:1rem}
+h1{font-size:1.35rem;margin:0}header p{margin:0;color:var(--muted)}h2{font-size:1.05rem;margin:0 0 .6rem}
+.card{background:var(--panel);border:1px solid var(--line);border-radius:10px;padding:1rem;margin-bottom:1rem}
+form{display:grid;grid-template-columns:repeat(auto-fill,minmax(9.5rem,1fr));gap:.7rem 1rem;align-items:end}
+form .wide{grid-column:1/-1}label{display:flex;flex-direction:column;font-size:.8rem;color:var(--muted);gap:.2rem}
+textarea,input,select{font:inherit;color:var(--ink);border:1px solid var(--line);border-radius:6px;padding:.35rem .5rem;background:#fff}
+textarea{width:100%;box-sizing:border-box;resize:vertical}.seed{display:flex;gap:.3rem}.seed input{flex:1;min-width:0}
+fieldset{grid-column:1/-1;display:flex;gap:1rem;border:1px solid var(--line);border-radius:6px}
+button{font:inherit;border:1px solid var(--line);border-radius:6px;padding:.4rem .9rem;background:#fff;color:var(--ink);cursor:pointer}
+button:disabled{opacity:.45;cursor:default}button.primary{background:var(--accent);border-color:var(--accent);color:#fff;font-weight:600}
+button.icon{display:inline-flex;align-items:center;justify-content:center;padding:.3rem .45rem}button.icon svg{width:20px;height:20px}
+.actions{display:flex;gap:.5rem}
+button:focus-visible,select:focus-visible,input:focus-visible,textarea:focus-visible{outline:2px solid var(--accent);outline-offset:1px}
+#error{color:#b00020;min-height:1.2em;margin:.3rem 0}#status{min-height:1.2em;margin:.3rem 0;font-weight:600}
+#timeline{display:flex;gap:.5rem;list-style:none;padding:0;margin:0 0 .6rem;flex-wrap:wrap}
+#timeline li{flex:1;min-width:12rem;border:1px solid var(--line);border-radius:6px;padding:.4rem .6rem;color:var(--muted);background:#fafbfc}
+#timeline li.active{border-color:var(--accent);color:var(--accent);font-weight:600;background:#eef4ff}
+#timeline li.done{color:var(--ink);border-color:#9aa4b2}
+.meter{font-variant-numeric:tabular-nums;color:var(--muted);min-height:1.3em;margin:0 0 .8rem}
+.story{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:1rem}
+figure{margin:0}figcaption{font-size:.85rem;color:var(--muted);margin-top:.4rem}figcaption b{color:var(--ink)}
+.frame{position:relative;aspect-ratio:1;width:100%;border:1px solid var(--line);border-radius:8px;overflow:hidden;
+background:repeating-linear-gradient(45deg,#f6f7f9 0 10px,#eef0f3 10px 20px)}
+.frame::before{content:attr(data-empty);position:absolute;inset:0;display:flex;align-items:center;justify-content:center;color:#9aa4b2;font-size:.85rem}
+.frame img,.frame canvas{position:absolute;inset:0;width:100%;height:100%;image-rendering:pixelated}
+img:not([src]){display:none}
+#cost{margin:.8rem 0 .4rem}
+.cmp{position:relative;width:min(100%,480px);aspect-ratio:1;border-radius:8px;overflow:hidden;border:1px solid var(--line)}
+.cmp img{position:absolute;inset:0;width:100%;height:100%;image-rendering:pixelated}
+#history{display:flex;flex-wrap:wrap;gap:.5rem}#history button{padding:0;border:1px solid var(--line);border-radius:6px;overflow:hidden}
+#history img{width:72px;height:72px;display:block;image-rendering:pixelated}
 `;
+
+/** A die, drawn: renders without an emoji font. */
+const DICE = `<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><rect x="3" y="3" width="18" height="18" rx="4" fill="none" stroke="currentColor" stroke-width="2"/><circle cx="8.5" cy="8.5" r="1.6" fill="currentColor"/><circle cx="15.5" cy="15.5" r="1.6" fill="currentColor"/><circle cx="12" cy="12" r="1.6" fill="currentColor"/><circle cx="15.5" cy="8.5" r="1.6" fill="currentColor"/><circle cx="8.5" cy="15.5" r="1.6" fill="currentColor"/></svg>`;
 
 const SCRIPT = `
 const $ = (id) => document.getElementById(id);
@@ -114,15 +138,15 @@ function resetView() {
   $("counter").textContent = ""; $("cost").textContent = ""; $("preview").removeAttribute("src");
   $("edges").removeAttribute("src"); $("result").removeAttribute("src"); $("download").hidden = true;
   $("compare").disabled = true; $("comparison").hidden = true;
-  const ctx = $("overlay").getContext("2d"); ctx.clearRect(0, 0, 256, 256);
+  const ctx = $("overlay").getContext("2d"); ctx.clearRect(0, 0, $("overlay").width, $("overlay").height);
 }
 
 function drawTokens(d) {
   const c = $("overlay"), ctx = c.getContext("2d");
   ctx.clearRect(0, 0, c.width, c.height);
-  ctx.strokeStyle = "#ff2d55"; ctx.lineWidth = 1.5;
+  ctx.strokeStyle = "#e11d48"; ctx.lineWidth = 2.5;
   const w = c.width / d.cols, h = c.height / d.rows;
-  for (const t of d.tokens) ctx.strokeRect((t % d.cols) * w + 0.75, Math.floor(t / d.cols) * h + 0.75, w - 1.5, h - 1.5);
+  for (const t of d.tokens) ctx.strokeRect((t % d.cols) * w + 1.25, Math.floor(t / d.cols) * h + 1.25, w - 2.5, h - 2.5);
 }
 
 async function run(body, onEvent) {
@@ -252,52 +276,57 @@ const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>RALU playground</title><style>${STYLE}</style></head>
 <body><main>
-<h1>RALU image server — playground</h1>
-<div id="keybox" hidden><label>API key <input id="key" type="password" autocomplete="off"></label>
+<header><h1>RALU image server</h1><p>region-adaptive latent upsampling: most steps at half resolution, edges first</p></header>
+<div id="keybox" class="card" hidden><label>API key <input id="key" type="password" autocomplete="off"></label>
 <button id="savekey" type="button">Use key</button></div>
+<section class="card" aria-label="settings">
 <form id="form" aria-label="generation settings">
-<label>Prompt <textarea id="prompt" rows="2">a large red circle in the center on a plain beige background</textarea></label>
+<label class="wide">Prompt <textarea id="prompt" rows="2">a large red circle in the center on a plain beige background</textarea></label>
 <label>Model <select id="model"></select></label>
 <label>Size <select id="size"></select></label>
-<label>Seed <input id="seed" type="number" min="0" value="1"></label>
-<button id="dice" type="button" aria-label="random seed">🎲 seed</button>
-<label>Steps (base) <input id="steps" type="number" min="1" max="200" placeholder="default"></label>
-<label>Guidance <input id="guidance" type="number" min="0" max="20" step="0.5" placeholder="default"></label>
+<label>Seed <span class="seed"><input id="seed" type="number" min="0" value="1">
+<button id="dice" class="icon" type="button" aria-label="random seed" title="random seed">${DICE}</button></span></label>
 <label>Method <select id="method">
 <option value="base">base</option><option value="ralu-4x" selected>ralu 4x</option><option value="ralu-7x">ralu 7x</option>
 <option value="ralu-custom">ralu custom (N, e, r)</option><option value="naive-4x">naive 4x</option>
 <option value="naive-7x">naive 7x</option><option value="bottleneck-4x">bottleneck 4x</option><option value="bottleneck-7x">bottleneck 7x</option>
 </select></label>
+<label>Steps (base) <input id="steps" type="number" min="1" max="200" placeholder="default"></label>
+<label>Guidance <input id="guidance" type="number" min="0" max="20" step="0.5" placeholder="default"></label>
+<label>Noise <select id="noise"><option value="">preset's</option><option>fresh</option><option>anchored</option></select></label>
 <fieldset id="custom" hidden><legend>custom RALU</legend>
 <label>N <input id="N" value="5,6,7"></label><label>e1, e2 <input id="e" value="0.3,0.45"></label>
 <label>r <input id="r" value="0.3"></label></fieldset>
-<label>Noise <select id="noise"><option value="">preset's</option><option>fresh</option><option>anchored</option></select></label>
-<button id="go" type="submit">Generate</button>
-<button id="cancel" type="button" disabled>Cancel</button>
+<div class="actions"><button id="go" class="primary" type="submit">Generate</button>
+<button id="cancel" type="button" disabled>Cancel</button></div>
 </form>
 <p id="status" role="status" aria-live="polite"></p>
 <p id="error" role="alert"></p>
-<section aria-label="progress">
-<ol id="timeline" aria-label="stages"><li data-stage="1">stage 1 · low res<span></span></li>
-<li data-stage="2">stage 2 · mixed<span></span></li><li data-stage="3">stage 3 · full res<span></span></li></ol>
-<p><span id="counter"></span> <span id="elapsed"></span></p>
-<div class="frames">
-<figure><div class="stack"><img id="preview" alt="live preview"><canvas id="overlay" width="256" height="256" aria-hidden="true"></canvas></div>
-<figcaption>preview (red: tokens upsampled at stage 2)</figcaption></figure>
-<figure><img id="edges" class="px" alt="stage-2 edge map"><figcaption>edge map at stage 2</figcaption></figure>
-<figure><img id="result" class="px" alt="result"><figcaption>result</figcaption></figure>
+</section>
+<section class="card" aria-label="progress">
+<ol id="timeline" aria-label="stages"><li data-stage="1">1 · low resolution<span></span></li>
+<li data-stage="2">2 · mixed: edges upsampled<span></span></li><li data-stage="3">3 · full resolution<span></span></li></ol>
+<p class="meter"><span id="counter"></span> <span id="elapsed"></span></p>
+<div class="story">
+<figure><div class="frame" data-empty="live preview appears here"><img id="preview" alt="live preview">
+<canvas id="overlay" width="512" height="512" aria-hidden="true"></canvas></div>
+<figcaption><b>1 · Live preview</b> — outlined: the tokens RALU upsampled early at stage 2</figcaption></figure>
+<figure><div class="frame" data-empty="edge map at stage 2"><img id="edges" alt="stage-2 edge map"></div>
+<figcaption><b>2 · Edge map</b> — Canny on the stage-1 estimate: where aliasing would show</figcaption></figure>
+<figure><div class="frame" data-empty="result"><img id="result" alt="result"></div>
+<figcaption><b>3 · Result</b></figcaption></figure>
 </div>
 <p id="cost"></p>
-<p><a id="download" download="ralu.png" hidden>Download the image</a>
+<p class="actions"><a id="download" download="ralu.png" hidden>Download the image</a>
 <button id="compare" type="button" disabled>Compare with base</button></p>
 </section>
-<section id="comparison" hidden aria-label="comparison with base">
+<section id="comparison" class="card" hidden aria-label="comparison with base">
 <h2>Against base, same seed</h2>
 <div class="cmp"><img id="cmpBase" alt="base result"><img id="cmpAcc" alt="accelerated result"></div>
 <label>Left: base · right: accelerated <input id="slider" type="range" min="0" max="100" value="50"></label>
 <p id="cmpText"></p>
 </section>
-<section aria-label="history"><h2>This session</h2><div id="history"></div></section>
+<section class="card" aria-label="history"><h2>This session</h2><div id="history"></div></section>
 </main>
 <script>${SCRIPT}</script></body></html>`;
 

@@ -26,7 +26,8 @@ Deno.test({
   ...ortTest,
   ignore: noChromium,
   fn: async () => {
-    const { app, state } = await fixtureApp();
+    // the default model: the screenshots in README and docs/ show a real picture
+    const { app, state } = await fixtureApp({ model: "default" });
     const model = await state.registry.get();
     const restore = slowDown(model, 40); // slow enough to watch (and screenshot) a run
     const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
@@ -39,8 +40,20 @@ Deno.test({
       page.on("pageerror", (e) => errors.push(String(e)));
       await page.goto(url);
       await page.waitForFunction(() => document.querySelectorAll("#model option").length > 0);
-      assert.equal(await page.$eval("#model", (e) => (e as HTMLSelectElement).value), "fixture");
+      assert.equal(await page.$eval("#model", (e) => (e as HTMLSelectElement).value), "default");
       await page.select("#size", "128x128");
+      // before any run: no image slot shows a broken-image box, and the dice is a drawing
+      const idle = await page.evaluate(() => ({
+        shownEmpty: [...document.querySelectorAll("img")].filter((i) =>
+          !i.getAttribute("src") && getComputedStyle(i).display !== "none"
+        ).map((i) => i.id),
+        diceSvg: !!document.querySelector("#dice svg"),
+        diceText: document.querySelector("#dice")!.textContent ?? "",
+        diceWidth: document.querySelector("#dice svg")!.getBoundingClientRect().width,
+      }));
+      assert.deepEqual(idle.shownEmpty, []);
+      assert.ok(idle.diceSvg && idle.diceWidth > 10, JSON.stringify(idle));
+      assert.doesNotMatch(idle.diceText, /[^\x00-\x7f]/, "no emoji in the dice button");
       await page.select("#method", "ralu-4x");
       // every control has a label a keyboard or screen-reader user can reach
       const unlabelled = await page.$$eval(
