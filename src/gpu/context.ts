@@ -31,7 +31,14 @@ export class GpuContext {
   readonly pool: BufferPool;
   /** Labels of the buffers read back to the host, in order (what crossed, for tests). */
   readonly readbacks: string[] = [];
+  /** Params of recorded dispatches, until a readback shows they ran. */
   #uniforms: GPUBuffer[] = [];
+  /**
+   * Params buffers free for reuse, by size. A dispatch submitted on its own frees its
+   * buffer at once: a later `writeBuffer` is queued after that submit, so it cannot change
+   * what the dispatch reads.
+   */
+  readonly #freeUniforms = new Map<number, GPUBuffer[]>();
 
   constructor(readonly device: GPUDevice) {
     this.pool = new BufferPool(device);
@@ -72,20 +79,28 @@ export class GpuContext {
     encoder?: GPUCommandEncoder,
   ): void {
     const enc = encoder ?? this.device.createCommandEncoder({ label: kernel.name });
-    kernel.dispatch(enc, buffers, this.#params(fields), [groups]);
-    if (!encoder) this.device.queue.submit([enc.finish()]);
+    const params = this.#params(fields);
+    kernel.dispatch(enc, buffers, params, [groups]);
+    if (encoder) return void this.#uniforms.push(params);
+    this.device.queue.submit([enc.finish()]);
+    this.#freeUniform(params);
   }
 
   #params(fields: Field[]): GPUBuffer {
     const data = packParams(fields);
-    const buf = this.device.createBuffer({
+    const buf = this.#freeUniforms.get(data.byteLength)?.pop() ?? this.device.createBuffer({
       label: "params",
       size: data.byteLength,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     this.device.queue.writeBuffer(buf, 0, data);
-    this.#uniforms.push(buf);
     return buf;
+  }
+
+  #freeUniform(buf: GPUBuffer): void {
+    const list = this.#freeUniforms.get(buf.size) ?? [];
+    list.push(buf);
+    this.#freeUniforms.set(buf.size, list);
   }
 
   /** `dst[offset..] = src` on the device. */
@@ -109,8 +124,8 @@ export class GpuContext {
     const out = new ctor(staging.getMappedRange(0, staging.size).slice(0, bytes));
     staging.unmap();
     this.pool.release(staging);
-    // every dispatch before this read has run: its uniforms can go
-    for (const u of this.#uniforms) u.destroy();
+    // every dispatch before this read has run: its uniforms can be reused
+    for (const u of this.#uniforms) this.#freeUniform(u);
     this.#uniforms = [];
     return out;
   }
@@ -120,8 +135,9 @@ export class GpuContext {
   }
 
   dispose(): void {
-    for (const u of this.#uniforms) u.destroy();
+    for (const u of [...this.#uniforms, ...[...this.#freeUniforms.values()].flat()]) u.destroy();
     this.#uniforms = [];
+    this.#freeUniforms.clear();
     this.pool.dispose();
   }
 }

@@ -121,7 +121,11 @@ export function solveNtMatching(N: number[], e: number[], h0: number): NtSolutio
   // From (3, 3, 3, 2) the path can stall for some stage ends (e = 0.1, 0.2: 0.149 where
   // 0.131 exists; 0.15, 0.2: 0.145 vs 0.117). Other starts replace it only when over 5%
   // lower: along the flat valley the authors' own solver stops up to ~3.5% above the
-  // optimum (FLUX 4x: 0.01746 vs 0.0169), and their published h, Z are the spec.
+  // optimum (FLUX 4x: 0.01746 vs 0.0169), and their published h, Z are the spec. Taking
+  // the lowest point regardless was measured to cost more than it gains: the distance keeps
+  // falling as Z grows, so a ≤ 3% lower distance comes with a Z that restarts stage 3 from
+  // nearly pure noise (FLUX 7x, h0 1.88: 0.0454 at Z 5.2, stage 3 at t 0.076, against
+  // 0.0441 at Z 80, t 0.005; at 1024², h0 3.16: Z 6.6 → 8, t 0.061 → 0.051).
   let best = first;
   for (const start of EXTRA_STARTS) {
     const r = solve(start);

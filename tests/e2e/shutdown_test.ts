@@ -58,35 +58,43 @@ Deno.test({
 
 Deno.test({
   name:
-    "SIGTERM cuts a running job short: a plain request gets 503 shutting_down with Retry-After, a stream an error event of that type",
+    "SIGTERM cuts a running job short: a plain request gets 503 shutting_down with Retry-After; a stream and a job's events end with an error of that code",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    for (const stream of [false, true]) {
+    const body = { prompt: "x", size: "128x128", steps: 200, n: 4, seed: 1 };
+    const json = { "content-type": "application/json" };
+    for (const mode of ["plain", "stream", "job"] as const) {
       // the default model: slow enough that 4 x 200 steps are still running at the SIGTERM
       const server = await spawnServer("--shutdown-grace", "1", "--model", "default");
-      const answer = fetch(`${server.url}/v1/images/generations`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ prompt: "x", size: "128x128", steps: 200, n: 4, seed: 1, stream }),
-      });
+      const answer = mode === "job"
+        ? fetch(`${server.url}/v1/images/jobs`, {
+          method: "POST",
+          headers: json,
+          body: JSON.stringify(body),
+        })
+          .then(async (r) => fetch(`${server.url}${(await r.json()).events_url}`))
+        : fetch(`${server.url}/v1/images/generations`, {
+          method: "POST",
+          headers: json,
+          body: JSON.stringify({ ...body, stream: mode === "stream" }),
+        });
       while ((await (await fetch(`${server.url}/health`)).json()).running === null) {
         await new Promise((r) => setTimeout(r, 20));
       }
       const stopped = server.stop();
       const res = await answer;
-      if (stream) {
+      if (mode === "plain") {
+        const e = (await res.json()).error;
+        assert.equal(res.status, 503, JSON.stringify(e));
+        assert.equal(e.code, "shutting_down");
+        assert.ok(Number(res.headers.get("retry-after")) >= 1);
+      } else {
         const text = await res.text();
         const error = text.split("\n\n").find((b) => b.startsWith("event: error"));
-        assert.ok(error, text.slice(-300));
-        const body = JSON.parse(error.split("\n").find((l) => l.startsWith("data:"))!.slice(5));
-        assert.equal(body.error.code, "shutting_down");
-        assert.equal(body.error.type, "server_error");
-      } else {
-        const body = await res.json();
-        assert.equal(res.status, 503, JSON.stringify(body));
-        assert.equal(body.error.code, "shutting_down");
-        assert.ok(Number(res.headers.get("retry-after")) >= 1);
+        assert.ok(error, `${mode}: ${text.slice(-300)}`);
+        const data = JSON.parse(error.split("\n").find((l) => l.startsWith("data:"))!.slice(5));
+        assert.equal(data.error.code, "shutting_down", mode);
       }
       assert.equal(await stopped, 0);
     }
