@@ -1,12 +1,12 @@
 /**
  * `deno run -A bench/step_overhead.ts [--ep wasm,webgpu] [--models default,flux-tiny]
- * [--steps 3,9] [--api auto|on|off] [--rounds 2] [--out FILE.json]`: what one denoising step
+ * [--steps 3,9] [--repeat 3] [--api auto|on|off] [--rounds 2] [--out FILE.json]`: what one denoising step
  * costs beyond the DiT's arithmetic.
  *
  * 1. Per step, for each execution provider and model: wall time and the WebGPU calls made
  *    (submits, `writeBuffer` and its bytes, dispatches, bind groups, buffers, bytes mapped
  *    for reading), as the difference of two `base` runs of `--steps` lo and hi steps with no
- *    preview — encode and decode cancel out. The GPU calls are counted by wrapping the
+ *    preview — encode and decode cancel out; the median of `--repeat` such pairs. The GPU calls are counted by wrapping the
  *    WebGPU prototypes (src/gpu/api_counter.ts); the wasm EP makes none for the DiT.
  * 2. Where the DiT graph's nodes run: ORT's node placement (CPU vs WebGPU) with dynamic axes
  *    and with the run's shapes fixed (the WebGPU EP only; the wasm EP runs every node on the
@@ -26,12 +26,7 @@ import { countGpuCalls, type GpuCalls, perUnit } from "../src/gpu/api_counter.ts
 import { loadModel } from "../src/pipeline/model.ts";
 import { generateImage } from "../src/pipeline/generate.ts";
 import { loadGraph } from "../src/onnx/load_graph.ts";
-import {
-  type Ep,
-  logNodePlacement,
-  ortGpuDevice,
-  probeAdapter,
-} from "../src/onnx/ort.ts";
+import { type Ep, logNodePlacement, ortGpuDevice, probeAdapter } from "../src/onnx/ort.ts";
 import { STORAGE } from "../src/gpu/context.ts";
 import { serveFlagsSchema } from "../src/config/server_flags.ts";
 import { createState } from "../src/server.ts";
@@ -45,6 +40,7 @@ const { values: flags } = parseArgs({
     steps: { type: "string", default: "3,9" },
     api: { type: "string", default: "auto" },
     rounds: { type: "string", default: "2" },
+    repeat: { type: "string", default: "3" },
     out: { type: "string" },
     placement: { type: "string" },
     dims: { type: "string" },
@@ -72,6 +68,7 @@ interface StepRow {
   ep: Ep;
   model: string;
   ms_per_step: number;
+  ms_per_step_all: number[];
   calls_per_step: GpuCalls;
 }
 const stepRows: StepRow[] = [];
@@ -88,35 +85,45 @@ for (const ep of eps) {
       return performance.now() - t0;
     };
     await run(lo); // warm-up: sessions, pipelines, pools
-    const counter = countGpuCalls();
-    const a = counter.snapshot();
-    const tLo = await run(lo);
-    const b = counter.snapshot();
-    const tHi = await run(hi);
-    const c = counter.snapshot();
-    counter.stop();
-    const perStep = perUnit(
-      perUnit(a, b, 1),
-      perUnit(b, c, 1),
-      hi - lo,
-    );
-    stepRows.push({ ep, model: id, ms_per_step: (tHi - tLo) / (hi - lo), calls_per_step: perStep });
+    // wall time varies run to run (llvmpipe's threads especially): the median of --repeat
+    // (lo, hi) pairs; the calls are the same every time, counted on the last pair
+    const perStepMs: number[] = [];
+    let perStep: GpuCalls | undefined;
+    for (let r = 0; r < Number(flags.repeat); r++) {
+      const counter = countGpuCalls();
+      const a = counter.snapshot();
+      const tLo = await run(lo);
+      const b = counter.snapshot();
+      const tHi = await run(hi);
+      const c = counter.snapshot();
+      counter.stop();
+      perStepMs.push((tHi - tLo) / (hi - lo));
+      perStep = perUnit(perUnit(a, b, 1), perUnit(b, c, 1), hi - lo);
+    }
+    perStepMs.sort((x, y) => x - y);
+    stepRows.push({
+      ep,
+      model: id,
+      ms_per_step: perStepMs[Math.floor(perStepMs.length / 2)]!,
+      ms_per_step_all: perStepMs,
+      calls_per_step: perStep!,
+    });
     await model.release();
   }
 }
 const f = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
 console.log(
-  "\n| EP | model | ms / step | submits | writeBuffer | bytes written | bytes uploaded | dispatches | bind groups | buffers | maps | bytes read |",
+  "\n| EP | model | ms / step (median; each pair) | submits | writeBuffer | bytes written | bytes uploaded | dispatches | bind groups | buffers | maps | bytes read |",
 );
 console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of stepRows) {
   const k = r.calls_per_step;
   console.log(
-    `| ${r.ep} | ${r.model} | ${r.ms_per_step.toFixed(1)} | ${f(k.submit)} | ${
-      f(k.writeBuffer)
-    } | ${f(k.bytesWritten)} | ${f(k.bytesUploaded)} | ${f(k.dispatch)} | ${f(k.createBindGroup)} | ${
-      f(k.createBuffer)
-    } | ${f(k.mapAsync)} | ${f(k.bytesRead)} |`,
+    `| ${r.ep} | ${r.model} | ${r.ms_per_step.toFixed(1)} (${
+      r.ms_per_step_all.map((v) => v.toFixed(0)).join(", ")
+    }) | ${f(k.submit)} | ${f(k.writeBuffer)} | ${f(k.bytesWritten)} | ${f(k.bytesUploaded)} | ${
+      f(k.dispatch)
+    } | ${f(k.createBindGroup)} | ${f(k.createBuffer)} | ${f(k.mapAsync)} | ${f(k.bytesRead)} |`,
   );
 }
 
