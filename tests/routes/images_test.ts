@@ -189,7 +189,10 @@ Deno.test(
   async () => {
     const { app: broken, state: s } = await fixtureApp();
     const model = await s.registry.get();
-    const restore = aroundVelocity(model, () => Promise.reject(new Error("secret internal detail")));
+    const restore = aroundVelocity(
+      model,
+      () => Promise.reject(new Error("secret internal detail")),
+    );
     const res = await broken.request(
       "/v1/images/generations",
       post({ prompt: "x", size: "32x32", steps: 2 }),
