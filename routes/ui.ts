@@ -194,7 +194,7 @@ async function generate(ev) {
         $("timeline").dataset.stage = d.stage;
       }
       if (e.event === "step") {
-        $("counter").textContent = "stage " + d.stage + " · step " + d.step + "/" + d.total + " · sigma " + d.sigma.toFixed(3) + " · " + d.tokens + " tokens";
+        $("counter").textContent = "stage " + d.stage + " · step " + d.step + "/" + d.total + " · sigma " + d.sigma.toFixed(3) + " · " + d.tokens + " tokens" + (d.cached ? " · cached (no DiT call)" : "");
       }
       if (e.event === "preview") $("preview").src = "data:image/png;base64," + d.b64_png;
       if (e.event === "edge_mask") { $("edges").src = "data:image/png;base64," + d.b64_png; drawTokens(d); }

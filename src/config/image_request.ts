@@ -16,8 +16,9 @@ export const MAX_SEED = 2 ** 32 - 1;
 
 /** The fields each method takes besides `method` (anything else is refused). */
 const METHOD_FIELDS: Record<string, readonly string[]> = {
-  base: [],
+  base: ["cache"],
   ralu: [
+    "cache",
     "preset",
     "N",
     "e",
@@ -33,6 +34,28 @@ const METHOD_FIELDS: Record<string, readonly string[]> = {
   naive: ["preset", "N", "t_up", "noise", "token_steps"],
   bottleneck: ["preset", "N", "e", "noise", "token_steps"],
 };
+
+/**
+ * Temporal caching inside each stage (TaylorSeer-style): the DiT runs on the first `warmup`
+ * steps of a stage and then on every `interval`-th step; the steps between take its output
+ * extrapolated in sigma (a Taylor expansion of `order` from the last order + 1 computed ones).
+ */
+export const cacheSchema = z.object({
+  method: z.literal("taylorseer"),
+  interval: z.number().int().min(2).max(10).default(2),
+  order: z.union([z.literal(1), z.literal(2)]).default(1),
+  warmup: z.number().int().min(1).max(50).default(2),
+}).strict().superRefine((c, ctx) => {
+  if (c.warmup < c.order + 1) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ["warmup"],
+      message: `order ${c.order} extrapolates from ${c.order + 1} computed steps: warmup must be at least that`,
+    });
+  }
+});
+
+export type CacheSettings = z.infer<typeof cacheSchema>;
 
 export const accelerationSchema = z.object({
   method: z.enum(["base", "ralu", "naive", "bottleneck"]).default("base"),
@@ -63,6 +86,8 @@ export const accelerationSchema = z.object({
    * token-steps (image tokens summed over steps, one guidance branch) as whole steps allow.
    */
   token_steps: z.number().int().min(1).max(10_000_000).optional(),
+  /** base, ralu: temporal caching inside each stage ({@link cacheSchema}). */
+  cache: cacheSchema.optional(),
 }).strict().superRefine((a, ctx) => {
   const fields = METHOD_FIELDS[a.method]!;
   for (const key of Object.keys(a)) {

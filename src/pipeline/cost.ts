@@ -28,9 +28,14 @@ export function stepFlops(n: number, m: number, a: Architecture): number {
 }
 
 export interface CostReport {
+  /** Image tokens of each step that ran the network. */
   image_tokens_per_step: number[];
   token_steps: number;
+  /** Network evaluations run (x 2 under classifier-free guidance). */
   evaluations: number;
+  /** Steps run in all, and of those the ones whose velocity came from the cache. */
+  steps: number;
+  cached_steps: number;
   flops: number;
   base: { steps: number; token_steps: number; flops: number };
   speedup_token_steps: number;
@@ -55,6 +60,8 @@ export function costReport(
     image_tokens_per_step: cost.tokensPerStep,
     token_steps: cost.tokenSteps,
     evaluations: cost.evaluations,
+    steps: cost.steps,
+    cached_steps: cost.cachedSteps,
     flops,
     base: { steps: baseSteps, token_steps: baseTokenSteps, flops: baseFlops },
     speedup_token_steps: baseTokenSteps / cost.tokenSteps,

@@ -129,6 +129,7 @@ export async function generateImage(
     evalsPerStep: useCfg ? 2 : 1,
     previewEvery,
     totalSteps: p.totalSteps ?? planSteps(model, p),
+    cache: p.acceleration?.cache,
     ...(hooks.observed ? { observed: hooks.observed } : {}),
     signal: hooks.signal,
     emit: (ev) => {

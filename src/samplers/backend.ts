@@ -52,6 +52,8 @@ export interface Backend {
   euler(x: Handle, v: Handle, dt: number): void;
   /** x0 = x - sigma v. */
   cleanEstimate(x: Handle, v: Handle, sigma: number): Handle;
+  /** Σ w_i x_i into a new handle (x_0 scaled first, then each added: the shaders' order). */
+  combine(xs: Handle[], weights: number[]): Handle;
   /** (1 - sigma) x0 + sigma n: a clean estimate put back at noise level sigma. */
   renoise(x0: Handle, noise: Handle, sigma: number): Handle;
 

@@ -9,7 +9,7 @@
  * ```
  */
 import { canny, edgeScores, grayFromDecoded } from "../kernels/canny_cpu.ts";
-import { cleanEstimate, eulerStep } from "../kernels/euler_cpu.ts";
+import { affine, cleanEstimate, eulerStep } from "../kernels/euler_cpu.ts";
 import { injectNoise } from "../kernels/noise_cpu.ts";
 import { avgPool2x, pack, unpack, upsample2x } from "../kernels/pack_cpu.ts";
 import { expandStage3, repackStage2 } from "../kernels/repack_cpu.ts";
@@ -41,6 +41,11 @@ export function cpuBackend(velocity: ArrayVelocity, decode: ArrayDecode): Backen
     velocity: (x, ids, sigma) => velocity(f32(x), ids, sigma),
     euler: (x, v, dt) => void eulerStep(f32(x), f32(v), dt),
     cleanEstimate: (x, v, sigma) => cleanEstimate(f32(x), f32(v), sigma),
+    combine: (xs, w) => {
+      const out = affine(f32(xs[0]!), w[0]!, 0);
+      for (let i = 1; i < xs.length; i++) eulerStep(out, f32(xs[i]!), w[i]!);
+      return out;
+    },
     renoise: (x0, n, sigma) => renoise(f32(x0), f32(n), sigma),
     pack: (l, c, h, w) => pack(f32(l), c, h, w),
     unpack: (t, c, h, w) => unpack(f32(t), c, h, w),

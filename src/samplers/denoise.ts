@@ -14,6 +14,7 @@ import { gaussian } from "../kernels/philox_cpu.ts";
 import { downsample2x, pack } from "../kernels/pack_cpu.ts";
 import type { Handle } from "./backend.ts";
 import { checkCancelled, type Cost, type PreviewGrid, type SamplerContext } from "./types.ts";
+import { computesStep, StageCache } from "./taylor_cache.ts";
 
 export type NoiseMode = "fresh" | "anchored";
 
@@ -39,7 +40,15 @@ export function lowResNoise(
 }
 
 export function newCost(): Cost {
-  return { tokensPerStep: [], tokenSteps: 0, evaluations: 0, overheadMs: 0, decodeMs: 0 };
+  return {
+    steps: 0,
+    cachedSteps: 0,
+    tokensPerStep: [],
+    tokenSteps: 0,
+    evaluations: 0,
+    overheadMs: 0,
+    decodeMs: 0,
+  };
 }
 
 /** Runs `fn`, adding its time to `cost[into]` (RALU's own work, or its extra decode). */
@@ -74,36 +83,48 @@ export async function denoise(
 ): Promise<{ x: Handle; lastV: Handle }> {
   const be = ctx.backend;
   const n = ids.length / 3;
+  // with caching, a fresh cache per stage: tokens and their places change at a boundary
+  const cache = ctx.cache && new StageCache(be, ctx.cache);
   let lastV: Handle | undefined;
-  for (let i = 0; i + 1 < sigmas.length; i++) {
-    await checkCancelled(ctx.signal);
-    const sigma = sigmas[i]!;
-    const v = await be.velocity(x, ids, sigma);
-    cost.tokensPerStep.push(n);
-    cost.tokenSteps += n * ctx.evalsPerStep;
-    cost.evaluations += ctx.evalsPerStep;
-    // counted over the run's steps, not the stage's; the last step's is the final image
-    const runStep = cost.tokensPerStep.length;
-    const wantPreview = !!ctx.previewEvery && runStep % ctx.previewEvery === 0 &&
-      runStep !== ctx.totalSteps && (ctx.observed?.() ?? true);
-    let preview: ReturnType<PreviewGrid> | undefined;
-    if (wantPreview) {
-      const x0 = be.cleanEstimate(x, v, sigma);
-      preview = grid(await be.read(x0));
-      be.free(x0);
+  try {
+    for (let i = 0; i + 1 < sigmas.length; i++) {
+      await checkCancelled(ctx.signal);
+      const sigma = sigmas[i]!;
+      const computed = !ctx.cache || computesStep(ctx.cache, i);
+      const v = computed ? await be.velocity(x, ids, sigma) : cache!.predict(sigma);
+      cost.steps++;
+      if (computed) {
+        cost.tokensPerStep.push(n);
+        cost.tokenSteps += n * ctx.evalsPerStep;
+        cost.evaluations += ctx.evalsPerStep;
+        cache?.remember(sigma, v);
+      } else cost.cachedSteps++;
+      // counted over the run's steps, not the stage's; the last step's is the final image
+      const runStep = cost.steps;
+      const wantPreview = !!ctx.previewEvery && runStep % ctx.previewEvery === 0 &&
+        runStep !== ctx.totalSteps && (ctx.observed?.() ?? true);
+      let preview: ReturnType<PreviewGrid> | undefined;
+      if (wantPreview) {
+        const x0 = be.cleanEstimate(x, v, sigma);
+        preview = grid(await be.read(x0));
+        be.free(x0);
+      }
+      ctx.emit({
+        type: "step",
+        stage,
+        step: i + 1,
+        total: sigmas.length - 1,
+        sigma,
+        tokens: n,
+        ...(computed ? {} : { cached: true }),
+        ...(preview ? { preview } : {}),
+      });
+      be.euler(x, v, sigmas[i + 1]! - sigma);
+      be.free(lastV);
+      lastV = v;
     }
-    ctx.emit({
-      type: "step",
-      stage,
-      step: i + 1,
-      total: sigmas.length - 1,
-      sigma,
-      tokens: n,
-      ...(preview ? { preview } : {}),
-    });
-    be.euler(x, v, sigmas[i + 1]! - sigma);
-    be.free(lastV);
-    lastV = v;
+  } finally {
+    cache?.release();
   }
   if (!lastV) throw new RangeError(`stage ${stage} has no steps`);
   return { x, lastV };

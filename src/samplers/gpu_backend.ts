@@ -83,6 +83,11 @@ export function gpuBackend(
     euler: (x, v, dt) => gpu.k.euler.run(b(x), b(v), dt, x.length),
     cleanEstimate: (x, v, sigma) =>
       own(gpu.k.cleanEstimate.run(b(x), b(v), sigma, x.length), x.length),
+    combine: (xs, w) => {
+      const out = own(gpu.k.affine.run(b(xs[0]!), w[0]!, 0, xs[0]!.length), xs[0]!.length);
+      for (let i = 1; i < xs.length; i++) gpu.k.euler.run(out.buffer, b(xs[i]!), w[i]!, out.length);
+      return out;
+    },
     renoise: (x0, n, sigma) => {
       const out = own(gpu.k.affine.run(b(x0), 1 - sigma, 0, x0.length), x0.length);
       gpu.k.euler.run(out.buffer, b(n), sigma, x0.length);

@@ -3,6 +3,7 @@
  * the model files; the pipeline wires them up.
  */
 import type { Backend, Handle } from "./backend.ts";
+import type { CacheSettings } from "../config/image_request.ts";
 
 export interface LatentShape {
   channels: number;
@@ -17,6 +18,8 @@ export type StepEvent = {
   total: number;
   sigma: number;
   tokens: number;
+  /** The velocity came from the cache: no network evaluation this step. */
+  cached?: boolean;
   /** Clean-estimate latent `[C, h, w]`, on the steps `previewEvery` asks for. */
   preview?: { latent: Float32Array; height: number; width: number };
 };
@@ -42,7 +45,11 @@ export type PreviewGrid = (
 ) => { latent: Float32Array; height: number; width: number };
 
 export interface Cost {
-  /** Image tokens of each network evaluation, in order. */
+  /** Denoising steps run, computed or cached. */
+  steps: number;
+  /** Steps whose velocity came from the cache (no network evaluation). */
+  cachedSteps: number;
+  /** Image tokens of each step that ran the network, in order. */
   tokensPerStep: number[];
   /** Sum of image tokens over evaluations (× 2 under classifier-free guidance). */
   tokenSteps: number;
@@ -70,6 +77,8 @@ export interface SamplerContext {
   previewEvery?: number;
   /** Steps the whole run makes: no preview at the last one (the final image follows). */
   totalSteps?: number;
+  /** Temporal caching inside each stage (absent: every step runs the network). */
+  cache?: CacheSettings | undefined;
   /**
    * Whether anyone reads previews and edge maps now (absent: always). Without a reader the
    * run makes neither: no readback, no PNG.
