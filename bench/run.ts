@@ -9,7 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { decode } from "fast-png";
-import type { Acceleration } from "../src/config/image_request.ts";
+import type { Acceleration, CacheSettings } from "../src/config/image_request.ts";
 import { chooseEp, probeAdapter } from "../src/onnx/ort.ts";
 import { loadModel } from "../src/pipeline/model.ts";
 import { generateImage } from "../src/pipeline/generate.ts";
@@ -112,6 +112,28 @@ for (const preset of ["4x", "7x"]) {
         acceleration: { method, preset, noise, token_steps: budgets[preset]! },
       });
     }
+  }
+}
+// temporal caching (TaylorSeer-style): alone on base-50, and inside each RALU stage; set
+// against base-k of nearest cost like every other row (its cost counts computed steps only)
+const TAYLOR: CacheSettings[] = [
+  { method: "taylorseer", interval: 2, order: 1, warmup: 2 },
+  { method: "taylorseer", interval: 3, order: 2, warmup: 3 },
+];
+const cacheLabel = (c: CacheSettings) => `taylor i${c.interval} o${c.order} w${c.warmup}`;
+for (const cache of TAYLOR) {
+  methods.push({
+    name: `base-50 + ${cacheLabel(cache)}`,
+    family: "cache",
+    steps: 50,
+    acceleration: { method: "base", cache },
+  });
+  for (const preset of ["4x", "7x"].filter((p) => m.presets[p])) {
+    methods.push({
+      name: `ralu-${preset} shipped + ${cacheLabel(cache)}`,
+      family: "cache",
+      acceleration: { method: "ralu", preset, cache },
+    });
   }
 }
 if (flags.ablations) {
