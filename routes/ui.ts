@@ -114,10 +114,17 @@ function fillSizes() {
   }
 }
 
+function cacheSettings() {
+  if (!$("cache").value) return undefined;
+  const [interval, order, warmup] = $("cache").value.split(",").map(Number);
+  return { method: "taylorseer", interval, order, warmup };
+}
 function acceleration() {
   const [method, preset] = $("method").value.split("-");
-  if (method === "base") return undefined;
+  const cache = method === "base" || method === "ralu" ? cacheSettings() : undefined;
+  if (method === "base") return cache ? { method, cache } : undefined;
   const acc = { method };
+  if (cache) acc.cache = cache;
   if (preset === "custom") {
     acc.N = $("N").value.split(",").map(Number);
     acc.e = [...$("e").value.split(",").map(Number), 1];
@@ -130,7 +137,7 @@ function requestBody(acc) {
   const body = { prompt: $("prompt").value, model: $("model").value, size: $("size").value, seed: Number($("seed").value) };
   if ($("guidance").value) body.guidance = Number($("guidance").value);
   if (acc) body.acceleration = acc;
-  else if ($("steps").value) body.steps = Number($("steps").value);
+  if ((!acc || acc.method === "base") && $("steps").value) body.steps = Number($("steps").value);
   return body;
 }
 
@@ -205,7 +212,8 @@ async function generate(ev) {
     for (const li of $("timeline").children) if (li.className === "active") li.className = "done";
     const c = result.cost;
     $("cost").textContent = "total " + result.timings.total_ms.toFixed(0) + " ms · " + c.token_steps + " token-steps (" +
-      c.speedup_token_steps.toFixed(2) + "x fewer than base-" + c.base.steps + ") · FLOPs " + c.speedup_flops.toFixed(2) + "x fewer";
+      c.speedup_token_steps.toFixed(2) + "x fewer than base-" + c.base.steps + ") · FLOPs " + c.speedup_flops.toFixed(2) + "x fewer" +
+      (c.cached_steps ? " · " + c.cached_steps + " of " + c.steps + " steps from the cache" : "");
     $("download").href = src; $("download").hidden = false;
     $("status").textContent = "done";
     lastDone = { body, result, src };
@@ -294,6 +302,9 @@ const PAGE = `<!doctype html>
 </select></label>
 <label>Steps (base) <input id="steps" type="number" min="1" max="200" placeholder="default"></label>
 <label>Guidance <input id="guidance" type="number" min="0" max="20" step="0.5" placeholder="default"></label>
+<label>Cache (base, ralu) <select id="cache"><option value="">none</option>
+<option value="2,1,2">TaylorSeer: DiT every 2nd step, order 1</option>
+<option value="3,2,3">TaylorSeer: DiT every 3rd step, order 2</option></select></label>
 <label>Noise <select id="noise"><option value="">preset's</option><option>fresh</option><option>anchored</option></select></label>
 <fieldset id="custom" hidden><legend>custom RALU</legend>
 <label>N <input id="N" value="5,6,7"></label><label>e1, e2 <input id="e" value="0.3,0.45"></label>
