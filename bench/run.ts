@@ -282,7 +282,9 @@ const machine =
   }`;
 const cmd = `deno task bench${flags.quick ? " --quick" : ""}${flags.device ? " --device" : ""}${
   flags.ablations ? " --ablations" : ""
-}${flags.guidance ? ` --guidance ${flags.guidance}` : ""}`;
+}${flags.guidance ? ` --guidance ${flags.guidance}` : ""}${
+  flags.captions ? ` --captions ${flags.captions}` : ""
+}${flags.seeds ? ` --seeds ${flags.seeds}` : ""}`;
 parts.push(
   `## ${mode} run — ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
   "",
