@@ -222,7 +222,8 @@ export class Dit {
     if (this.#shapes.size > bound) {
       const [oldKey, old] = this.#shapes.entries().next().value!;
       this.#shapes.delete(oldKey);
-      void old.then((o) => this.#dispose(o)).catch(() => {});
+      // after the evaluations already queued: a run that holds the entry finishes first
+      void this.#serial(async () => this.#dispose(await old)).catch(() => {});
     }
     entry.catch(() => this.#shapes.delete(key));
     return entry;

@@ -182,3 +182,32 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "WebGPU EP: shape sessions are bounded; the least recently used one goes",
+  { ...ortTest, ignore: noGpu },
+  async () => {
+    const model = await loadModel("fixture", "webgpu", "gpu");
+    try {
+      const bound = model.dit.maxShapeSessions;
+      assert.ok(bound >= 2);
+      const runs: Parameters<typeof generateImage>[1][] = [];
+      for (const size of ["32x32", "64x64", "128x128"]) {
+        for (const guidance of [1, 2]) {
+          runs.push({ prompt: "x", size, seed: 1, steps: 1, guidance });
+        }
+        runs.push({ prompt: "x", size, seed: 1, acceleration: { method: "ralu", preset: "7x" } });
+      }
+      for (const p of runs) await generateImage(model, p, { signal });
+      assert.ok(model.dit.sessionsOpened > bound, `${model.dit.sessionsOpened} opened`);
+      assert.equal(model.dit.shapes.length, bound);
+      // 32x32 base with two branches (2:16:40) ran once, second, and never again: evicted
+      assert.ok(!model.dit.shapes.includes("2:16:40"), model.dit.shapes.join(", "));
+      // an evicted shape comes back when asked for, and runs
+      await generateImage(model, runs[1]!, { signal });
+      assert.equal(model.dit.shapes.at(-1), "2:16:40");
+    } finally {
+      await model.release();
+    }
+  },
+);
