@@ -186,3 +186,35 @@ Deno.test(
     }
   },
 );
+
+Deno.test("caching through the jobs API and on the FLUX miniature", ortTest, async () => {
+  const cache = { method: "taylorseer", interval: 2, order: 1, warmup: 2 };
+  const { app } = await fixtureApp();
+  const job = await (await app.request(
+    "/v1/images/jobs",
+    post({
+      prompt: "x",
+      size: "32x32",
+      seed: 2,
+      acceleration: { method: "ralu", preset: "4x", cache },
+    }),
+  )).json();
+  const text = await (await app.request(job.events_url)).text();
+  const steps = text.split("\n\n").filter((b) => b.startsWith("event: step"))
+    .map((b) => JSON.parse(b.split("\n").find((l) => l.startsWith("data:"))!.slice(5)));
+  assert.ok(steps.some((s) => s.cached) && steps.some((s) => !s.cached), "cached steps marked");
+  assert.match(text, /event: completed/);
+  const flux = await app.request(
+    "/v1/images/generations",
+    post({
+      prompt: "a red circle",
+      model: "flux-tiny",
+      size: "512x512",
+      seed: 2,
+      acceleration: { method: "ralu", preset: "4x", cache },
+    }),
+  );
+  assert.equal(flux.status, 200);
+  const cost = (await flux.json()).ralu.cost;
+  assert.ok(cost.cached_steps > 0 && cost.evaluations + cost.cached_steps === cost.steps);
+});
