@@ -13,6 +13,16 @@ import { ortTest } from "../_helpers.ts";
 
 const signal = new AbortController().signal;
 
+/** Runs `fn` on the fixture model (GPU kernels on WebGPU, CPU ones on wasm), then releases it. */
+async function withFixture(ep: "webgpu" | "wasm", fn: (m: LoadedModel) => Promise<void>) {
+  const model = await loadModel("fixture", ep, ep === "webgpu" ? "gpu" : "cpu");
+  try {
+    await fn(model);
+  } finally {
+    await model.release();
+  }
+}
+
 /** GPU calls of a `steps`-step base run of `model`, with `hooks`. */
 async function callsOf(
   model: LoadedModel,
@@ -35,8 +45,7 @@ Deno.test(
   "WebGPU EP: after a run's first step, a step uploads no data and, with no reader, reads nothing back",
   { ...ortTest, ignore: noGpu },
   async () => {
-    const model = await loadModel("fixture", "webgpu", "gpu");
-    try {
+    await withFixture("webgpu", async (model) => {
       const textBytes = model.manifest.max_text_tokens * model.manifest.text_dim * 4;
       await callsOf(model, 2); // sessions and pipelines made once
       const quiet = { previewEvery: 1, observed: () => false };
@@ -50,9 +59,7 @@ Deno.test(
       const seen = { previewEvery: 1, observed: () => true, emit: () => {} };
       const [s2, s6] = [await callsOf(model, 2, seen), await callsOf(model, 6, seen)];
       assert.ok(s6.mapAsync - s2.mapAsync >= 4, `${s6.mapAsync - s2.mapAsync} readbacks`);
-    } finally {
-      await model.release();
-    }
+    });
   },
 );
 
@@ -60,8 +67,7 @@ Deno.test(
   "WebGPU EP: a session per shape a run visits, each made once, shape nodes folded",
   { ...ortTest, ignore: noGpu },
   async () => {
-    const model = await loadModel("fixture", "webgpu", "gpu");
-    try {
+    await withFixture("webgpu", async (model) => {
       const p = { prompt: "a small red circle", size: "64x64", seed: 3 };
       const ralu = { ...p, acceleration: { method: "ralu" as const, preset: "7x" } };
       await generateImage(model, ralu, { signal });
@@ -76,9 +82,7 @@ Deno.test(
       await generateImage(model, { ...p, steps: 3, guidance: 2 }, { signal }); // two branches
       assert.equal(model.dit.sessionsOpened, 4);
       assert.equal(model.dit.shapes.at(-1)!.split(":")[0], "2");
-    } finally {
-      await model.release();
-    }
+    });
   },
 );
 
@@ -114,8 +118,7 @@ Deno.test(
 );
 
 Deno.test("previews and edge maps are made only while someone reads them", ortTest, async () => {
-  const model = await loadModel("fixture", "wasm", "cpu");
-  try {
+  await withFixture("wasm", async (model) => {
     const p = {
       prompt: "a small red circle",
       size: "64x64",
@@ -136,26 +139,21 @@ Deno.test("previews and edge maps are made only while someone reads them", ortTe
     assert.ok(read.includes("preview") && read.includes("edge_mask"));
     assert.ok(!unread.includes("preview") && !unread.includes("edge_mask"), unread.join(","));
     assert.ok(unread.includes("step") && unread.includes("stage"), "progress still reported");
-  } finally {
-    await model.release();
-  }
+  });
 });
 
 Deno.test(
   "prompt conditioning is encoded once and kept for a bounded number of prompts",
   ortTest,
   async () => {
-    const model = await loadModel("fixture", "wasm", "cpu");
-    try {
+    await withFixture("wasm", async (model) => {
       const first = model.encodePrompt("");
       assert.equal(model.encodePrompt(""), first, "the empty prompt again: the same conditioning");
       for (let i = 0; i < PROMPT_CACHE; i++) await model.encodePrompt(`prompt ${i}`);
       const again = model.encodePrompt("");
       assert.notEqual(again, first, "evicted after PROMPT_CACHE others");
       assert.deepEqual((await again).text, (await first).text);
-    } finally {
-      await model.release();
-    }
+    });
   },
 );
 
@@ -163,8 +161,7 @@ Deno.test(
   "WebGPU EP: the warm-up opens every session a default-size request visits",
   { ...ortTest, ignore: noGpu },
   async () => {
-    const model = await loadModel("fixture", "webgpu", "gpu");
-    try {
+    await withFixture("webgpu", async (model) => {
       const opened = await model.warmUp();
       assert.ok(opened >= 3, `${opened} sessions`);
       assert.equal(model.dit.sessionsOpened, opened);
@@ -177,9 +174,7 @@ Deno.test(
       }
       await generateImage(model, { prompt: "a small red circle", seed: 3, steps: 2 }, { signal });
       assert.equal(model.dit.sessionsOpened, opened, "no request opened another");
-    } finally {
-      await model.release();
-    }
+    });
   },
 );
 
@@ -187,8 +182,7 @@ Deno.test(
   "WebGPU EP: shape sessions are bounded; the least recently used one goes",
   { ...ortTest, ignore: noGpu },
   async () => {
-    const model = await loadModel("fixture", "webgpu", "gpu");
-    try {
+    await withFixture("webgpu", async (model) => {
       const bound = model.dit.maxShapeSessions;
       assert.ok(bound >= 2);
       const runs: Parameters<typeof generateImage>[1][] = [];
@@ -206,8 +200,6 @@ Deno.test(
       // an evicted shape comes back when asked for, and runs
       await generateImage(model, runs[1]!, { signal });
       assert.equal(model.dit.shapes.at(-1), "2:16:40");
-    } finally {
-      await model.release();
-    }
+    });
   },
 );
