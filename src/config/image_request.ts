@@ -50,7 +50,9 @@ export const cacheSchema = z.object({
     ctx.addIssue({
       code: z.ZodIssueCode.custom,
       path: ["warmup"],
-      message: `order ${c.order} extrapolates from ${c.order + 1} computed steps: warmup must be at least that`,
+      message: `order ${c.order} extrapolates from ${
+        c.order + 1
+      } computed steps: warmup must be at least that`,
     });
   }
 });
