@@ -248,10 +248,32 @@ function lbfgsBox(f: (x: number[]) => number, x0: number[]): number[] {
 
 const memo = new Map<string, NtSolution>();
 
-/** {@link solveNtMatching}, remembered per (N, e, h0): a server solves each preset once. */
+/**
+ * The presets the paper and the authors' code publish with h and Z (RALU.md §4), solved for
+ * the shift h0 = 3: a run with exactly one of these plans uses them as published.
+ */
+export const PUBLISHED: { N: number[]; e: number[]; h: [number, number, number]; Z: number }[] = [
+  { N: [5, 6, 7], e: [0.3, 0.45, 1], h: [5.019, 2.589, 2.226], Z: 6.317 }, // FLUX 4x (code)
+  { N: [4, 5, 6], e: [0.3, 0.45, 1], h: [5.12, 2.64, 2.25], Z: 7.52 }, // FLUX 5x (paper)
+  { N: [2, 3, 5], e: [0.2, 0.3, 1], h: [8.141, 2.856, 2.193], Z: 6.261 }, // FLUX 7x
+  { N: [5, 6, 9], e: [0.2, 0.3, 1], h: [6.21, 2.23, 1.97], Z: 4.13 }, // SD3 2x (paper)
+  { N: [3, 3, 6], e: [0.25, 0.3, 1], h: [6.4, 2.6, 2.23], Z: 6.26 }, // SD3 3x (paper)
+];
+const PUBLISHED_H0 = 3;
+
+/**
+ * h and Z for a run: a published preset's own (exactly its N and e, at h0 = 3), otherwise
+ * {@link solveNtMatching}; remembered per (N, e, h0), so a server solves each plan once.
+ */
 export function ntMatchingFor(N: number[], e: number[], h0: number): NtSolution {
   const key = `${N}|${e}|${h0}`;
-  let s = memo.get(key);
-  if (!s) memo.set(key, s = solveNtMatching(N, e, h0));
+  const known = memo.get(key);
+  if (known) return known;
+  const same = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+  const p = h0 === PUBLISHED_H0 && PUBLISHED.find((r) => same(r.N, N) && same(r.e, e));
+  const s = p
+    ? { h: p.h, Z: p.Z, distance: ntObjective(N, e, h0, p.h, p.Z) }
+    : solveNtMatching(N, e, h0);
+  memo.set(key, s);
   return s;
 }

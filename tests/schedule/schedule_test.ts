@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { baseSigmas, inverseShift, shift, shiftedSigmas } from "../../src/schedule/flow_match.ts";
 import { boundary, stagePlan } from "../../src/schedule/stages.ts";
-import { ntObjective, solveNtMatching } from "../../src/schedule/nt_matching.ts";
+import {
+  ntMatchingFor,
+  ntObjective,
+  PUBLISHED,
+  solveNtMatching,
+} from "../../src/schedule/nt_matching.ts";
 
 const near = (a: number, b: number, rel: number, what: string) =>
   assert.ok(Math.abs(a - b) <= rel * Math.abs(b), `${what}: ${a} vs ${b}`);
@@ -60,6 +65,17 @@ for (const [name, N, e, h, Z] of PRESETS) {
     near(s.Z, Z, 0.03, `${name} Z`);
   });
 }
+
+Deno.test("exactly a published plan at h0 = 3 runs with its published h and Z; others are solved", () => {
+  for (const p of PUBLISHED) {
+    const used = ntMatchingFor(p.N, p.e, 3);
+    assert.deepEqual([used.h, used.Z], [p.h, p.Z]);
+    near(used.distance, ntObjective(p.N, p.e, 3, p.h, p.Z), 1e-12, "its distance");
+    // at another shift, or with other stage ends, the same steps are solved, not copied
+    assert.notDeepEqual(ntMatchingFor(p.N, p.e, 2.5).h, p.h);
+    assert.notDeepEqual(ntMatchingFor(p.N, [p.e[0]! + 0.01, p.e[1]!, 1], 3).h, p.h);
+  }
+});
 
 Deno.test("the distilled preset solves to a valid plan (Z ≥ 2, h in bounds)", () => {
   const s = solveNtMatching([1, 1, 2], [0.3, 0.45, 1], 3);
