@@ -12,6 +12,7 @@ import { decode } from "fast-png";
 import type { Acceleration, CacheSettings } from "../src/config/image_request.ts";
 import { chooseEp, probeAdapter } from "../src/onnx/ort.ts";
 import { loadModel } from "../src/pipeline/model.ts";
+import { imageTokens } from "../src/config/manifest.ts";
 import { generateImage } from "../src/pipeline/generate.ts";
 import { GpuOps } from "../src/kernels/gpu_ops.ts";
 import { raluStageTokens, resolveRalu } from "../src/samplers/ralu_params.ts";
@@ -54,7 +55,7 @@ const adapter = await probeAdapter();
 const model = await loadModel(flags.model!, ep, flags.kernels as "auto" | "gpu" | "cpu");
 const m = model.manifest;
 const [W, H] = m.default_size.split("x").map(Number) as [number, number];
-const fullTokens = (W / m.vae_scale_factor / 2) * (H / m.vae_scale_factor / 2);
+const fullTokens = imageTokens(m, W, H);
 const signal = new AbortController().signal;
 
 // 2. Methods: base's frontier, then every accelerated row in both noise modes

@@ -29,6 +29,7 @@ import { loadGraph } from "../src/onnx/load_graph.ts";
 import { type Ep, logNodePlacement, ortGpuDevice, probeAdapter } from "../src/onnx/ort.ts";
 import { STORAGE } from "../src/gpu/context.ts";
 import { serveFlagsSchema } from "../src/config/server_flags.ts";
+import { imageTokens, parseSize } from "../src/config/manifest.ts";
 import { createState } from "../src/server.ts";
 import { createApp } from "../src/app.ts";
 
@@ -161,7 +162,8 @@ if (eps.includes("webgpu") && adapter) {
     const model = await loadModel(id, "wasm");
     const file = model.components.find((c) => c.component === "transformer")!.file;
     const m = model.manifest;
-    const full = (Number(m.default_size.split("x")[0]) / m.vae_scale_factor / 2) ** 2;
+    const { width, height } = parseSize(m.default_size);
+    const full = imageTokens(m, width, height);
     const dims = `1,${full},${m.max_text_tokens}`;
     await model.release();
     placementRows.push({ model: id, shapes: "dynamic", nodes: await placement(file) });

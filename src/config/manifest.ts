@@ -144,6 +144,15 @@ export function parseManifest(json: unknown): Manifest {
   return manifestSchema.parse(json);
 }
 
+/** Image tokens of a `width` x `height` image at full resolution (2x2 latent pixels each). */
+export function imageTokens(
+  m: Pick<Manifest, "vae_scale_factor">,
+  width: number,
+  height: number,
+): number {
+  return (width / m.vae_scale_factor / 2) * (height / m.vae_scale_factor / 2);
+}
+
 /** "WxH" → numbers. */
 export function parseSize(size: string): { width: number; height: number } {
   const [w, h] = size.split("x").map(Number);

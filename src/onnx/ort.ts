@@ -92,11 +92,10 @@ export interface HostTensor {
   dims: number[];
 }
 
-/** A GPU buffer fed as is; `half`: it holds float16. */
+/** A GPU buffer fed as is, in the graph's dtype for that input. */
 export interface BufferFeed {
   buffer: GPUBuffer;
   dims: number[];
-  half?: boolean;
 }
 
 /** A feed or output made once by {@link Session.bind} (an ORT tensor, opaque here). */
@@ -195,7 +194,7 @@ export class Session {
   bind(name: string, t: { data: TensorData; dims: number[] } | BufferFeed): Bound {
     return "buffer" in t
       ? this.ort.Tensor.fromGpuBuffer(t.buffer, {
-        dataType: this.halfInputs.has(name) || t.half ? "float16" : "float32",
+        dataType: this.halfInputs.has(name) ? "float16" : "float32",
         dims: t.dims,
       })
       : this.#tensor(name, t.data, t.dims);

@@ -103,24 +103,22 @@ export class Dit {
     const L = conds[0]!.text.length / this.dims.text;
     const n = this.names;
     const host = this.graph.session;
+    // what does not change within the run, batched once (one branch: the arrays themselves)
+    const context = concat(conds.map((c) => c.text));
+    const pooled = concat(conds.map((c) => c.pooled));
+    const guidance = new Float32Array(B).fill(g);
     // host feeds made once per run; image ids once per stage (the samplers pass one array per stage)
     let fixed: Record<string, Bound> | undefined;
     let ids: { of: Float32Array; feed: Bound } | undefined;
     const run = {
       velocity: async (x: Float32Array, idsArr: Float32Array, sigma: number) => {
         fixed ??= {
-          [n.context]: host.bind(n.context, {
-            data: concat(conds.map((c) => c.text)),
-            dims: [B, L, this.dims.text],
-          }),
-          [n.pooled]: host.bind(n.pooled, {
-            data: concat(conds.map((c) => c.pooled)),
-            dims: [B, this.dims.pooled],
-          }),
+          [n.context]: host.bind(n.context, { data: context, dims: [B, L, this.dims.text] }),
+          [n.pooled]: host.bind(n.pooled, { data: pooled, dims: [B, this.dims.pooled] }),
           [n.txtIds]: host.bind(n.txtIds, { data: new Float32Array(L * 3), dims: [L, 3] }),
           ...(n.guidance
             ? {
-              [n.guidance]: host.bind(n.guidance, { data: new Float32Array(B).fill(g), dims: [B] }),
+              [n.guidance]: host.bind(n.guidance, { data: guidance, dims: [B] }),
             }
             : {}),
         };
@@ -165,9 +163,9 @@ export class Dit {
             q.submit([enc.finish()]);
             if (shared.owner !== run) {
               shared.owner = run;
-              write(q, shared.buffers[n.context]!, concat(conds.map((c) => c.text)));
-              write(q, shared.buffers[n.pooled]!, concat(conds.map((c) => c.pooled)));
-              if (n.guidance) write(q, shared.buffers[n.guidance]!, new Float32Array(B).fill(g));
+              write(q, shared.buffers[n.context]!, context);
+              write(q, shared.buffers[n.pooled]!, pooled);
+              if (n.guidance) write(q, shared.buffers[n.guidance]!, guidance);
             }
             if (e.idsFor !== idsArr) {
               e.idsFor = idsArr;

@@ -7,7 +7,7 @@
  * const img = await generateImage(model, { prompt: "a red circle" }, hooks);
  * ```
  */
-import { parseSize, shiftFor, sizeProblem } from "../config/manifest.ts";
+import { imageTokens, parseSize, shiftFor, sizeProblem } from "../config/manifest.ts";
 import type { Acceleration } from "../config/image_request.ts";
 import type { Cost, SamplerContext, SamplerEvent, SamplerResult } from "../samplers/types.ts";
 import { previewRgba } from "../kernels/preview_cpu.ts";
@@ -90,9 +90,7 @@ export function planSteps(
 ): number {
   const m = model.manifest;
   const { width, height } = resolveSize(model, p.size);
-  const f = m.vae_scale_factor;
-  const fullTokens = (width / f / 2) * (height / f / 2);
-  return runSteps(p.acceleration, m, p.steps ?? m.default_steps, fullTokens);
+  return runSteps(p.acceleration, m, p.steps ?? m.default_steps, imageTokens(m, width, height));
 }
 
 export async function generateImage(
@@ -105,7 +103,7 @@ export async function generateImage(
   const { width, height } = resolveSize(model, p.size);
   const f = m.vae_scale_factor;
   const shape = { channels: m.latent_channels, height: height / f, width: width / f };
-  const fullTokens = (shape.width / 2) * (shape.height / 2);
+  const fullTokens = imageTokens(m, width, height);
   const guidance = p.guidance ?? m.default_guidance;
   const emit = hooks.emit ?? (() => {});
 

@@ -23,7 +23,7 @@ import { cpuBackend } from "../samplers/cpu_backend.ts";
 import { gpuBackend } from "../samplers/gpu_backend.ts";
 import { affine } from "../kernels/euler_cpu.ts";
 import { Dit } from "./dit.ts";
-import { parseSize } from "../config/manifest.ts";
+import { imageTokens, parseSize } from "../config/manifest.ts";
 import { raluStageTokens } from "../samplers/ralu_params.ts";
 import { probeAdapter } from "../onnx/ort.ts";
 import { findModelDir, readModelManifest } from "./model_dir.ts";
@@ -170,7 +170,7 @@ export class LoadedModel {
     const m = this.manifest;
     if (this.ep !== "webgpu" || !(this.kernels instanceof GpuOps)) return 0;
     const { width, height } = parseSize(m.default_size);
-    const full = (width / m.vae_scale_factor / 2) * (height / m.vae_scale_factor / 2);
+    const full = imageTokens(m, width, height);
     const B = usesCfg(m, m.default_guidance) ? 2 : 1;
     const counts = new Set([full]);
     for (const p of Object.values(m.presets)) {
