@@ -104,7 +104,7 @@ export function generationWork(
       }, {
         signal: job.signal,
         previewEvery,
-        ...(read ? {} : { observed: () => false }),
+        observed: read,
         emit: (ev) => {
           const [name, data] = eventData(ev);
           job.emit(name, { image_index: i, ...(data as object) });

@@ -45,8 +45,8 @@ export interface GenerateHooks {
   signal: AbortSignal;
   /** Emit a preview every k steps (0 = never). */
   previewEvery?: number;
-  /** Whether anyone reads previews and edge maps now (absent: always); none are made otherwise. */
-  observed?: () => boolean;
+  /** Whether anyone can read previews and edge maps (default true); none are made otherwise. */
+  observed?: boolean;
   emit?: (event: PipelineEvent) => void;
 }
 
@@ -128,7 +128,7 @@ export async function generateImage(
     previewEvery,
     totalSteps: p.totalSteps ?? planSteps(model, p),
     cache: p.acceleration?.cache,
-    ...(hooks.observed ? { observed: hooks.observed } : {}),
+    observed: hooks.observed ?? true,
     signal: hooks.signal,
     emit: (ev) => {
       if (ev.type === "step" && ev.preview) {

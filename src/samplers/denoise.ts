@@ -102,7 +102,7 @@ export async function denoise(
       // counted over the run's steps, not the stage's; the last step's is the final image
       const runStep = cost.steps;
       const wantPreview = !!ctx.previewEvery && runStep % ctx.previewEvery === 0 &&
-        runStep !== ctx.totalSteps && (ctx.observed?.() ?? true);
+        runStep !== ctx.totalSteps && (ctx.observed ?? true);
       let preview: ReturnType<PreviewGrid> | undefined;
       if (wantPreview) {
         const x0 = be.cleanEstimate(x, v, sigma);

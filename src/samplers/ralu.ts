@@ -89,7 +89,7 @@ export async function sampleRalu(
     return { rep, cls };
   });
   // the edge map crosses to the host only for someone who reads it
-  if (ctx.observed?.() ?? true) {
+  if (ctx.observed ?? true) {
     const edges = await be.readEdges(cls, imgW * imgH);
     ctx.emit({
       type: "edge_mask",

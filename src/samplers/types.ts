@@ -80,10 +80,10 @@ export interface SamplerContext {
   /** Temporal caching inside each stage (absent: every step runs the network). */
   cache?: CacheSettings | undefined;
   /**
-   * Whether anyone reads previews and edge maps now (absent: always). Without a reader the
-   * run makes neither: no readback, no PNG.
+   * Whether anyone can read previews and edge maps (absent: yes). Without a reader the run
+   * makes neither: no readback, no PNG.
    */
-  observed?: () => boolean;
+  observed?: boolean;
 }
 
 export interface SamplerResult {

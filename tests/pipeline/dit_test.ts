@@ -48,7 +48,7 @@ Deno.test(
     await withFixture("webgpu", async (model) => {
       const textBytes = model.manifest.max_text_tokens * model.manifest.text_dim * 4;
       await callsOf(model, 2); // sessions and pipelines made once
-      const quiet = { previewEvery: 1, observed: () => false };
+      const quiet = { previewEvery: 1, observed: false };
       const [short, long] = [await callsOf(model, 2, quiet), await callsOf(model, 6, quiet)];
       // the run as a whole uploads its conditioning (the counter sees uploads) ...
       assert.ok(short.bytesUploaded >= textBytes, `run uploads ${short.bytesUploaded} B`);
@@ -56,7 +56,7 @@ Deno.test(
       assert.equal(long.bytesUploaded - short.bytesUploaded, 0, "bytes uploaded by 4 more steps");
       assert.equal(long.mapAsync - short.mapAsync, 0, "readbacks by 4 more steps");
       // a reader makes previews, and those are read back: the check above can fail
-      const seen = { previewEvery: 1, observed: () => true, emit: () => {} };
+      const seen = { previewEvery: 1, observed: true, emit: () => {} };
       const [s2, s6] = [await callsOf(model, 2, seen), await callsOf(model, 6, seen)];
       assert.ok(s6.mapAsync - s2.mapAsync >= 4, `${s6.mapAsync - s2.mapAsync} readbacks`);
     });
@@ -130,7 +130,7 @@ Deno.test("previews and edge maps are made only while someone reads them", ortTe
       await generateImage(model, p, {
         signal,
         previewEvery: 1,
-        observed: () => observed,
+        observed,
         emit: (e) => events.push(e),
       });
       return events.map((e) => e.type);
