@@ -8,7 +8,7 @@ import { Hono } from "hono";
 
 const STYLE = `
 [hidden]{display:none!important}
-:root{--ink:#1d2430;--muted:#5b6575;--line:#d9dee7;--panel:#fff;--bg:#f3f5f8;--accent:#2563eb;--hot:#e11d48;
+:root{--ink:#1d2430;--muted:#5b6575;--line:#d9dee7;--panel:#fff;--bg:#f3f5f8;--accent:#2563eb;
 font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--ink);background:var(--bg)}
 body{margin:0}main{max-width:72rem;margin:0 auto;padding:1.25rem 1rem 3rem}
 header{display:flex;align-items:baseline;gap:.75rem;flex-wrap:wrap;margin-bottom:1rem}
