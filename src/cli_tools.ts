@@ -31,6 +31,7 @@ function schedule(args: string[]): Promise<void> {
     Z: sol.Z,
     c: 1 / (sol.Z * sol.Z),
     js_distance: sol.distance,
+    limited: sol.limited ?? false,
     boundaries: plan.boundaries,
     sigmas: plan.sigmas.map((s) => [...s]),
   };
@@ -40,7 +41,11 @@ function schedule(args: string[]): Promise<void> {
     console.log(
       `h = ${sol.h.map((v) => v.toFixed(4)).join(", ")}   Z = ${sol.Z.toFixed(4)}   (c = ${
         out.c.toFixed(5)
-      }, JS distance ${sol.distance.toExponential(3)})`,
+      }, JS distance ${sol.distance.toExponential(3)})${
+        sol.limited
+          ? "\n  Z is at its usable limit: a lower distance exists only with the last stage restarting from nearly pure noise"
+          : ""
+      }`,
     );
     plan.boundaries.forEach((b, k) =>
       console.log(

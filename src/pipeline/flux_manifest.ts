@@ -12,14 +12,7 @@
  * ```
  */
 import { join } from "node:path";
-import {
-  type Manifest,
-  type ManifestInput,
-  parseManifest,
-  presetStage3Start,
-  shiftFor,
-} from "../config/manifest.ts";
-import { MIN_STAGE3_START } from "../schedule/stages.ts";
+import { type Manifest, type ManifestInput, parseManifest, shiftFor } from "../config/manifest.ts";
 
 type Json = Record<string, unknown>;
 
@@ -117,15 +110,10 @@ export async function fluxManifest(dir: string, id: string): Promise<Manifest> {
       mlp_ratio: 4,
     },
     preview: (ours.preview as ManifestInput["preview"]) ?? { weights: defaultPreview(latent) },
-    // a built-in preset that degenerates at this model's shift is left out (schnell's
-    // [1, 1, 2] at h0 = 1: NT-matching puts Z at ~50, stage 3 at t = 0.016); ralu.json's are
-    // checked by the manifest schema and refused if degenerate
+    // built-in presets are solved per size within NT-matching's usable limit; ralu.json's
+    // are checked by the manifest schema (one with an explicit Z can still degenerate)
     presets: (ours.presets as ManifestInput["presets"]) ??
-      Object.fromEntries(
-        Object.entries(guidance ? DEV_PRESETS : SCHNELL_PRESETS).filter(([, p]) =>
-          presetStage3Start(p, shift).s >= MIN_STAGE3_START
-        ),
-      ),
+      (guidance ? DEV_PRESETS : SCHNELL_PRESETS),
     default_preset: (ours.default_preset as string | undefined) ?? (guidance ? "4x" : "distilled"),
   };
   return parseManifest(input);

@@ -9,11 +9,10 @@
  * ```
  */
 import type { Acceleration } from "../config/image_request.ts";
-import { type Manifest, presetStage3Start, shiftFor } from "../config/manifest.ts";
+import { type Manifest, shiftFor } from "../config/manifest.ts";
 import { HttpError } from "../http/errors.ts";
 import { ntMatchingFor } from "../schedule/nt_matching.ts";
 import { fitSteps } from "../schedule/budget.ts";
-import { MIN_STAGE3_START } from "../schedule/stages.ts";
 
 export interface RaluParams {
   N: number[];
@@ -69,23 +68,6 @@ export function resolveRalu(
     const s = ntMatchingFor(N, e, h0);
     h ??= s.h;
     Z ??= s.Z;
-  }
-  // a preset that, at this size's shift, restarts stage 3 from nearly pure noise is a short
-  // base run in disguise (FLUX.1-dev's presets at 256², where h0 = e^0.5): refused, not run
-  const sizeDependent = manifest.dynamic_shift && !acc.Z && !preset?.Z;
-  if (preset && !acc.e && !preset.allow_degenerate && sizeDependent) {
-    const { s: start } = presetStage3Start({ N, e, Z }, h0);
-    if (start < MIN_STAGE3_START) {
-      throw new HttpError(
-        400,
-        `preset ${presetName} degenerates at this size: with the model's shift here (h0 = ${
-          h0.toFixed(2)
-        }) stage 3 would start at t = ${start.toFixed(3)} (Z = ${
-          Z.toFixed(1)
-        }), a short base run from fresh noise; use a larger size, base, or custom N/e`,
-        "acceleration.preset",
-      );
-    }
   }
   const ntMatching = acc.nt_matching ?? true;
   if (!ntMatching) h = [h0, h0, h0];

@@ -57,11 +57,14 @@ Deno.test({
       const s3 = lastStageStart(p.e, p.Z);
       assert.ok(s3 >= MIN_STAGE3_START, `${preset}: stage 3 starts at t = ${s3}`);
     }
-    // a preset of the old kind (stage 3 from 98.8% fresh noise), allowed here as an experiment
+    // a plan of the old kind (stage 3 from 98.8% fresh noise: the unlimited optimum's h and
+    // Z for these stage ends), allowed here as an experiment
     const disguised: Acceleration = {
       method: "ralu",
       N: [2, 3, 5],
       e: [0.35, 0.55, 1],
+      h: [4.51, 2.76, 2.86],
+      Z: 100,
       r: 0.1,
       noise: "anchored",
     };

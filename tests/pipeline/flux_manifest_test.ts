@@ -2,7 +2,8 @@
 // and a schnell-like copy of its configs.
 import assert from "node:assert/strict";
 import { fluxManifest } from "../../src/pipeline/flux_manifest.ts";
-import { shiftFor } from "../../src/config/manifest.ts";
+import { presetStage3Start, shiftFor } from "../../src/config/manifest.ts";
+import { MIN_STAGE3_START } from "../../src/schedule/stages.ts";
 
 const TINY = "models/flux-tiny";
 
@@ -46,7 +47,7 @@ Deno.test("dev-like: dynamic shift, guidance input, 512 T5 tokens, FLUX's 4x and
   assert.deepEqual(m.preview.weights.map((r) => r.length), [17, 17, 17]);
 });
 
-Deno.test("schnell-like: fixed shift 1, no guidance, 256 tokens, 4 steps; its [1,1,2] preset degenerates and is left out", async () => {
+Deno.test("schnell-like: fixed shift 1, no guidance, 256 tokens, 4 steps; its [1,1,2] preset solves to a usable plan", async () => {
   const dir = await copyConfigs((f) => {
     f["transformer/config.json"]!.guidance_embeds = false;
     Object.assign(f["scheduler/scheduler_config.json"]!, { use_dynamic_shifting: false, shift: 1 });
@@ -58,7 +59,10 @@ Deno.test("schnell-like: fixed shift 1, no guidance, 256 tokens, 4 steps; its [1
   assert.equal(m.max_text_tokens, 256);
   assert.equal(m.default_steps, 4);
   assert.equal(m.default_guidance, 0);
-  assert.deepEqual(m.presets, {});
+  assert.deepEqual(Object.keys(m.presets), ["distilled"]);
+  // at h0 = 1 the lowest distance lies past Z's usable limit; the solved plan stays inside it
+  const { s } = presetStage3Start(m.presets.distilled!, 1);
+  assert.ok(s >= MIN_STAGE3_START, `stage 3 starts at t = ${s}`);
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -68,7 +72,7 @@ Deno.test("ralu.json presets are checked: a degenerate one is refused with the r
     `${dir}/ralu.json`,
     JSON.stringify({
       default_size: "256x256",
-      presets: { "4x": { N: [5, 6, 7], e: [0.3, 0.45, 1], r: 0.3 } },
+      presets: { "4x": { N: [5, 6, 7], e: [0.3, 0.45, 1], r: 0.3, Z: 50 } },
     }),
   );
   await assert.rejects(fluxManifest(dir, "x"), /preset 4x starts stage 3 at t = 0\.0161/);

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
 import { ntObjective, solveNtMatching } from "../../src/schedule/nt_matching.ts";
+import { lastStageStart, MIN_STAGE3_START } from "../../src/schedule/stages.ts";
 
 /** An independent minimiser: plain Nelder–Mead on the clamped parameters (not the solver's L-BFGS). */
-function nelderMead(f: (x: number[]) => number, x0: number[], iters = 700): number {
+function nelderMead(
+  f: (x: number[]) => number,
+  x0: number[],
+  iters = 700,
+): { x: number[]; d: number } {
   const n = x0.length;
   let pts = [x0, ...x0.map((_, i) => x0.map((v, j) => (i === j ? v * 1.3 + 0.2 : v)))];
   let fs = pts.map(f);
@@ -28,11 +33,12 @@ function nelderMead(f: (x: number[]) => number, x0: number[], iters = 700): numb
       }
     }
   }
-  return Math.min(...fs);
+  const i = fs.indexOf(Math.min(...fs));
+  return { x: pts[i]!, d: fs[i]! };
 }
 
-const clamp = (x: number[]) =>
-  x.map((v, i) => (i < 3 ? Math.min(10, Math.max(0.5, v)) : Math.min(100, Math.max(2, v))));
+const clamp = (x: number[], zHi = 100) =>
+  x.map((v, i) => (i < 3 ? Math.min(10, Math.max(0.5, v)) : Math.min(zHi, Math.max(2, v))));
 
 const PAIRS: [number[], [number, number]][] = [
   [[5, 6, 7], [0.1, 0.2]],
@@ -52,27 +58,30 @@ const PAIRS: [number[], [number, number]][] = [
 ];
 
 Deno.test(
-  "NT-matching lands within 2% of an independent Nelder–Mead's JS on most stage ends (5% on all)",
+  "NT-matching's optimum is within 2% of an independent Nelder–Mead's on 14 stage-end pairs, and usable",
   () => {
     const rows: string[] = [];
-    let within2 = 0;
     for (const [N, [e1, e2]] of PAIRS) {
       const e = [e1, e2, 1];
+      // the same problem, written separately: Z limited so that the last stage starts at
+      // t >= MIN_STAGE3_START, i.e. e2 / (Z (1 - e2) + e2) >= m
+      const zHi = Math.max(2, (e2 / MIN_STAGE3_START - e2) / (1 - e2));
       const f = (x: number[]) => {
-        const c = clamp(x);
+        const c = clamp(x, zHi);
         return ntObjective(N, e, 3, c.slice(0, 3), c[3]!);
       };
-      const ref = Math.min(
-        ...[[3, 3, 3, 2], [3, 3, 3, 10], [6, 3, 2, 6], [2, 2, 2, 40]].map((s) => nelderMead(f, s)),
+      const starts = [[3, 3, 3, 2], [3, 3, 3, 10], [6, 3, 2, 6], [2, 2, 2, 40], [5, 2, 2, 4]];
+      const ref = Math.min(...starts.map((s) => nelderMead(f, s).d));
+      const got = solveNtMatching(N, e, 3);
+      const ratio = got.distance / ref;
+      rows.push(
+        `${N} e=${e1},${e2}: ${got.distance.toFixed(4)} (Z ${got.Z.toFixed(2)}${
+          got.limited ? ", limited" : ""
+        }) vs ${ref.toFixed(4)} (${ratio.toFixed(3)})`,
       );
-      const got = solveNtMatching(N, e, 3).distance;
-      const ratio = got / ref;
-      rows.push(`${N} e=${e1},${e2}: ${got.toFixed(4)} vs ${ref.toFixed(4)} (${ratio.toFixed(3)})`);
-      assert.ok(ratio <= 1.05, rows.at(-1));
-      if (ratio <= 1.02) within2++;
-      if (e2 === 0.2) assert.ok(ratio <= 1.02, `the stall cases: ${rows.at(-1)}`);
+      assert.ok(ratio <= 1.02, rows.join("\n"));
+      assert.ok(lastStageStart(e, got.Z) >= MIN_STAGE3_START * (1 - 1e-9), rows.at(-1));
     }
     console.log(rows.join("\n"));
-    assert.ok(within2 >= 10, `${within2} of ${PAIRS.length} within 2%:\n${rows.join("\n")}`);
   },
 );
