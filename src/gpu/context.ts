@@ -75,12 +75,12 @@ export class GpuContext {
     kernel: Kernel,
     buffers: GPUBuffer[],
     fields: Field[],
-    groups: number,
+    groups: number | [number, number?, number?],
     encoder?: GPUCommandEncoder,
   ): void {
     const enc = encoder ?? this.device.createCommandEncoder({ label: kernel.name });
     const params = this.#params(fields);
-    kernel.dispatch(enc, buffers, params, [groups]);
+    kernel.dispatch(enc, buffers, params, typeof groups === "number" ? [groups] : groups);
     if (encoder) return void this.#uniforms.push(params);
     this.device.queue.submit([enc.finish()]);
     this.#freeUniform(params);
