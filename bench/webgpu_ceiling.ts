@@ -93,10 +93,16 @@ async function queueWait(): Promise<number> {
   return performance.now() - t;
 }
 
-/** ms per op: `record(n)` queues n ops; one wait; the wait's own cost taken off. */
+/**
+ * ms per op: `record(n)` queues n ops; one wait; the wait's own cost taken off. A validation
+ * error on the first op (a binding past the device's limits) throws instead of timing nothing.
+ */
 async function timeOps(record: (n: number) => Promise<void> | void): Promise<number> {
+  device.pushErrorScope("validation");
   await record(1); // compile, first-use allocations
   await queueWait();
+  const invalid = await device.popErrorScope();
+  if (invalid) throw new Error(invalid.message.slice(0, 160));
   let t = performance.now();
   await record(1);
   await queueWait();

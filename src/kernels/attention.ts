@@ -12,6 +12,7 @@
  */
 import { type GpuContext } from "../gpu/context.ts";
 import { Kernel } from "../gpu/kernel.ts";
+import { checkBindings } from "./gemm.ts";
 
 /** Query rows per workgroup, invocations per row (each owns D / tpr dimensions), keys per tile. */
 export interface AttentionTile {
@@ -77,7 +78,9 @@ export class Attention {
     encoder?: GPUCommandEncoder,
     out?: GPUBuffer,
   ): GPUBuffer {
-    const o = out ?? this.gpu.empty(this.bytes(s.B, s.S, s.H), "attention out");
+    const bytes = this.bytes(s.B, s.S, s.H);
+    checkBindings(this.gpu.device, { "q, k, v and out": bytes });
+    const o = out ?? this.gpu.empty(bytes, "attention out");
     const scale = s.scale ?? 1 / Math.sqrt(this.headDim);
     this.gpu.run(
       this.kernel,

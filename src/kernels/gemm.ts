@@ -39,6 +39,16 @@ export interface GemmCall {
   res?: GPUBuffer | undefined;
 }
 
+/** Throws, naming the tensor, where one is larger than the device lets a shader bind. */
+export function checkBindings(device: GPUDevice, bytes: Record<string, number>): void {
+  const limit = device.limits.maxStorageBufferBindingSize;
+  for (const [name, b] of Object.entries(bytes)) {
+    if (b > limit) {
+      throw new Error(`${name} is ${b} B, past this device's binding limit of ${limit} B`);
+    }
+  }
+}
+
 /** Why a tile cannot run (register block, pairing, workgroup limits), or undefined. */
 export function tileProblem(t: GemmTile, limits: GPUSupportedLimits): string | undefined {
   if (t.tm < 1 || t.tm > 8 || t.tn < 2 || t.tn > 8 || t.tn % 2) return "tm 1..8, tn 2..8 even";
@@ -85,6 +95,11 @@ export class Gemm {
   run(a: GPUBuffer, w: GPUBuffer, c: GemmCall, encoder?: GPUCommandEncoder, out?: GPUBuffer) {
     const { M, K, N } = c;
     if (this.half && (K % 2 || N % 2)) throw new Error(`fp16 gemm needs even K and N (${K}, ${N})`);
+    checkBindings(this.gpu.device, {
+      A: this.bytes(M * K),
+      W: this.bytes(K * N),
+      out: this.bytes(M * N),
+    });
     const epi = c.epilogue ?? "none";
     if (epi === "residual" && !(c.gate && c.res)) throw new Error("residual needs gate and res");
     const o = out ?? this.gpu.empty(this.bytes(M * N), "gemm out");

@@ -93,13 +93,25 @@ Deno.test(
   },
 );
 
-Deno.test("attention: tilings that cannot run are refused with the reason", gpuTest, async () => {
-  const limits = device!.limits;
-  assert.match(attentionTileProblem({ bq: 16, tpr: 3, bk: 8 }, 128, limits)!, /D \/ tpr/);
-  assert.match(attentionTileProblem({ bq: 16, tpr: 1, bk: 8 }, 128, limits)!, /<= 64/);
-  assert.match(attentionTileProblem({ bq: 16, tpr: 4, bk: 64 }, 128, limits)!, /workgroup memory/);
-  await assert.rejects(
-    Attention.create(ctx!, { headDim: 128, tile: { bq: 16, tpr: 4, bk: 0 } }),
-    /bk/,
-  );
-});
+Deno.test(
+  "attention: tilings that cannot run, and tensors past the binding limit, are refused with the reason",
+  gpuTest,
+  async () => {
+    const limits = device!.limits;
+    assert.match(attentionTileProblem({ bq: 16, tpr: 3, bk: 8 }, 128, limits)!, /D \/ tpr/);
+    assert.match(attentionTileProblem({ bq: 16, tpr: 1, bk: 8 }, 128, limits)!, /<= 64/);
+    assert.match(
+      attentionTileProblem({ bq: 16, tpr: 4, bk: 64 }, 128, limits)!,
+      /workgroup memory/,
+    );
+    const att = await Attention.create(ctx!, { headDim: 16 });
+    const b = ctx!.empty(64, "x");
+    const S = Math.ceil(device!.limits.maxStorageBufferBindingSize / 64) + 1; // [1, S, 1, 16] fp32
+    assert.throws(() => att.run(b, b, b, { B: 1, S, H: 1 }), /past this device's binding limit/);
+    ctx!.release(b);
+    await assert.rejects(
+      Attention.create(ctx!, { headDim: 128, tile: { bq: 16, tpr: 4, bk: 0 } }),
+      /bk/,
+    );
+  },
+);

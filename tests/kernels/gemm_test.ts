@@ -144,3 +144,20 @@ Deno.test(
     );
   },
 );
+
+Deno.test(
+  "gemm refuses tensors past the device's binding limit, naming them",
+  gpuTest,
+  async () => {
+    const limit = device!.limits.maxStorageBufferBindingSize;
+    const g = await Gemm.create(ctx!);
+    const b = ctx!.empty(64, "x");
+    const rows = Math.ceil(limit / 4 / 1024) + 1; // A [rows, 1024] in fp32 is past the limit
+    assert.throws(
+      () => g.run(b, b, { M: rows, K: 1024, N: 2 }),
+      /A is \d+ B, past this device's binding limit/,
+    );
+    ctx!.release(b);
+    g.dispose();
+  },
+);
