@@ -115,14 +115,21 @@ for (const preset of ["4x", "7x"]) {
     }
   }
 }
-// temporal caching (TaylorSeer-style): alone on base-50, and inside each RALU stage; set
-// against base-k of nearest cost like every other row (its cost counts computed steps only)
-const TAYLOR: CacheSettings[] = [
+// temporal caching (TaylorSeer- and TeaCache-style): alone on base-50, and inside each RALU
+// stage; set against base-k of nearest cost like every other row (its cost counts computed
+// steps only). TeaCache needs the model's indicator graph.
+const CACHES: CacheSettings[] = [
   { method: "taylorseer", interval: 2, order: 1, warmup: 2 },
   { method: "taylorseer", interval: 3, order: 2, warmup: 3 },
+  ...(model.indicator
+    ? [0.2, 0.5].map((threshold) => ({ method: "teacache" as const, threshold }))
+    : []),
 ];
-const cacheLabel = (c: CacheSettings) => `taylor i${c.interval} o${c.order} w${c.warmup}`;
-for (const cache of TAYLOR) {
+const cacheLabel = (c: CacheSettings) =>
+  c.method === "taylorseer"
+    ? `taylor i${c.interval} o${c.order} w${c.warmup}`
+    : `teacache ${c.threshold}`;
+for (const cache of CACHES) {
   methods.push({
     name: `base-50 + ${cacheLabel(cache)}`,
     family: "cache",

@@ -115,8 +115,10 @@ function fillSizes() {
 }
 
 function cacheSettings() {
-  if (!$("cache").value) return undefined;
-  const [interval, order, warmup] = $("cache").value.split(",").map(Number);
+  const v = $("cache").value;
+  if (!v) return undefined;
+  if (v.startsWith("tea:")) return { method: "teacache", threshold: Number(v.slice(4)) };
+  const [interval, order, warmup] = v.split(",").map(Number);
   return { method: "taylorseer", interval, order, warmup };
 }
 function acceleration() {
@@ -304,7 +306,10 @@ const PAGE = `<!doctype html>
 <label>Guidance <input id="guidance" type="number" min="0" max="20" step="0.5" placeholder="default"></label>
 <label>Cache (base, ralu) <select id="cache"><option value="">none</option>
 <option value="2,1,2">TaylorSeer: DiT every 2nd step, order 1</option>
-<option value="3,2,3">TaylorSeer: DiT every 3rd step, order 2</option></select></label>
+<option value="3,2,3">TaylorSeer: DiT every 3rd step, order 2</option>
+<option value="tea:0.04">TeaCache: threshold 0.04 (default model)</option>
+<option value="tea:0.1">TeaCache: threshold 0.1 (default model)</option>
+<option value="tea:0.4">TeaCache: threshold 0.4 (FLUX.1)</option></select></label>
 <label>Noise <select id="noise"><option value="">preset's</option><option>fresh</option><option>anchored</option></select></label>
 <fieldset id="custom" hidden><legend>custom RALU</legend>
 <label>N <input id="N" value="5,6,7"></label><label>e1, e2 <input id="e" value="0.3,0.45"></label>

@@ -36,28 +36,45 @@ const METHOD_FIELDS: Record<string, readonly string[]> = {
 };
 
 /**
- * Temporal caching inside each stage (TaylorSeer-style): the DiT runs on the first `warmup`
- * steps of a stage and then on every `interval`-th step; the steps between take its output
- * extrapolated in sigma (a Taylor expansion of `order` from the last order + 1 computed ones).
+ * TaylorSeer-style caching inside each stage: the DiT runs on the first `warmup` steps of a
+ * stage and then on every `interval`-th step; the steps between take its output extrapolated
+ * in sigma (a Taylor expansion of `order` from the last order + 1 computed ones).
  */
-export const cacheSchema = z.object({
+export const taylorSeerSchema = z.object({
   method: z.literal("taylorseer"),
   interval: z.number().int().min(2).max(10).default(2),
   order: z.union([z.literal(1), z.literal(2)]).default(1),
   warmup: z.number().int().min(1).max(50).default(2),
-}).strict().superRefine((c, ctx) => {
-  if (c.warmup < c.order + 1) {
-    ctx.addIssue({
-      code: z.ZodIssueCode.custom,
-      path: ["warmup"],
-      message: `order ${c.order} extrapolates from ${
-        c.order + 1
-      } computed steps: warmup must be at least that`,
-    });
-  }
-});
+}).strict();
+
+/**
+ * TeaCache-style caching inside each stage: the relative change of the first block's
+ * timestep-modulated input, rescaled by the model's fitted polynomial, is summed step by step;
+ * while the sum stays under `threshold` a step reuses the last computed velocity.
+ */
+export const teaCacheSchema = z.object({
+  method: z.literal("teacache"),
+  /** Per model: the default model caches usefully at 0.02–0.1 (docs/benchmarks.md). */
+  threshold: z.number().gt(0).max(5),
+}).strict();
+
+/** Temporal caching inside each stage (a stage's first step always runs the DiT). */
+export const cacheSchema = z.discriminatedUnion("method", [taylorSeerSchema, teaCacheSchema])
+  .superRefine((c, ctx) => {
+    if (c.method === "taylorseer" && c.warmup < c.order + 1) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["warmup"],
+        message: `order ${c.order} extrapolates from ${
+          c.order + 1
+        } computed steps: warmup must be at least that`,
+      });
+    }
+  });
 
 export type CacheSettings = z.infer<typeof cacheSchema>;
+export type TaylorSeerSettings = z.infer<typeof taylorSeerSchema>;
+export type TeaCacheSettings = z.infer<typeof teaCacheSchema>;
 
 export const accelerationSchema = z.object({
   method: z.enum(["base", "ralu", "naive", "bottleneck"]).default("base"),

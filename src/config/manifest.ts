@@ -49,8 +49,15 @@ export const manifestSchema = z.object({
     text_encoder_2: z.string().optional(),
     vae_decoder: z.string(),
     vocab: z.string().optional(),
+    /** TeaCache's indicator graph (tools/export/indicator_graph.py); without it, no TeaCache. */
+    indicator: z.string().optional(),
   }),
   latent_channels: z.number().int().positive(),
+  /**
+   * TeaCache's rescale polynomial (highest degree first) from the indicator's rel_l1 to the
+   * DiT output's relative change, fitted per model (bench/fit_teacache.ts); default identity.
+   */
+  teacache_rescale: z.array(z.number()).min(1).max(8).optional(),
   vae_scale_factor: z.number().int().min(4),
   vae_scaling: z.number().positive(),
   vae_shift: z.number(),

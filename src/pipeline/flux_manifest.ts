@@ -24,6 +24,20 @@ export const FLUX_FILES = {
   vae_decoder: "vae_decoder/model.onnx",
 } as const;
 
+/** TeaCache's rescale polynomial for FLUX.1 as its authors fitted it (highest degree first). */
+const FLUX_TEACACHE_RESCALE = [498.651651, -283.781631, 55.8554382, -3.82021401, 0.264230861];
+
+/** TeaCache's indicator graph, where the folder has one (tools/export/indicator_graph.py). */
+const INDICATOR = "transformer/indicator.onnx";
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /** RALU presets for FLUX (RALU.md §4): the authors' 4x and 7x, and [1, 1, 2] for schnell. */
 const DEV_PRESETS = {
   "4x": { N: [5, 6, 7], e: [0.3, 0.45, 1.0], r: 0.3 },
@@ -85,7 +99,13 @@ export async function fluxManifest(dir: string, id: string): Promise<Manifest> {
         guidance ? "guidance-distilled, dev-like" : "timestep-distilled, schnell-like"
       }) in the diffusers ONNX layout`,
     family: "flux",
-    files: { ...FLUX_FILES },
+    files: {
+      ...FLUX_FILES,
+      ...(await fileExists(join(dir, INDICATOR)) ? { indicator: INDICATOR } : {}),
+    },
+    // TeaCache's published FLUX.1 fit (same indicator: the first double block's modulated
+    // image input); ralu.json may give a model's own
+    teacache_rescale: (ours.teacache_rescale as number[] | undefined) ?? FLUX_TEACACHE_RESCALE,
     latent_channels: latent,
     vae_scale_factor: factor,
     vae_scaling: (vcfg.scaling_factor as number | undefined) ?? 0.3611,

@@ -90,7 +90,33 @@ export function planSteps(
 ): number {
   const m = model.manifest;
   const { width, height } = resolveSize(model, p.size);
+  if (p.acceleration?.cache?.method === "teacache" && !m.files.indicator) {
+    throw new HttpError(
+      400,
+      `model ${m.id} has no TeaCache indicator graph (tools/export/indicator_graph.py); use "taylorseer"`,
+      "acceleration.cache.method",
+    );
+  }
   return runSteps(p.acceleration, m, p.steps ?? m.default_steps, imageTokens(m, width, height));
+}
+
+/** A run's TeaCache indicator, when its cache asks for one (planSteps refused models without). */
+function teaIndicator(
+  model: LoadedModel,
+  acc: Acceleration | undefined,
+  cond: Conditioning,
+  guidance: number,
+): SamplerContext["indicator"] {
+  if (acc?.cache?.method !== "teacache") return undefined;
+  const ind = model.teaIndicator(cond, guidance);
+  if (!ind) {
+    throw new HttpError(
+      400,
+      `model ${model.id} has no TeaCache indicator graph`,
+      "acceleration.cache.method",
+    );
+  }
+  return ind;
 }
 
 export async function generateImage(
@@ -128,6 +154,7 @@ export async function generateImage(
     previewEvery,
     totalSteps: p.totalSteps ?? planSteps(model, p),
     cache: p.acceleration?.cache,
+    indicator: teaIndicator(model, p.acceleration, cond, guidance),
     observed: hooks.observed ?? true,
     signal: hooks.signal,
     emit: (ev) => {

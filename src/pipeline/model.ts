@@ -19,6 +19,7 @@ import { WordTokenizer } from "../text/word_tokenizer.ts";
 import { GpuOps } from "../kernels/gpu_ops.ts";
 import { type KernelMode, type Kernels, selectKernels } from "../kernels/select.ts";
 import type { Backend } from "../samplers/backend.ts";
+import type { TeaIndicator } from "../samplers/tea_cache.ts";
 import { cpuBackend } from "../samplers/cpu_backend.ts";
 import { gpuBackend } from "../samplers/gpu_backend.ts";
 import { affine } from "../kernels/euler_cpu.ts";
@@ -91,6 +92,8 @@ export class LoadedModel {
     /** Where RALU's kernels run for this model. */
     readonly kernels: Kernels,
     readonly components: LoadedComponent[] = [],
+    /** TeaCache's indicator graph, where the model has one. */
+    readonly indicator?: Session,
   ) {}
 
   get id(): string {
@@ -140,6 +143,44 @@ export class LoadedModel {
 
   usesCfg(guidance: number): boolean {
     return usesCfg(this.manifest, guidance);
+  }
+
+  /**
+   * TeaCache's indicator for one run (the conditional branch's prompt and guidance `g`), or
+   * undefined where the model has no indicator graph. Latents come as host token arrays.
+   */
+  teaIndicator(cond: Conditioning, g: number): TeaIndicator | undefined {
+    const s = this.indicator;
+    if (!s) return undefined;
+    const m = this.manifest;
+    const token = 4 * m.latent_channels;
+    const has = new Set(s.inputNames);
+    const one = (v: number) => ({ data: Float32Array.of(v), dims: [1] });
+    const shared: Record<string, { data: Float32Array; dims: number[] }> = {};
+    if (has.has("encoder_hidden_states")) {
+      shared.encoder_hidden_states = {
+        data: cond.text,
+        dims: [1, cond.text.length / m.text_dim, m.text_dim],
+      };
+    }
+    if (has.has("pooled_projections")) {
+      shared.pooled_projections = { data: cond.pooled, dims: [1, cond.pooled.length] };
+    }
+    if (has.has("guidance")) shared.guidance = one(g);
+    return {
+      rescale: m.teacache_rescale ?? [1, 0],
+      run: async (x, sigma, prev, prevSigma) => {
+        const dims = [1, x.length / token, token];
+        const out = await s.run({
+          ...shared,
+          hidden_states: { data: x, dims },
+          timestep: one(sigma),
+          prev_hidden_states: { data: prev, dims },
+          prev_timestep: one(prevSigma),
+        });
+        return out.rel_l1!.data[0]!;
+      },
+    };
   }
 
   /**
@@ -221,6 +262,7 @@ export class LoadedModel {
       ...this.encoders.map((e) => e.session.release()),
       this.dit.release(),
       this.vae.release(),
+      this.indicator?.release(),
     ]);
   }
 }
@@ -381,6 +423,7 @@ export async function loadModel(
   // a FLUX folder's config does not count its parameters; its weight bytes do
   manifest.architecture.parameters ??= Math.round(dit.info.bytes / (dit.info.fp16 ? 2 : 4));
   const token = 4 * manifest.latent_channels;
+  const indicator = f.indicator ? (await graph("indicator", f.indicator)).session : undefined;
   return new LoadedModel(
     manifest,
     ep,
@@ -394,6 +437,7 @@ export async function loadModel(
     vaeNames,
     await selectKernels(kernels, ep),
     components,
+    indicator,
   );
 }
 

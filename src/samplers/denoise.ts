@@ -15,6 +15,7 @@ import { downsample2x, pack } from "../kernels/pack_cpu.ts";
 import type { Handle } from "./backend.ts";
 import { checkCancelled, type Cost, type PreviewGrid, type SamplerContext } from "./types.ts";
 import { computesStep, StageCache } from "./taylor_cache.ts";
+import { TeaStageCache } from "./tea_cache.ts";
 
 export type NoiseMode = "fresh" | "anchored";
 
@@ -84,20 +85,32 @@ export async function denoise(
   const be = ctx.backend;
   const n = ids.length / 3;
   // with caching, a fresh cache per stage: tokens and their places change at a boundary
-  const cache = ctx.cache && new StageCache(be, ctx.cache);
+  const c = ctx.cache;
+  const taylor = c?.method === "taylorseer" ? new StageCache(be, c) : undefined;
+  const tea = c?.method === "teacache" ? new TeaStageCache(be, c, ctx.indicator!) : undefined;
+  const steps = sigmas.length - 1;
   let lastV: Handle | undefined;
   try {
     for (let i = 0; i + 1 < sigmas.length; i++) {
       await checkCancelled(ctx.signal);
       const sigma = sigmas[i]!;
-      const computed = !ctx.cache || computesStep(ctx.cache, i);
-      const v = computed ? await be.velocity(x, ids, sigma) : cache!.predict(sigma);
+      const computed = taylor
+        ? computesStep(taylor.settings, i)
+        : tea
+        ? await tea.computes(i, steps, x, sigma)
+        : true;
+      const v = computed
+        ? await be.velocity(x, ids, sigma)
+        : taylor
+        ? taylor.predict(sigma)
+        : tea!.predict();
       cost.steps++;
       if (computed) {
         cost.tokensPerStep.push(n);
         cost.tokenSteps += n * ctx.evalsPerStep;
         cost.evaluations += ctx.evalsPerStep;
-        cache?.remember(sigma, v);
+        taylor?.remember(sigma, v);
+        tea?.remember(v);
       } else cost.cachedSteps++;
       // counted over the run's steps, not the stage's; the last step's is the final image
       const runStep = cost.steps;
@@ -124,7 +137,8 @@ export async function denoise(
       lastV = v;
     }
   } finally {
-    cache?.release();
+    taylor?.release();
+    tea?.release();
   }
   if (!lastV) throw new RangeError(`stage ${stage} has no steps`);
   return { x, lastV };

@@ -15,7 +15,7 @@
  * lagrangeWeights([1, 0.9], 0.8); // [-1, 2]: v(0.8) = 2 v(0.9) - v(1) on a line
  * ```
  */
-import type { CacheSettings } from "../config/image_request.ts";
+import type { TaylorSeerSettings } from "../config/image_request.ts";
 import type { Backend, Handle } from "./backend.ts";
 
 /** Weights w with p(t) = Σ w_i p(ts_i) for every polynomial p of degree < ts.length. */
@@ -24,7 +24,7 @@ export function lagrangeWeights(ts: number[], t: number): number[] {
 }
 
 /** Whether step `i` (0-based within its stage) runs the DiT. */
-export function computesStep(c: CacheSettings, i: number): boolean {
+export function computesStep(c: TaylorSeerSettings, i: number): boolean {
   return i < c.warmup || (i - c.warmup + 1) % c.interval === 0;
 }
 
@@ -32,12 +32,12 @@ export function computesStep(c: CacheSettings, i: number): boolean {
 export class StageCache {
   readonly #points: { sigma: number; v: Handle }[] = [];
 
-  constructor(private readonly be: Backend, private readonly c: CacheSettings) {}
+  constructor(private readonly be: Backend, readonly settings: TaylorSeerSettings) {}
 
   /** Keeps a copy of a computed velocity (the DiT's own output may be reused by it). */
   remember(sigma: number, v: Handle): void {
     this.#points.push({ sigma, v: this.be.combine([v], [1]) });
-    if (this.#points.length > this.c.order + 1) this.be.free(this.#points.shift()!.v);
+    if (this.#points.length > this.settings.order + 1) this.be.free(this.#points.shift()!.v);
   }
 
   /** The extrapolated velocity at `sigma`, a new handle. */

@@ -4,6 +4,7 @@
  */
 import type { Backend, Handle } from "./backend.ts";
 import type { CacheSettings } from "../config/image_request.ts";
+import type { TeaIndicator } from "./tea_cache.ts";
 
 export interface LatentShape {
   channels: number;
@@ -79,6 +80,8 @@ export interface SamplerContext {
   totalSteps?: number;
   /** Temporal caching inside each stage (absent: every step runs the network). */
   cache?: CacheSettings | undefined;
+  /** The model's TeaCache indicator (needed by `cache.method` "teacache"). */
+  indicator?: TeaIndicator | undefined;
   /**
    * Whether anyone can read previews and edge maps (absent: yes). Without a reader the run
    * makes neither: no readback, no PNG.

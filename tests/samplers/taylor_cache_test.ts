@@ -126,10 +126,12 @@ Deno.test("cache settings are checked like every other field", ortTest, async ()
       "acceleration.cache.warmup",
     ],
     [{ method: "naive", preset: "4x", cache: { method: "taylorseer" } }, "acceleration.cache"],
+    [{ method: "base", cache: { method: "teacache" } }, "acceleration.cache.threshold"],
     [
-      { method: "base", cache: { method: "teacache", threshold: 0.1 } },
-      "acceleration.cache.method",
+      { method: "base", cache: { method: "teacache", threshold: 0 } },
+      "acceleration.cache.threshold",
     ],
+    [{ method: "base", cache: { method: "tea" } }, "acceleration.cache.method"],
     [
       { method: "base", cache: { method: "taylorseer", interval: 1 } },
       "acceleration.cache.interval",
