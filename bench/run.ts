@@ -122,7 +122,7 @@ const CACHES: CacheSettings[] = [
   { method: "taylorseer", interval: 2, order: 1, warmup: 2 },
   { method: "taylorseer", interval: 3, order: 2, warmup: 3 },
   ...(model.indicator
-    ? [0.2, 0.5].map((threshold) => ({ method: "teacache" as const, threshold }))
+    ? [0.03, 0.08].map((threshold) => ({ method: "teacache" as const, threshold }))
     : []),
 ];
 const cacheLabel = (c: CacheSettings) =>

@@ -114,6 +114,15 @@ async function timeOps(record: (n: number) => Promise<void> | void): Promise<num
   return Math.max(performance.now() - t - waitCost, 0) / n;
 }
 
+/** {@link timeOps} for one of our dispatches: n of them recorded into one encoder. */
+function timeEncoded(op: (enc: GPUCommandEncoder) => void): Promise<number> {
+  return timeOps((n) => {
+    const enc = device.createCommandEncoder();
+    for (let i = 0; i < n; i++) op(enc);
+    device.queue.submit([enc.finish()]);
+  });
+}
+
 interface Row {
   op: "gemm" | "attention";
   shape: number[];
@@ -223,11 +232,7 @@ async function oursGemm(inp: GemmInputs, half: boolean, tile: GemmTile): Promise
     tile,
   };
   try {
-    r.ms = await timeOps((n) => {
-      const enc = device.createCommandEncoder();
-      for (let i = 0; i < n; i++) g.run(buf.x, buf.w, call, enc, out);
-      device.queue.submit([enc.finish()]);
-    });
+    r.ms = await timeEncoded((enc) => g.run(buf.x, buf.w, call, enc, out));
     r.maxErr = gemmError(inp, await readFloats(out, S * N, half));
   } catch (e) {
     r.error = String(e);
@@ -296,28 +301,29 @@ async function ortGemm(inp: GemmInputs, half: boolean): Promise<Row> {
   return r;
 }
 
-async function bestGemmTile(S: number, K: number, N: number, half: boolean): Promise<GemmTile> {
-  const inp = gemmInputs(S, K, N, half);
+/** Times `measure` for each tile, records the sweep, returns the fastest (or `fallback`). */
+async function sweep<T>(
+  label: string,
+  tiles: T[],
+  fallback: T,
+  measure: (tile: T) => Promise<Row>,
+): Promise<T> {
   let best: Row | undefined;
-  for (const tile of GEMM_TILES) {
-    const r = await oursGemm(inp, half, tile);
-    console.log(
-      `  tune gemm ${half ? "fp16" : "fp32"} ${JSON.stringify(tile)}: ${
-        r.ms?.toFixed(3) ?? r.error
-      } ms`,
-    );
-    tuning.push({
-      op: "gemm",
-      dtype: half ? "fp16" : "fp32",
-      shape: [S, K, N],
-      tile,
-      ms: r.ms,
-      error: r.error,
-    });
+  for (const tile of tiles) {
+    const r = await measure(tile);
+    console.log(`  tune ${label} ${JSON.stringify(tile)}: ${r.ms?.toFixed(3) ?? r.error} ms`);
+    tuning.push({ label, shape: r.shape, tile, ms: r.ms, error: r.error });
     if (r.ms !== undefined && (!best || r.ms < best.ms!)) best = r;
   }
+  return (best?.tile as T | undefined) ?? fallback;
+}
+
+async function bestGemmTile(S: number, K: number, N: number, half: boolean): Promise<GemmTile> {
+  const inp = gemmInputs(S, K, N, half);
+  const label = `gemm ${half ? "fp16" : "fp32"}`;
+  const t = await sweep(label, GEMM_TILES, DEFAULT_TILE, (tile) => oursGemm(inp, half, tile));
   gpu.release(inp.buf.x, inp.buf.w, inp.buf.b);
-  return (best?.tile as GemmTile | undefined) ?? DEFAULT_TILE;
+  return t;
 }
 
 // ---- attention ----
@@ -404,11 +410,7 @@ async function oursAttention(inp: AttInputs, half: boolean, tile: AttentionTile)
     tile,
   };
   try {
-    r.ms = await timeOps((n) => {
-      const enc = device.createCommandEncoder();
-      for (let i = 0; i < n; i++) att.run(buf.q, buf.k, buf.v, { B: 1, S, H }, enc, out);
-      device.queue.submit([enc.finish()]);
-    });
+    r.ms = await timeEncoded((enc) => att.run(buf.q, buf.k, buf.v, { B: 1, S, H }, enc, out));
     r.maxErr = attentionError(
       inp,
       await readFloats(out, S * H * D, half),
@@ -474,26 +476,15 @@ async function ortAttention(inp: AttInputs, half: boolean, fused: boolean): Prom
 
 async function bestAttentionTile(S: number, half: boolean): Promise<AttentionTile> {
   const inp = attInputs(S, half);
-  let best: Row | undefined;
-  for (const tile of ATT_TILES) {
-    const r = await oursAttention(inp, half, tile);
-    console.log(
-      `  tune attention ${half ? "fp16" : "fp32"} ${JSON.stringify(tile)}: ${
-        r.ms?.toFixed(3) ?? r.error
-      } ms`,
-    );
-    tuning.push({
-      op: "attention",
-      dtype: half ? "fp16" : "fp32",
-      shape: [S, H, D],
-      tile,
-      ms: r.ms,
-      error: r.error,
-    });
-    if (r.ms !== undefined && (!best || r.ms < best.ms!)) best = r;
-  }
+  const label = `attention ${half ? "fp16" : "fp32"}`;
+  const t = await sweep(
+    label,
+    ATT_TILES,
+    DEFAULT_ATTENTION_TILE,
+    (tile) => oursAttention(inp, half, tile),
+  );
   gpu.release(inp.buf.q, inp.buf.k, inp.buf.v);
-  return (best?.tile as AttentionTile | undefined) ?? DEFAULT_ATTENTION_TILE;
+  return t;
 }
 
 // ---- run ----

@@ -1,10 +1,14 @@
 /** Shared test set-up: a server state on the fixture model and the wasm EP. */
+import assert from "node:assert/strict";
 import { type ServeFlags, serveFlagsSchema } from "../src/config/server_flags.ts";
 import { createApp } from "../src/app.ts";
 import { createState } from "../src/server.ts";
 import type { ServerState } from "../src/server_state.ts";
 import type { Hono } from "hono";
-import type { LoadedModel } from "../src/pipeline/model.ts";
+import { type LoadedModel, loadModel } from "../src/pipeline/model.ts";
+import { type GeneratedImage, generateImage } from "../src/pipeline/generate.ts";
+import type { Acceleration } from "../src/config/image_request.ts";
+import { decode } from "fast-png";
 
 export async function fixtureApp(
   overrides: Partial<ServeFlags> = {},
@@ -27,6 +31,45 @@ export function post(body: unknown, headers: Record<string, string> = {}): Reque
 }
 
 /** Parses an SSE body into events. */
+/** Posts a job with `acceleration` on the fixture's 32² and asserts its cached steps are marked. */
+export async function assertJobMarksCachedSteps(app: Hono, acceleration: unknown): Promise<void> {
+  const job = await (await app.request(
+    "/v1/images/jobs",
+    post({ prompt: "x", size: "32x32", seed: 2, acceleration }),
+  )).json();
+  const events = await readSse(await app.request(job.events_url));
+  const steps = events.filter((e) => e.event === "step").map((e) => JSON.parse(e.data));
+  assert.ok(steps.some((s) => s.cached) && steps.some((s) => !s.cached), "cached steps marked");
+  assert.ok(events.some((e) => e.event === "completed"));
+}
+
+/**
+ * The fixture model's 64² run of `acceleration` on the WebGPU EP with GPU kernels and on wasm
+ * with CPU ones: both reports and the largest pixel difference of their images.
+ */
+export async function gpuAndCpuRuns(acceleration: Acceleration): Promise<{
+  gpu: GeneratedImage;
+  cpu: GeneratedImage;
+  worst: number;
+}> {
+  const p = { prompt: "a small red circle", size: "64x64", seed: 4, acceleration };
+  const signal = new AbortController().signal;
+  const [g, c] = [
+    await loadModel("fixture", "webgpu", "gpu"),
+    await loadModel("fixture", "wasm", "cpu"),
+  ];
+  try {
+    const gpu = await generateImage(g, p, { signal }), cpu = await generateImage(c, p, { signal });
+    const pa = decode(gpu.bytes).data, pb = decode(cpu.bytes).data;
+    let worst = 0;
+    for (let i = 0; i < pa.length; i++) worst = Math.max(worst, Math.abs(pa[i]! - pb[i]!));
+    return { gpu, cpu, worst };
+  } finally {
+    await g.release();
+    await c.release();
+  }
+}
+
 export async function readSse(res: Response): Promise<{ event: string; data: string }[]> {
   const text = await res.text();
   return text.split("\n\n").filter((b) => b.trim()).map((block) => {

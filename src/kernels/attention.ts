@@ -12,7 +12,7 @@
  */
 import { type GpuContext } from "../gpu/context.ts";
 import { Kernel } from "../gpu/kernel.ts";
-import { checkBindings } from "./gemm.ts";
+import { checkBindings, workgroupProblem } from "./gemm.ts";
 
 /** Query rows per workgroup, invocations per row (each owns D / tpr dimensions), keys per tile. */
 export interface AttentionTile {
@@ -32,10 +32,7 @@ export function attentionTileProblem(
   const dt = D / t.tpr;
   if (!Number.isInteger(dt) || dt % 2 || dt > 64) return `D / tpr must be even and <= 64 (${dt})`;
   if (t.bk < 1 || t.bk > 64) return "bk 1..64";
-  if (t.bq * t.tpr > limits.maxComputeInvocationsPerWorkgroup) return "too many invocations";
-  const bytes = 4 * (2 * t.bk * D + t.bq * t.tpr * t.bk);
-  if (bytes > limits.maxComputeWorkgroupStorageSize) return `${bytes} B of workgroup memory`;
-  return undefined;
+  return workgroupProblem(t.bq * t.tpr, 4 * (2 * t.bk * D + t.bq * t.tpr * t.bk), limits);
 }
 
 export class Attention {

@@ -53,8 +53,16 @@ export function checkBindings(device: GPUDevice, bytes: Record<string, number>):
 export function tileProblem(t: GemmTile, limits: GPUSupportedLimits): string | undefined {
   if (t.tm < 1 || t.tm > 8 || t.tn < 2 || t.tn > 8 || t.tn % 2) return "tm 1..8, tn 2..8 even";
   if (t.tk < 2 || t.tk % 2) return "tk even";
-  if (t.wgX * t.wgY > limits.maxComputeInvocationsPerWorkgroup) return "too many invocations";
-  const bytes = 4 * t.tk * (t.wgY * t.tm + t.wgX * t.tn);
+  return workgroupProblem(t.wgX * t.wgY, 4 * t.tk * (t.wgY * t.tm + t.wgX * t.tn), limits);
+}
+
+/** Why a workgroup of `invocations` using `bytes` of workgroup memory cannot run, or undefined. */
+export function workgroupProblem(
+  invocations: number,
+  bytes: number,
+  limits: GPUSupportedLimits,
+): string | undefined {
+  if (invocations > limits.maxComputeInvocationsPerWorkgroup) return "too many invocations";
   if (bytes > limits.maxComputeWorkgroupStorageSize) return `${bytes} B of workgroup memory`;
   return undefined;
 }

@@ -9,7 +9,14 @@ import type { SamplerContext, SamplerEvent } from "../../src/samplers/types.ts";
 import type { CacheSettings } from "../../src/config/image_request.ts";
 import { generateImage } from "../../src/pipeline/generate.ts";
 import { loadModel } from "../../src/pipeline/model.ts";
-import { aroundVelocity, fixtureApp, ortTest, post } from "../_helpers.ts";
+import {
+  aroundVelocity,
+  assertJobMarksCachedSteps,
+  fixtureApp,
+  gpuAndCpuRuns,
+  ortTest,
+  post,
+} from "../_helpers.ts";
 import { noGpu } from "../kernels/_gpu.ts";
 
 const signal = new AbortController().signal;
@@ -160,52 +167,20 @@ Deno.test(
   "a cached run on the WebGPU EP (extrapolation on the device) matches the CPU run",
   { ...ortTest, ignore: noGpu },
   async () => {
-    const p = {
-      prompt: "a small red circle",
-      size: "64x64",
-      seed: 4,
-      acceleration: {
-        method: "ralu" as const,
-        preset: "4x",
-        cache: { method: "taylorseer" as const, interval: 2, order: 2 as const, warmup: 3 },
-      },
-    };
-    const [gpu, cpu] = [
-      await loadModel("fixture", "webgpu", "gpu"),
-      await loadModel("fixture", "wasm", "cpu"),
-    ];
-    try {
-      const a = await generateImage(gpu, p, { signal }),
-        b = await generateImage(cpu, p, { signal });
-      assert.ok(a.report.cached_steps > 0);
-      const pa = decode(a.bytes).data, pb = decode(b.bytes).data;
-      let worst = 0;
-      for (let i = 0; i < pa.length; i++) worst = Math.max(worst, Math.abs(pa[i]! - pb[i]!));
-      assert.ok(worst <= 2, `max pixel difference ${worst}`);
-    } finally {
-      await gpu.release();
-      await cpu.release();
-    }
+    const { gpu, worst } = await gpuAndCpuRuns({
+      method: "ralu",
+      preset: "4x",
+      cache: { method: "taylorseer" as const, interval: 2, order: 2 as const, warmup: 3 },
+    });
+    assert.ok(gpu.report.cached_steps > 0);
+    assert.ok(worst <= 2, `max pixel difference ${worst}`);
   },
 );
 
 Deno.test("caching through the jobs API and on the FLUX miniature", ortTest, async () => {
   const cache = { method: "taylorseer", interval: 2, order: 1, warmup: 2 };
   const { app } = await fixtureApp();
-  const job = await (await app.request(
-    "/v1/images/jobs",
-    post({
-      prompt: "x",
-      size: "32x32",
-      seed: 2,
-      acceleration: { method: "ralu", preset: "4x", cache },
-    }),
-  )).json();
-  const text = await (await app.request(job.events_url)).text();
-  const steps = text.split("\n\n").filter((b) => b.startsWith("event: step"))
-    .map((b) => JSON.parse(b.split("\n").find((l) => l.startsWith("data:"))!.slice(5)));
-  assert.ok(steps.some((s) => s.cached) && steps.some((s) => !s.cached), "cached steps marked");
-  assert.match(text, /event: completed/);
+  await assertJobMarksCachedSteps(app, { method: "ralu", preset: "4x", cache });
   const flux = await app.request(
     "/v1/images/generations",
     post({
