@@ -78,7 +78,7 @@ export type TeaCacheSettings = z.infer<typeof teaCacheSchema>;
 
 export const accelerationSchema = z.object({
   method: z.enum(["base", "ralu", "naive", "bottleneck"]).default("base"),
-  preset: z.string().regex(/^[a-z0-9]+$/).optional(),
+  preset: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).optional(),
   N: z.array(z.number().int().min(1).max(100)).length(3).optional(),
   e: stageEndsSchema.optional(),
   r: z.number().min(0).max(1).optional(),

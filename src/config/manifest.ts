@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { stageEndsSchema } from "./stage_ends.ts";
+import { cacheSchema } from "./image_request.ts";
 import { ntMatchingFor } from "../schedule/nt_matching.ts";
 import { lastStageStart, MIN_STAGE3_START } from "../schedule/stages.ts";
 
@@ -22,6 +23,8 @@ const preset = z.object({
   noise: z.enum(["fresh", "anchored"]).optional(),
   /** Lets a preset start stage 3 below MIN_STAGE3_START (experiments only, never shipped). */
   allow_degenerate: z.boolean().optional(),
+  /** Temporal caching inside each stage unless a request names its own. */
+  cache: cacheSchema.optional(),
 });
 
 const sizeRange = z.object({

@@ -42,6 +42,15 @@ async function fileExists(path: string): Promise<boolean> {
 const DEV_PRESETS = {
   "4x": { N: [5, 6, 7], e: [0.3, 0.45, 1.0], r: 0.3 },
   "7x": { N: [2, 3, 5], e: [0.2, 0.3, 1.0], r: 0.2 },
+  // RALU with TaylorSeer (RALU.md §5 reports 9.03x; its settings are not published): the DiT
+  // on both steps of stage 1, steps 1–2 of stage 2 and 1, 2, 4 of stage 3; the other three
+  // extrapolated. Not measured at FLUX scale here.
+  "7x-taylor": {
+    N: [2, 3, 5],
+    e: [0.2, 0.3, 1.0],
+    r: 0.2,
+    cache: { method: "taylorseer" as const, interval: 2, order: 1 as const, warmup: 2 },
+  },
 };
 const SCHNELL_PRESETS = { distilled: { N: [1, 1, 2], e: [0.3, 0.45, 1.0], r: 0.2 } };
 

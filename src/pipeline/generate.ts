@@ -7,8 +7,14 @@
  * const img = await generateImage(model, { prompt: "a red circle" }, hooks);
  * ```
  */
-import { imageTokens, parseSize, shiftFor, sizeProblem } from "../config/manifest.ts";
-import type { Acceleration } from "../config/image_request.ts";
+import {
+  imageTokens,
+  type Manifest,
+  parseSize,
+  shiftFor,
+  sizeProblem,
+} from "../config/manifest.ts";
+import type { Acceleration, CacheSettings } from "../config/image_request.ts";
 import type { Cost, SamplerContext, SamplerEvent, SamplerResult } from "../samplers/types.ts";
 import { previewRgba } from "../kernels/preview_cpu.ts";
 import { encodeImage, type OutputFormat, planarToRgba, upscaleNearest } from "./image_codec.ts";
@@ -90,7 +96,7 @@ export function planSteps(
 ): number {
   const m = model.manifest;
   const { width, height } = resolveSize(model, p.size);
-  if (p.acceleration?.cache?.method === "teacache" && !m.files.indicator) {
+  if (cacheFor(m, p.acceleration)?.method === "teacache" && !m.files.indicator) {
     throw new HttpError(
       400,
       `model ${m.id} has no TeaCache indicator graph (tools/export/indicator_graph.py); use "taylorseer"`,
@@ -100,6 +106,14 @@ export function planSteps(
   return runSteps(p.acceleration, m, p.steps ?? m.default_steps, imageTokens(m, width, height));
 }
 
+/** A run's temporal cache: the request's own, else (ralu) its preset's. */
+export function cacheFor(m: Manifest, acc: Acceleration | undefined): CacheSettings | undefined {
+  if (acc?.cache) return acc.cache;
+  if (acc?.method !== "ralu") return undefined;
+  const name = acc.preset ?? (acc.N ? undefined : m.default_preset);
+  return name ? m.presets[name]?.cache : undefined;
+}
+
 /** A run's TeaCache indicator, when its cache asks for one (planSteps refused models without). */
 function teaIndicator(
   model: LoadedModel,
@@ -107,7 +121,7 @@ function teaIndicator(
   cond: Conditioning,
   guidance: number,
 ): SamplerContext["indicator"] {
-  if (acc?.cache?.method !== "teacache") return undefined;
+  if (cacheFor(model.manifest, acc)?.method !== "teacache") return undefined;
   const ind = model.teaIndicator(cond, guidance);
   if (!ind) {
     throw new HttpError(
@@ -153,7 +167,7 @@ export async function generateImage(
     evalsPerStep: useCfg ? 2 : 1,
     previewEvery,
     totalSteps: p.totalSteps ?? planSteps(model, p),
-    cache: p.acceleration?.cache,
+    cache: cacheFor(m, p.acceleration),
     indicator: teaIndicator(model, p.acceleration, cond, guidance),
     observed: hooks.observed ?? true,
     signal: hooks.signal,

@@ -91,7 +91,7 @@ Deno.test({
     assert.equal(listed.family, "flux");
     assert.equal(listed.guidance_embed, true);
     assert.deepEqual(listed.size_range, { min: 256, max: 2048, multiple: 16 });
-    assert.deepEqual(listed.presets.sort(), ["4x", "7x"]);
+    assert.deepEqual(listed.presets.sort(), ["4x", "7x", "7x-taylor"]);
     const gen = (body: object) =>
       app.request("/v1/images/generations", post({ prompt: PROMPT, ...body }));
     // any multiple of 16 between 256 and 2048 per side; not others

@@ -27,7 +27,7 @@ async function copyConfigs(edit: (files: Record<string, Record<string, unknown>>
   return dir;
 }
 
-Deno.test("dev-like: dynamic shift, guidance input, 512 T5 tokens, FLUX's 4x and 7x", async () => {
+Deno.test("dev-like: dynamic shift, guidance input, 512 T5 tokens, FLUX's 4x, 7x and 7x + TaylorSeer, TeaCache's fit", async () => {
   const m = await fluxManifest(TINY, "flux-tiny");
   assert.equal(m.family, "flux");
   assert.equal(m.guidance_embed, true);
@@ -35,7 +35,10 @@ Deno.test("dev-like: dynamic shift, guidance input, 512 T5 tokens, FLUX's 4x and
   assert.equal(m.max_text_tokens, 512);
   assert.equal(m.token_footprint_px, 16);
   assert.equal(m.latent_channels, 16);
-  assert.deepEqual(Object.keys(m.presets).sort(), ["4x", "7x"]);
+  assert.deepEqual(Object.keys(m.presets).sort(), ["4x", "7x", "7x-taylor"]);
+  assert.equal(m.presets["7x-taylor"]!.cache!.method, "taylorseer");
+  assert.equal(m.files.indicator, "transformer/indicator.onnx");
+  assert.equal(m.teacache_rescale!.length, 5);
   // mu from 0.5 at 256 tokens to 1.15 at 4096, h = e^mu
   assert.ok(Math.abs(shiftFor(m, 256) - Math.exp(0.5)) < 1e-12);
   assert.ok(Math.abs(shiftFor(m, 4096) - Math.exp(1.15)) < 1e-12);
