@@ -185,6 +185,34 @@ onnx.save_model(m, sys.argv[2])`;
 });
 
 Deno.test({
+  name: "the exported transformer is in the fused form, with TeaCache's indicator beside it",
+  ignore: !HAVE_TORCH,
+}, async () => {
+  const dev = cases.find((c) => c.name === "dev")!;
+  const count = await new Deno.Command(PYTHON, {
+    args: [
+      "-c",
+      "import onnx, json, sys, collections; m = onnx.load(sys.argv[1], load_external_data=False); " +
+      "print(json.dumps(collections.Counter(n.op_type for n in m.graph.node)))",
+      dev.model,
+    ],
+    stdout: "piped",
+  }).output();
+  const ops = JSON.parse(new TextDecoder().decode(count.stdout)) as Record<string, number>;
+  for (const op of ["LayerNormalization", "SimplifiedLayerNormalization", "FastGelu"]) {
+    assert.ok((ops[op] ?? 0) > 0, `${op}: ${JSON.stringify(ops)}`);
+  }
+  for (const op of ["Pow", "Sqrt", "Tanh"]) assert.equal(ops[op] ?? 0, 0, op);
+  const indicator = dev.model.replace(/model\.onnx$/, "indicator.onnx");
+  const { session } = await loadGraph(indicator, "wasm");
+  try {
+    assert.ok(session.inputNames.includes("prev_hidden_states"));
+  } finally {
+    await session.release();
+  }
+});
+
+Deno.test({
   name: "cleanup",
   fn: async () => await Deno.remove(out, { recursive: true }),
   sanitizeResources: false,

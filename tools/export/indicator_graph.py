@@ -20,6 +20,10 @@ from onnx import TensorProto, helper, utils
 STEP_INPUTS = ("hidden_states", "timestep")
 
 
+# the first double block's modulated image input in graphs from tools/export/export_flux.py
+FLUX_TENSOR = "/transformer_blocks.0/norm1/Add_3_output_0"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dit")
@@ -27,8 +31,12 @@ def main():
     ap.add_argument("--tensor", required=True)
     ap.add_argument("--inputs", default="hidden_states,encoder_hidden_states,pooled_projections,timestep")
     a = ap.parse_args()
-    inputs = a.inputs.split(",")
-    m = utils.Extractor(onnx.load(a.dit)).extract_model(inputs, [a.tensor])
+    write_indicator(a.dit, a.out, a.tensor, a.inputs.split(","))
+
+
+def write_indicator(dit, out, tensor, inputs):
+    """Writes the indicator graph of DiT graph `dit` (a path) to `out`."""
+    m = utils.Extractor(onnx.load(dit)).extract_model(inputs, [tensor])
     g = m.graph
     shared = [i for i in g.input if i.name not in STEP_INPUTS]
 
@@ -62,7 +70,7 @@ def main():
 
     cur_nodes, cur_inits, cur_in = renamed("")
     prev_nodes, prev_inits, prev_in = renamed("prev_")
-    m_cur, m_prev = a.tensor, "prev_" + a.tensor
+    m_cur, m_prev = tensor, "prev_" + tensor
     tail = [
         helper.make_node("Sub", [m_cur, m_prev], ["ind_diff"]),
         helper.make_node("Abs", ["ind_diff"], ["ind_abs"]),
@@ -80,9 +88,8 @@ def main():
     )
     model = helper.make_model(graph, opset_imports=m.opset_import, producer_name="ralu-indicator")
     model.ir_version = m.ir_version
-    onnx.checker.check_model(model)
-    onnx.save(model, a.out)
-    print(f"{a.out}: {os.path.getsize(a.out)} bytes, inputs {[i.name for i in graph.input]}")
+    onnx.save(model, out)
+    print(f"{out}: {os.path.getsize(out)} bytes, inputs {[i.name for i in graph.input]}")
 
 
 if __name__ == "__main__":

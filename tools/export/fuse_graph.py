@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""Rewrites an exported transformer graph into fused operator forms that ORT's WebGPU EP runs
+as one kernel each (its graph optimiser applies no transformer fusions to that EP):
+
+    fuse_graph.py IN.onnx OUT.onnx [--forms layernorm,rmsnorm,gelu]
+
+  layernorm  ReduceMean-Sub-Pow-ReduceMean-Add-Sqrt-Div [-Mul(weight) [-Add(bias)]]
+             -> LayerNormalization (opset 17; scale of ones where the norm has no affine)
+  rmsnorm    Pow-ReduceMean-Add-Sqrt-Div(1, .)-Mul(x, .)-Mul(weight)
+             -> SimplifiedLayerNormalization (ORT, ONNX domain)
+  gelu       the tanh GELU's nine Mul/Add/Tanh nodes -> com.microsoft FastGelu
+
+Each fused node keeps the name of the chain's last output, so tensors named downstream (the
+TeaCache indicator's) stay. A chain is fused only when its intermediates feed nothing else and
+its constants are the expected ones. External data is written beside OUT as OUT's name +
+"_data". Prints, as JSON, what it fused and the operator counts before and after.
+"""
+import argparse
+import json
+import math
+import os
+from collections import Counter
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, shape_inference
+
+FORMS = ("layernorm", "rmsnorm", "gelu")
+
+
+class Graph:
+    def __init__(self, model):
+        self.model, self.g = model, model.graph
+        self.inits = {t.name: t for t in self.g.initializer}
+        self.producer = {o: n for n in self.g.node for o in n.output}
+        self.uses = Counter(i for n in self.g.node for i in n.input)
+        for o in self.g.output:
+            self.uses[o.name] += 1
+        self.dead, self.new = set(), []
+        self.half = any(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16 for i in self.g.input)
+        # shapes only: a copy without weight bytes (a FLUX.1 graph is past protobuf's 2 GB)
+        light = onnx.ModelProto()
+        light.CopyFrom(model)
+        for t in light.graph.initializer:
+            t.ClearField("raw_data")
+            del t.external_data[:]
+            t.data_location = onnx.TensorProto.DEFAULT
+        inferred = shape_inference.infer_shapes(light)
+        self.types = {v.name: v.type.tensor_type for v in list(inferred.graph.value_info) + list(inferred.graph.input)}
+
+    def const(self, name):
+        if name in self.inits:
+            return numpy_helper.to_array(self.inits[name])
+        n = self.producer.get(name)
+        if n is not None and n.op_type == "Constant":
+            return numpy_helper.to_array(n.attribute[0].t)
+        if n is not None and n.op_type == "Identity":  # the exporter's shared weights
+            return self.const(n.input[0])
+        return None
+
+    def scalar(self, name, value, tol=1e-4):
+        c = self.const(name)
+        return c is not None and c.size == 1 and abs(float(c.reshape(-1)[0]) - value) <= tol * max(1, abs(value))
+
+    def node(self, name, op):
+        n = self.producer.get(name)
+        return n if n is not None and n.op_type == op and id(n) not in self.dead else None
+
+    def only_feeds(self, name, count=1):
+        return self.uses[name] == count
+
+    def last_dim(self, name):
+        t = self.types.get(name)
+        if t is None or not t.shape.dim or not t.shape.dim[-1].HasField("dim_value"):
+            return None, None
+        return t.shape.dim[-1].dim_value, t.elem_type
+
+    def other(self, n, name):
+        """The input of binary node n that is not `name`."""
+        return n.input[1] if n.input[0] == name else n.input[0]
+
+    def last_axis(self, n):
+        axes = [a for a in n.attribute if a.name == "axes"]
+        keep = [a.i for a in n.attribute if a.name == "keepdims"]
+        return axes and list(axes[0].ints) == [-1] and (not keep or keep[0] == 1)
+
+    def replace(self, chain, node):
+        self.dead.update(id(n) for n in chain)
+        self.new.append((chain[-1], node))
+
+    def finish(self):
+        out, pending = [], {id(last): node for last, node in self.new}
+        for n in self.g.node:
+            if id(n) in pending:
+                out.append(pending[id(n)])
+            elif id(n) not in self.dead:
+                out.append(n)
+        del self.g.node[:]
+        self.g.node.extend(out)
+        # constants only the removed chains read
+        used = Counter(i for n in self.g.node for i in n.input)
+        keep = [n for n in self.g.node if not (n.op_type == "Constant" and used[n.output[0]] == 0)]
+        del self.g.node[:]
+        self.g.node.extend(keep)
+
+    def add_init(self, name, array):
+        t = numpy_helper.from_array(array, name)
+        self.g.initializer.append(t)
+        self.inits[name] = t
+        return name
+
+
+def fuse_layernorm(G, norm_dim=None):
+    """norm_dim: the normalised width where shape inference cannot tell (after a Reshape with
+    symbolic dimensions); otherwise the width every norm of known width has, if they agree."""
+    count = 0
+    if norm_dim is None:
+        subs = {i for n in G.g.node if n.op_type == "Sub" for i in n.input}
+        known = {G.last_dim(n.input[0])[0] for n in G.g.node
+                 if n.op_type == "ReduceMean" and n.output[0] in subs} - {None}
+        norm_dim = known.pop() if len(known) == 1 else None
+    for div in list(G.g.node):
+        if div.op_type != "Div" or id(div) in G.dead:
+            continue
+        sub, sqrt = G.node(div.input[0], "Sub"), G.node(div.input[1], "Sqrt")
+        if not (sub and sqrt):
+            continue
+        x, mean = sub.input
+        rm1 = G.node(mean, "ReduceMean")
+        add = G.node(sqrt.input[0], "Add")
+        if not (rm1 and rm1.input[0] == x and G.last_axis(rm1) and add):
+            continue
+        rm2 = G.node(add.input[0], "ReduceMean") or G.node(add.input[1], "ReduceMean")
+        if not (rm2 and G.last_axis(rm2)):
+            continue
+        eps = G.const(G.other(add, rm2.output[0]))
+        pw = G.node(rm2.input[0], "Pow")
+        if eps is None or eps.size != 1 or not (pw and pw.input[0] == sub.output[0] and G.scalar(pw.input[1], 2.0)):
+            continue
+        inner = [(mean, 1), (sub.output[0], 2), (pw.output[0], 1), (rm2.output[0], 1), (add.output[0], 1), (sqrt.output[0], 1)]
+        if not all(G.only_feeds(t, k) for t, k in inner):
+            continue
+        chain = [rm1, sub, pw, rm2, add, sqrt, div]
+        dim, elem = G.last_dim(x)
+        scale = bias = None
+        y = div.output[0]
+        mul = next((n for n in G.g.node if y in n.input and n.op_type == "Mul"), None) if G.only_feeds(y) else None
+        if mul is not None:
+            w = G.const(G.other(mul, y))
+            if w is not None and w.ndim == 1 and w.shape[0] == (dim or w.shape[0]):
+                scale, dim, chain, y = G.other(mul, y), w.shape[0], chain + [mul], mul.output[0]
+                badd = next((n for n in G.g.node if y in n.input and n.op_type == "Add"), None) if G.only_feeds(y) else None
+                if badd is not None:
+                    b = G.const(G.other(badd, y))
+                    if b is not None and b.shape == (dim,):
+                        bias, chain, y = G.other(badd, y), chain + [badd], badd.output[0]
+        dim = dim or norm_dim
+        if dim is None:
+            continue
+        if scale is None:
+            dtype = np.float16 if elem == onnx.TensorProto.FLOAT16 or G.half else np.float32
+            scale = G.add_init(f"{div.name}_ln_scale".lstrip("/"), np.ones(dim, dtype))
+        node = helper.make_node(
+            "LayerNormalization", [x, scale] + ([bias] if bias else []), [y],
+            name=f"{div.name}_LayerNormalization", axis=-1, epsilon=float(eps.reshape(-1)[0]))
+        G.replace(chain, node)
+        count += 1
+    return count
+
+
+def fuse_rmsnorm(G):
+    count = 0
+    for mw in list(G.g.node):
+        if mw.op_type != "Mul" or id(mw) in G.dead:
+            continue
+        for j in (0, 1):
+            m1 = G.node(mw.input[j], "Mul")
+            w = G.const(mw.input[1 - j])
+            if not (m1 and w is not None and w.ndim == 1):
+                continue
+            for k in (0, 1):
+                x, r = m1.input[k], m1.input[1 - k]
+                div = G.node(r, "Div")
+                if not (div and G.scalar(div.input[0], 1.0)):
+                    continue
+                sqrt = G.node(div.input[1], "Sqrt")
+                add = sqrt and G.node(sqrt.input[0], "Add")
+                rm = add and (G.node(add.input[0], "ReduceMean") or G.node(add.input[1], "ReduceMean"))
+                pw = rm and G.node(rm.input[0], "Pow")
+                if not (pw and pw.input[0] == x and G.scalar(pw.input[1], 2.0) and G.last_axis(rm)):
+                    continue
+                eps = G.const(G.other(add, rm.output[0]))
+                inner = [pw.output[0], rm.output[0], add.output[0], sqrt.output[0], div.output[0], m1.output[0]]
+                if eps is None or not all(G.only_feeds(t) for t in inner):
+                    continue
+                node = helper.make_node(
+                    "SimplifiedLayerNormalization", [x, mw.input[1 - j]], [mw.output[0]],
+                    name=f"{mw.name}_SimplifiedLayerNormalization", axis=-1,
+                    epsilon=float(eps.reshape(-1)[0]))
+                G.replace([pw, rm, add, sqrt, div, m1, mw], node)
+                count += 1
+                break
+            else:
+                continue
+            break
+    return count
+
+
+def fuse_gelu(G):
+    """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) as torch 1.13 writes it."""
+    count = 0
+    c1, c2 = math.sqrt(2 / math.pi), 0.044715
+    for half in list(G.g.node):
+        if half.op_type != "Mul" or id(half) in G.dead:
+            continue
+        for j in (0, 1):
+            if not G.scalar(half.input[j], 0.5):
+                continue
+            m4 = G.node(half.input[1 - j], "Mul")
+            if not m4:
+                continue
+            for k in (0, 1):
+                x, a1 = m4.input[k], m4.input[1 - k]
+                add1 = G.node(a1, "Add")
+                if not add1:
+                    continue
+                th = G.node(G.other(add1, next((i for i in add1.input if G.scalar(i, 1.0)), "")), "Tanh") \
+                    if any(G.scalar(i, 1.0) for i in add1.input) else None
+                m3 = th and G.node(th.input[0], "Mul")
+                if not m3 or not any(G.scalar(i, c1) for i in m3.input):
+                    continue
+                add = G.node(next(i for i in m3.input if not G.scalar(i, c1)), "Add")
+                if not (add and x in add.input):
+                    continue
+                m2 = G.node(G.other(add, x), "Mul")
+                if not (m2 and any(G.scalar(i, c2) for i in m2.input)):
+                    continue
+                m1 = G.node(next(i for i in m2.input if not G.scalar(i, c2)), "Mul")
+                m0 = m1 and G.node(G.other(m1, x), "Mul")
+                if not (m1 and x in m1.input and m0 and list(m0.input) == [x, x]):
+                    continue
+                chain = [m0, m1, m2, add, m3, th, add1, m4, half]
+                if not all(G.only_feeds(n.output[0]) for n in chain[:-1]):
+                    continue
+                node = helper.make_node("FastGelu", [x], [half.output[0]],
+                                        name=f"{half.name}_FastGelu", domain="com.microsoft")
+                G.replace(chain, node)
+                count += 1
+                break
+            else:
+                continue
+            break
+    return count
+
+
+def fuse(model, forms=FORMS, norm_dim=None):
+    """Fuses in place; returns {form: chains fused}."""
+    done = {}
+    passes = (("layernorm", lambda G: fuse_layernorm(G, norm_dim)), ("rmsnorm", fuse_rmsnorm), ("gelu", fuse_gelu))
+    for form, fn in passes:
+        if form in forms:
+            G = Graph(model)
+            done[form] = fn(G)
+            G.finish()
+    ops = {n.op_type for n in model.graph.node}
+    opsets = {o.domain: o for o in model.opset_import}
+    if "LayerNormalization" in ops and opsets[""].version < 17:
+        opsets[""].version = 17
+    if "FastGelu" in ops and "com.microsoft" not in opsets:
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    return done
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("src")
+    ap.add_argument("out")
+    ap.add_argument("--forms", default=",".join(FORMS))
+    ap.add_argument("--norm-dim", type=int, help="width of norms shape inference cannot see")
+    a = ap.parse_args()
+    model = onnx.load(a.src)
+    before = Counter(n.op_type for n in model.graph.node)
+    done = fuse(model, a.forms.split(","), a.norm_dim)
+    data = os.path.basename(a.out) + "_data"
+    has_external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in onnx.load(a.src, load_external_data=False).graph.initializer)
+    if has_external:
+        onnx.save(model, a.out, save_as_external_data=True, all_tensors_to_one_file=True, location=data, size_threshold=1024)
+    else:
+        onnx.save(model, a.out)
+    after = Counter(n.op_type for n in model.graph.node)
+    print(json.dumps({"fused": done, "before": before, "after": after}))
+
+
+if __name__ == "__main__":
+    main()
