@@ -184,27 +184,38 @@ onnx.save_model(m, sys.argv[2])`;
   await model.release();
 });
 
-Deno.test({
-  name: "the exported transformer is in the fused form, with TeaCache's indicator beside it",
-  ignore: !HAVE_TORCH,
-}, async () => {
-  const dev = cases.find((c) => c.name === "dev")!;
-  const count = await new Deno.Command(PYTHON, {
+/** Operator counts of an ONNX graph (Python's onnx). */
+async function opCounts(model: string): Promise<Record<string, number>> {
+  const r = await new Deno.Command(PYTHON, {
     args: [
       "-c",
       "import onnx, json, sys, collections; m = onnx.load(sys.argv[1], load_external_data=False); " +
       "print(json.dumps(collections.Counter(n.op_type for n in m.graph.node)))",
-      dev.model,
+      model,
     ],
     stdout: "piped",
   }).output();
-  const ops = JSON.parse(new TextDecoder().decode(count.stdout)) as Record<string, number>;
-  for (const op of ["LayerNormalization", "SimplifiedLayerNormalization", "FastGelu"]) {
-    assert.ok((ops[op] ?? 0) > 0, `${op}: ${JSON.stringify(ops)}`);
-  }
-  for (const op of ["Pow", "Sqrt", "Tanh"]) assert.equal(ops[op] ?? 0, 0, op);
-  const indicator = dev.model.replace(/model\.onnx$/, "indicator.onnx");
-  const { session } = await loadGraph(indicator, "wasm");
+  return JSON.parse(new TextDecoder().decode(r.stdout));
+}
+
+Deno.test({
+  name:
+    "the exported transformer is fused: one op per norm and GELU chain of the plain export, with TeaCache's indicator beside it",
+  ignore: !HAVE_TORCH,
+}, async () => {
+  const fused = await opCounts(cases.find((c) => c.name === "dev")!.model);
+  const plain = await opCounts(cases.find((c) => c.name === "dev_unfused")!.model);
+  const n = (o: Record<string, number>, op: string) => o[op] ?? 0;
+  assert.ok(n(plain, "Tanh") > 0 && n(plain, "Sqrt") > 0, JSON.stringify(plain));
+  assert.equal(n(fused, "FastGelu"), n(plain, "Tanh"), "every tanh GELU");
+  assert.equal(
+    n(fused, "LayerNormalization") + n(fused, "SimplifiedLayerNormalization"),
+    n(plain, "Sqrt"),
+    "every norm",
+  );
+  for (const op of ["Pow", "Sqrt", "Tanh", "ReduceMean"]) assert.equal(n(fused, op), 0, op);
+  const dev = cases.find((c) => c.name === "dev")!;
+  const { session } = await loadGraph(dev.model.replace(/model\.onnx$/, "indicator.onnx"), "wasm");
   try {
     assert.ok(session.inputNames.includes("prev_hidden_states"));
   } finally {

@@ -26,6 +26,9 @@ CASES = [
     {"name": "dev", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000},
     {"name": "dev_fp16", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000,
      "export_dtype": "fp16"},
+    # the same checkpoint as dev, exported without fusing (tools/export/fuse_graph.py)
+    {"name": "dev_unfused", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000,
+     "fuse": ""},
     {"name": "schnell", "config": {"guidance": False}, "dtype": "F32", "shards": 1, "max_mb": 2000},
     {"name": "sharded_bf16", "config": {"guidance": True, "double": 2, "single": 3, "heads": 3,
                                          "head_dim": 16, "axes": (4, 6, 6), "context_dim": 24},
@@ -103,7 +106,8 @@ def main(out):
         dst = os.path.join(out, spec["name"])
         subprocess.run([sys.executable, os.path.join(HERE, "export_flux.py"), src, dst,
                         "--components", "transformer", "--max-file-mb", str(spec["max_mb"]),
-                        "--dtype", spec.get("export_dtype", "fp32")],
+                        "--dtype", spec.get("export_dtype", "fp32")]
+                       + (["--fuse", spec["fuse"]] if "fuse" in spec else []),
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ref = Flux(os.path.join(src, "transformer"))
         B, n, L = 2, 12, 5
