@@ -1,6 +1,6 @@
 /** Extra commands for people tuning RALU: `schedule` and `edges`. */
 import { parseArgs } from "node:util";
-import { solveNtMatching } from "./schedule/nt_matching.ts";
+import { ntMatchingFor } from "./schedule/nt_matching.ts";
 import { stagePlan } from "./schedule/stages.ts";
 import { grayLevel } from "./kernels/canny_cpu.ts";
 
@@ -24,7 +24,7 @@ function schedule(args: string[]): Promise<void> {
   const N = numbers(values.N, "N");
   const e = numbers(values.e, "e");
   const h0 = values.h0 ? Number(values.h0) : 3;
-  const sol = solveNtMatching(N, e, h0);
+  const sol = ntMatchingFor(N, e, h0); // what a run of this plan uses
   const plan = stagePlan(N, e, sol.h, sol.Z);
   const out = {
     h: sol.h,
