@@ -9,7 +9,10 @@
  * DiT evaluation with `--text` text tokens; block differences give seconds per double and per
  * single block per step, and the run times of FLUX.1 (19 double + 38 single blocks) for base
  * 50 steps and ralu 7x / 4x follow from them. Peak GPU memory comes from `nvidia-smi` when
- * the machine has it. Prints a table; writes JSON to --out (default $OUT/flux_scale.json).
+ * the machine has it. When `python3` has torch with CUDA, the same double and single blocks run
+ * in PyTorch fp32 (TF32 off) and bf16 (bench/flux_blocks_torch.py) for the ratio. `--graphs
+ * bench/flux_scale_fused` times the exporter's fused form (tools/export/fuse_graph.py) of the same
+ * graphs. Prints tables; writes JSON to --out (default $OUT/flux_scale.json).
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -202,6 +205,44 @@ console.log(
     (k4 * step(full) / 1000).toFixed(1)
   } s; peak GPU ${timings.map((t) => t.peak_gpu_mib ?? "n/a").join(" / ")} MiB`,
 );
+/** The same blocks in PyTorch on the same GPU (bench/flux_blocks_torch.py), when it has CUDA. */
+async function torchBlocks(): Promise<unknown> {
+  const spec = JSON.stringify({ tokens: counts, text: L });
+  try {
+    const r = await new Deno.Command("python3", {
+      args: [join(import.meta.dirname!, "flux_blocks_torch.py"), spec],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(r.stdout).trim();
+    return text ? JSON.parse(text.split("\n").at(-1)!) : {
+      error: new TextDecoder().decode(r.stderr).slice(-300),
+    };
+  } catch (e) {
+    return { error: String(e) };
+  }
+}
+const torch = await torchBlocks() as {
+  rows?: { block: string; tokens: number; dtype: string; ms: number }[];
+};
+Object.assign(report, { pytorch: torch });
+if (torch.rows) {
+  console.log(
+    "\n| tokens | PyTorch double fp32 / bf16 ms | single fp32 / bf16 ms | ORT-web double / PyTorch fp32 |",
+  );
+  console.log("|---|---|---|---|");
+  for (const p of perBlock) {
+    const t = (block: string, dtype: string) =>
+      torch.rows!.find((r) => r.block === block && r.tokens === p.tokens && r.dtype === dtype)?.ms;
+    const f = (v?: number) => (v === undefined ? "—" : v.toFixed(2));
+    const d32 = t("double", "fp32");
+    console.log(
+      `| ${p.tokens} + ${L} | ${f(d32)} / ${f(t("double", "bf16"))} | ${f(t("single", "fp32"))} / ${
+        f(t("single", "bf16"))
+      } | ${d32 ? (p.double_ms / d32).toFixed(1) + "x" : "—"} |`,
+    );
+  }
+} else console.log(`\nPyTorch: ${JSON.stringify(torch)}`);
 const out = flags.out ??
   (Deno.env.get("OUT") ? join(Deno.env.get("OUT")!, "flux_scale.json") : undefined);
 if (out) await Deno.writeTextFile(out, JSON.stringify(report, null, 2));

@@ -2,6 +2,7 @@
 """FLUX-width transformer graphs for the GPU timing check (bench/flux_scale.ts).
 
     flux_scale_graphs.py OUT [--heads 24] [--head-dim 128] [--axes 16,56,56] [--dtype fp32|fp16]
+                         [--fuse layernorm,rmsnorm,gelu]
 
 Writes OUT/d1s1, OUT/d2s1, OUT/d1s2 (double/single block counts): FluxTransformer2DModel
 graphs at FLUX.1's width (hidden 3072, 24 heads, RoPE axes 16/56/56, T5 width 4096, CLIP 768,
@@ -32,6 +33,7 @@ def main():
     ap.add_argument("--context-dim", type=int, default=4096)
     ap.add_argument("--pooled-dim", type=int, default=768)
     ap.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32")
+    ap.add_argument("--fuse", default="", help="fused forms (tools/export/fuse_graph.py); '' = plain")
     args = ap.parse_args()
     axes = tuple(int(a) for a in args.axes.split(","))
     for name, (double, single) in VARIANTS.items():
@@ -41,7 +43,8 @@ def main():
         with torch.no_grad():
             module = FluxTransformer(cfg).eval()
         export_module(module, cfg, "transformer", os.path.join(args.out, name), args.dtype,
-                      2000 * 2**20, skip_weights=True)
+                      2000 * 2**20, skip_weights=True,
+                      fuse_forms=[f for f in args.fuse.split(",") if f])
         del module
 
 

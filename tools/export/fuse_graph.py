@@ -12,13 +12,15 @@ as one kernel each (its graph optimiser applies no transformer fusions to that E
 
 Each fused node keeps the name of the chain's last output, so tensors named downstream (the
 TeaCache indicator's) stay. A chain is fused only when its intermediates feed nothing else and
-its constants are the expected ones. External data is written beside OUT as OUT's name +
-"_data". Prints, as JSON, what it fused and the operator counts before and after.
+its constants are the expected ones. Weights are not read (a FLUX.1 graph's data files may be
+absent, as the timing graphs' are): OUT refers to the same data files, copied beside it when
+they exist. Prints, as JSON, what it fused and the operator counts before and after.
 """
 import argparse
 import json
 import math
 import os
+import shutil
 from collections import Counter
 
 import numpy as np
@@ -50,13 +52,26 @@ class Graph:
 
     def const(self, name):
         if name in self.inits:
-            return numpy_helper.to_array(self.inits[name])
+            t = self.inits[name]
+            if t.data_location == onnx.TensorProto.EXTERNAL and not t.raw_data:
+                return None
+            return numpy_helper.to_array(t)
         n = self.producer.get(name)
         if n is not None and n.op_type == "Constant":
             return numpy_helper.to_array(n.attribute[0].t)
         if n is not None and n.op_type == "Identity":  # the exporter's shared weights
             return self.const(n.input[0])
         return None
+
+    def dims(self, name):
+        """An initializer's shape (no data needed: external weights may be absent)."""
+        if name in self.inits:
+            return tuple(self.inits[name].dims)
+        n = self.producer.get(name)
+        if n is not None and n.op_type == "Identity":
+            return self.dims(n.input[0])
+        c = self.const(name)
+        return None if c is None else c.shape
 
     def scalar(self, name, value, tol=1e-4):
         c = self.const(name)
@@ -146,14 +161,12 @@ def fuse_layernorm(G, norm_dim=None):
         y = div.output[0]
         mul = next((n for n in G.g.node if y in n.input and n.op_type == "Mul"), None) if G.only_feeds(y) else None
         if mul is not None:
-            w = G.const(G.other(mul, y))
-            if w is not None and w.ndim == 1 and w.shape[0] == (dim or w.shape[0]):
-                scale, dim, chain, y = G.other(mul, y), w.shape[0], chain + [mul], mul.output[0]
+            w = G.dims(G.other(mul, y))
+            if w is not None and len(w) == 1 and w[0] == (dim or w[0]):
+                scale, dim, chain, y = G.other(mul, y), w[0], chain + [mul], mul.output[0]
                 badd = next((n for n in G.g.node if y in n.input and n.op_type == "Add"), None) if G.only_feeds(y) else None
-                if badd is not None:
-                    b = G.const(G.other(badd, y))
-                    if b is not None and b.shape == (dim,):
-                        bias, chain, y = G.other(badd, y), chain + [badd], badd.output[0]
+                if badd is not None and G.dims(G.other(badd, y)) == (dim,):
+                    bias, chain, y = G.other(badd, y), chain + [badd], badd.output[0]
         dim = dim or norm_dim
         if dim is None:
             continue
@@ -175,8 +188,8 @@ def fuse_rmsnorm(G):
             continue
         for j in (0, 1):
             m1 = G.node(mw.input[j], "Mul")
-            w = G.const(mw.input[1 - j])
-            if not (m1 and w is not None and w.ndim == 1):
+            w = G.dims(mw.input[1 - j])
+            if not (m1 and w is not None and len(w) == 1):
                 continue
             for k in (0, 1):
                 x, r = m1.input[k], m1.input[1 - k]
@@ -278,15 +291,16 @@ def main():
     ap.add_argument("--forms", default=",".join(FORMS))
     ap.add_argument("--norm-dim", type=int, help="width of norms shape inference cannot see")
     a = ap.parse_args()
-    model = onnx.load(a.src)
+    # weights stay where they are: the graph is rewritten without reading them
+    model = onnx.load(a.src, load_external_data=False)
     before = Counter(n.op_type for n in model.graph.node)
     done = fuse(model, a.forms.split(","), a.norm_dim)
-    data = os.path.basename(a.out) + "_data"
-    has_external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in onnx.load(a.src, load_external_data=False).graph.initializer)
-    if has_external:
-        onnx.save(model, a.out, save_as_external_data=True, all_tensors_to_one_file=True, location=data, size_threshold=1024)
-    else:
-        onnx.save(model, a.out)
+    onnx.save(model, a.out)
+    src_dir, out_dir = os.path.dirname(os.path.abspath(a.src)), os.path.dirname(os.path.abspath(a.out))
+    files = {e.value for t in model.graph.initializer for e in t.external_data if e.key == "location"}
+    for f in sorted(files) if src_dir != out_dir else []:
+        if os.path.exists(os.path.join(src_dir, f)):
+            shutil.copy(os.path.join(src_dir, f), os.path.join(out_dir, f))
     after = Counter(n.op_type for n in model.graph.node)
     print(json.dumps({"fused": done, "before": before, "after": after}))
 

@@ -1,0 +1,28 @@
+#!/bin/bash
+# One device call's worth of GPU measurements (the lent H200: ../shared/GPU.md). After the staging
+# calls that recipe prints, the last call runs, e.g.:
+#   bash .gpu/3/stage.sh && export DENO_DIR=/opt/gpu-deps/denodir && bash bench/gpu_session.sh
+# Each part is bounded (seconds, overridable) and writes its JSON and log under $OUT as it goes,
+# so a part that runs out of time still leaves the others' results.
+#   1. bench/flux_scale.ts on the plain FLUX-width graphs, then on the fused ones
+#      (tools/export/fuse_graph.py), PyTorch fp32/bf16 blocks beside them when torch has CUDA
+#   2. bench/webgpu_ceiling.ts --tune: our WGSL GEMM and attention vs ORT-web vs PyTorch
+set -u
+OUT=${OUT:-/tmp/gpu-session}
+mkdir -p "$OUT"
+T_SCALE=${T_SCALE:-150}
+T_CEILING=${T_CEILING:-240}
+SIZE=${SIZE:-1024}
+part() { # name seconds command...
+  local name=$1 secs=$2
+  shift 2
+  echo "== $name (≤ ${secs} s)"
+  timeout "$secs" "$@" > "$OUT/$name.log" 2>&1
+  echo "   exit $? — $(tail -n 3 "$OUT/$name.log" | tr '\n' ' ' | cut -c1-300)"
+}
+part flux_scale_plain "$T_SCALE" deno run -A bench/flux_scale.ts --size "$SIZE" --repeat 3 \
+  --out "$OUT/flux_scale_plain.json"
+part flux_scale_fused "$T_SCALE" deno run -A bench/flux_scale.ts --size "$SIZE" --repeat 3 \
+  --graphs bench/flux_scale_fused --out "$OUT/flux_scale_fused.json"
+part webgpu_ceiling "$T_CEILING" deno run -A bench/webgpu_ceiling.ts --tune \
+  --out "$OUT/webgpu_ceiling.json"
