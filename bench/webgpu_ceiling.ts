@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { createSession, ortGpuDevice, type Session } from "../src/onnx/ort.ts";
 import { GpuContext } from "../src/gpu/context.ts";
-import { roundHalf, toHalf } from "../src/gpu/half.ts";
+import { fromHalf, roundHalf, toHalf } from "../src/gpu/half.ts";
 import { DEFAULT_TILE, Gemm, type GemmTile, tileProblem } from "../src/kernels/gemm.ts";
 import {
   Attention,
@@ -166,9 +166,7 @@ function sampledError(count: number, at: (i: number) => [number, number]): numbe
 
 async function readFloats(buf: GPUBuffer, n: number, half: boolean): Promise<Float32Array> {
   const raw = await gpu.read(buf, half ? Math.ceil(n / 2) * 4 : n * 4, Uint32Array);
-  return half
-    ? new Float32Array(new Float16Array(raw.buffer).subarray(0, n))
-    : new Float32Array(raw.buffer);
+  return half ? fromHalf(raw, n) : new Float32Array(raw.buffer);
 }
 
 // ---- GEMM ----

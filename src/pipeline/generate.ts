@@ -96,13 +96,7 @@ export function planSteps(
 ): number {
   const m = model.manifest;
   const { width, height } = resolveSize(model, p.size);
-  if (cacheFor(m, p.acceleration)?.method === "teacache" && !m.files.indicator) {
-    throw new HttpError(
-      400,
-      `model ${m.id} has no TeaCache indicator graph (tools/export/indicator_graph.py); use "taylorseer"`,
-      "acceleration.cache.method",
-    );
-  }
+  usesTeaCache(m, p.acceleration);
   return runSteps(p.acceleration, m, p.steps ?? m.default_steps, imageTokens(m, width, height));
 }
 
@@ -114,23 +108,26 @@ export function cacheFor(m: Manifest, acc: Acceleration | undefined): CacheSetti
   return name ? m.presets[name]?.cache : undefined;
 }
 
-/** A run's TeaCache indicator, when its cache asks for one (planSteps refused models without). */
+/** Whether the run's cache is TeaCache; a 400 where the model has no indicator graph for it. */
+function usesTeaCache(m: Manifest, acc: Acceleration | undefined): boolean {
+  if (cacheFor(m, acc)?.method !== "teacache") return false;
+  if (m.files.indicator) return true;
+  throw new HttpError(
+    400,
+    `model ${m.id} has no TeaCache indicator graph (tools/export/indicator_graph.py); use "taylorseer"`,
+    "acceleration.cache.method",
+  );
+}
+
+/** A run's TeaCache indicator, when its cache asks for one. */
 function teaIndicator(
   model: LoadedModel,
   acc: Acceleration | undefined,
   cond: Conditioning,
   guidance: number,
 ): SamplerContext["indicator"] {
-  if (cacheFor(model.manifest, acc)?.method !== "teacache") return undefined;
-  const ind = model.teaIndicator(cond, guidance);
-  if (!ind) {
-    throw new HttpError(
-      400,
-      `model ${model.id} has no TeaCache indicator graph`,
-      "acceleration.cache.method",
-    );
-  }
-  return ind;
+  // a model loads its indicator session exactly when its manifest names one
+  return usesTeaCache(model.manifest, acc) ? model.teaIndicator(cond, guidance) : undefined;
 }
 
 export async function generateImage(

@@ -66,13 +66,14 @@ export class TeaStageCache {
 
   /**
    * Whether step `i` of `steps` runs the DiT. Reads the latent to the host (one readback a
-   * step on the GPU: the decision is the host's).
+   * step on the GPU, but the last: the decision is the host's).
    */
   async computes(i: number, steps: number, x: Handle, sigma: number): Promise<boolean> {
+    if (i === steps - 1) return true; // no later step compares with it
     const host = await this.be.read(x);
     const prev = this.#prev;
     this.#prev = { x: host, sigma };
-    if (!prev || i === 0 || i === steps - 1 || !this.#last) return true;
+    if (!prev || i === 0 || !this.#last) return true;
     return this.#state.decide(await this.indicator.run(host, sigma, prev.x, prev.sigma));
   }
 

@@ -181,30 +181,17 @@ Deno.test("caching through the jobs API and on the FLUX miniature", ortTest, asy
   const cache = { method: "taylorseer", interval: 2, order: 1, warmup: 2 };
   const { app } = await fixtureApp();
   await assertJobMarksCachedSteps(app, { method: "ralu", preset: "4x", cache });
-  const flux = await app.request(
-    "/v1/images/generations",
-    post({
-      prompt: "a red circle",
-      model: "flux-tiny",
-      size: "512x512",
-      seed: 2,
-      acceleration: { method: "ralu", preset: "4x", cache },
-    }),
-  );
+  const fluxRun = (acceleration: object) =>
+    app.request(
+      "/v1/images/generations",
+      post({ prompt: "a red circle", model: "flux-tiny", size: "512x512", seed: 2, acceleration }),
+    );
+  const flux = await fluxRun({ method: "ralu", preset: "4x", cache });
   assert.equal(flux.status, 200);
   const cost = (await flux.json()).ralu.cost;
   assert.ok(cost.cached_steps > 0 && cost.evaluations + cost.cached_steps === cost.steps);
   // the FLUX manifest's 7x + TaylorSeer preset carries its cache: 7 of the 10 steps computed
-  const preset = await app.request(
-    "/v1/images/generations",
-    post({
-      prompt: "a red circle",
-      model: "flux-tiny",
-      size: "512x512",
-      seed: 2,
-      acceleration: { method: "ralu", preset: "7x-taylor" },
-    }),
-  );
+  const preset = await fluxRun({ method: "ralu", preset: "7x-taylor" });
   const pj = await preset.json();
   assert.equal(preset.status, 200, JSON.stringify(pj));
   const pc = pj.ralu.cost;

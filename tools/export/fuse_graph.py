@@ -125,151 +125,151 @@ class Graph:
         return name
 
 
-def fuse_layernorm(G, norm_dim=None):
+def orders(n):
+    """A binary node's two operands, each way round."""
+    return [(n.input[0], n.input[1]), (n.input[1], n.input[0])]
+
+
+def fuse_each(G, match, *args):
+    """Replaces every chain `match(G, node, *args)` finds ending at a node: (chain, fused node)."""
+    count = 0
+    for n in list(G.g.node):
+        found = None if id(n) in G.dead else match(G, n, *args)
+        if found:
+            G.replace(*found)
+            count += 1
+    return count
+
+
+def layernorm_width(G, norm_dim):
     """norm_dim: the normalised width where shape inference cannot tell (after a Reshape with
     symbolic dimensions); otherwise the width every norm of known width has, if they agree."""
-    count = 0
-    if norm_dim is None:
-        subs = {i for n in G.g.node if n.op_type == "Sub" for i in n.input}
-        known = {G.last_dim(n.input[0])[0] for n in G.g.node
-                 if n.op_type == "ReduceMean" and n.output[0] in subs} - {None}
-        norm_dim = known.pop() if len(known) == 1 else None
-    for div in list(G.g.node):
-        if div.op_type != "Div" or id(div) in G.dead:
-            continue
-        sub, sqrt = G.node(div.input[0], "Sub"), G.node(div.input[1], "Sqrt")
-        if not (sub and sqrt):
-            continue
-        x, mean = sub.input
-        rm1 = G.node(mean, "ReduceMean")
-        add = G.node(sqrt.input[0], "Add")
-        if not (rm1 and rm1.input[0] == x and G.last_axis(rm1) and add):
-            continue
-        rm2 = G.node(add.input[0], "ReduceMean") or G.node(add.input[1], "ReduceMean")
-        if not (rm2 and G.last_axis(rm2)):
-            continue
-        eps = G.const(G.other(add, rm2.output[0]))
-        pw = G.node(rm2.input[0], "Pow")
-        if eps is None or eps.size != 1 or not (pw and pw.input[0] == sub.output[0] and G.scalar(pw.input[1], 2.0)):
-            continue
-        inner = [(mean, 1), (sub.output[0], 2), (pw.output[0], 1), (rm2.output[0], 1), (add.output[0], 1), (sqrt.output[0], 1)]
-        if not all(G.only_feeds(t, k) for t, k in inner):
-            continue
-        chain = [rm1, sub, pw, rm2, add, sqrt, div]
-        dim, elem = G.last_dim(x)
-        scale = bias = None
-        y = div.output[0]
-        mul = next((n for n in G.g.node if y in n.input and n.op_type == "Mul"), None) if G.only_feeds(y) else None
-        if mul is not None:
-            w = G.dims(G.other(mul, y))
-            if w is not None and len(w) == 1 and w[0] == (dim or w[0]):
-                scale, dim, chain, y = G.other(mul, y), w[0], chain + [mul], mul.output[0]
-                badd = next((n for n in G.g.node if y in n.input and n.op_type == "Add"), None) if G.only_feeds(y) else None
-                if badd is not None and G.dims(G.other(badd, y)) == (dim,):
-                    bias, chain, y = G.other(badd, y), chain + [badd], badd.output[0]
-        dim = dim or norm_dim
-        if dim is None:
-            continue
-        if scale is None:
-            dtype = np.float16 if elem == onnx.TensorProto.FLOAT16 or G.half else np.float32
-            scale = G.add_init(f"{div.name}_ln_scale".lstrip("/"), np.ones(dim, dtype))
-        node = helper.make_node(
-            "LayerNormalization", [x, scale] + ([bias] if bias else []), [y],
-            name=f"{div.name}_LayerNormalization", axis=-1, epsilon=float(eps.reshape(-1)[0]))
-        G.replace(chain, node)
-        count += 1
-    return count
+    if norm_dim is not None:
+        return norm_dim
+    subs = {i for n in G.g.node if n.op_type == "Sub" for i in n.input}
+    known = {G.last_dim(n.input[0])[0] for n in G.g.node
+             if n.op_type == "ReduceMean" and n.output[0] in subs} - {None}
+    return known.pop() if len(known) == 1 else None
 
 
-def fuse_rmsnorm(G):
-    count = 0
-    for mw in list(G.g.node):
-        if mw.op_type != "Mul" or id(mw) in G.dead:
+def match_layernorm(G, div, norm_dim):
+    if div.op_type != "Div":
+        return None
+    sub, sqrt = G.node(div.input[0], "Sub"), G.node(div.input[1], "Sqrt")
+    if not (sub and sqrt):
+        return None
+    x, mean = sub.input
+    rm1 = G.node(mean, "ReduceMean")
+    add = G.node(sqrt.input[0], "Add")
+    if not (rm1 and rm1.input[0] == x and G.last_axis(rm1) and add):
+        return None
+    rm2 = G.node(add.input[0], "ReduceMean") or G.node(add.input[1], "ReduceMean")
+    if not (rm2 and G.last_axis(rm2)):
+        return None
+    eps = G.const(G.other(add, rm2.output[0]))
+    pw = G.node(rm2.input[0], "Pow")
+    if eps is None or eps.size != 1 or not (pw and pw.input[0] == sub.output[0] and G.scalar(pw.input[1], 2.0)):
+        return None
+    inner = [(mean, 1), (sub.output[0], 2), (pw.output[0], 1), (rm2.output[0], 1), (add.output[0], 1), (sqrt.output[0], 1)]
+    if not all(G.only_feeds(t, k) for t, k in inner):
+        return None
+    chain = [rm1, sub, pw, rm2, add, sqrt, div]
+    dim, elem = G.last_dim(x)
+    scale = bias = None
+    y = div.output[0]
+    mul = next((n for n in G.g.node if y in n.input and n.op_type == "Mul"), None) if G.only_feeds(y) else None
+    if mul is not None:
+        w = G.dims(G.other(mul, y))
+        if w is not None and len(w) == 1 and w[0] == (dim or w[0]):
+            scale, dim, chain, y = G.other(mul, y), w[0], chain + [mul], mul.output[0]
+            badd = next((n for n in G.g.node if y in n.input and n.op_type == "Add"), None) if G.only_feeds(y) else None
+            if badd is not None and G.dims(G.other(badd, y)) == (dim,):
+                bias, chain, y = G.other(badd, y), chain + [badd], badd.output[0]
+    dim = dim or norm_dim
+    if dim is None:
+        return None
+    if scale is None:
+        dtype = np.float16 if elem == onnx.TensorProto.FLOAT16 or G.half else np.float32
+        scale = G.add_init(f"{div.name}_ln_scale".lstrip("/"), np.ones(dim, dtype))
+    return chain, helper.make_node(
+        "LayerNormalization", [x, scale] + ([bias] if bias else []), [y],
+        name=f"{div.name}_LayerNormalization", axis=-1, epsilon=float(eps.reshape(-1)[0]))
+
+
+def match_rmsnorm(G, mw):
+    """x * (1 / sqrt(mean(x^2) + eps)) * weight."""
+    if mw.op_type != "Mul":
+        return None
+    for a, weight in orders(mw):
+        m1 = G.node(a, "Mul")
+        w = G.dims(weight)
+        if not (m1 and w is not None and len(w) == 1):
             continue
-        for j in (0, 1):
-            m1 = G.node(mw.input[j], "Mul")
-            w = G.dims(mw.input[1 - j])
-            if not (m1 and w is not None and len(w) == 1):
+        for x, r in orders(m1):
+            div = G.node(r, "Div")
+            if not (div and G.scalar(div.input[0], 1.0)):
                 continue
-            for k in (0, 1):
-                x, r = m1.input[k], m1.input[1 - k]
-                div = G.node(r, "Div")
-                if not (div and G.scalar(div.input[0], 1.0)):
-                    continue
-                sqrt = G.node(div.input[1], "Sqrt")
-                add = sqrt and G.node(sqrt.input[0], "Add")
-                rm = add and (G.node(add.input[0], "ReduceMean") or G.node(add.input[1], "ReduceMean"))
-                pw = rm and G.node(rm.input[0], "Pow")
-                if not (pw and pw.input[0] == x and G.scalar(pw.input[1], 2.0) and G.last_axis(rm)):
-                    continue
-                eps = G.const(G.other(add, rm.output[0]))
-                inner = [pw.output[0], rm.output[0], add.output[0], sqrt.output[0], div.output[0], m1.output[0]]
-                if eps is None or not all(G.only_feeds(t) for t in inner):
-                    continue
-                node = helper.make_node(
-                    "SimplifiedLayerNormalization", [x, mw.input[1 - j]], [mw.output[0]],
-                    name=f"{mw.name}_SimplifiedLayerNormalization", axis=-1,
-                    epsilon=float(eps.reshape(-1)[0]))
-                G.replace([pw, rm, add, sqrt, div, m1, mw], node)
-                count += 1
-                break
-            else:
+            sqrt = G.node(div.input[1], "Sqrt")
+            add = sqrt and G.node(sqrt.input[0], "Add")
+            rm = add and (G.node(add.input[0], "ReduceMean") or G.node(add.input[1], "ReduceMean"))
+            pw = rm and G.node(rm.input[0], "Pow")
+            if not (pw and pw.input[0] == x and G.scalar(pw.input[1], 2.0) and G.last_axis(rm)):
                 continue
-            break
-    return count
+            eps = G.const(G.other(add, rm.output[0]))
+            inner = [pw.output[0], rm.output[0], add.output[0], sqrt.output[0], div.output[0], m1.output[0]]
+            if eps is None or not all(G.only_feeds(t) for t in inner):
+                continue
+            return [pw, rm, add, sqrt, div, m1, mw], helper.make_node(
+                "SimplifiedLayerNormalization", [x, weight], [mw.output[0]],
+                name=f"{mw.name}_SimplifiedLayerNormalization", axis=-1,
+                epsilon=float(eps.reshape(-1)[0]))
+    return None
 
 
-def fuse_gelu(G):
+C1, C2 = math.sqrt(2 / math.pi), 0.044715
+
+
+def match_gelu(G, half):
     """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) as torch 1.13 writes it."""
-    count = 0
-    c1, c2 = math.sqrt(2 / math.pi), 0.044715
-    for half in list(G.g.node):
-        if half.op_type != "Mul" or id(half) in G.dead:
+    if half.op_type != "Mul":
+        return None
+    for c, a in orders(half):
+        m4 = G.scalar(c, 0.5) and G.node(a, "Mul")
+        if not m4:
             continue
-        for j in (0, 1):
-            if not G.scalar(half.input[j], 0.5):
+        for x, a1 in orders(m4):
+            add1 = G.node(a1, "Add")
+            one = [i for i in add1.input if G.scalar(i, 1.0)] if add1 else []
+            th = one and G.node(G.other(add1, one[0]), "Tanh")
+            m3 = th and G.node(th.input[0], "Mul")
+            if not m3 or not any(G.scalar(i, C1) for i in m3.input):
                 continue
-            m4 = G.node(half.input[1 - j], "Mul")
-            if not m4:
+            add = G.node(next(i for i in m3.input if not G.scalar(i, C1)), "Add")
+            if not (add and x in add.input):
                 continue
-            for k in (0, 1):
-                x, a1 = m4.input[k], m4.input[1 - k]
-                add1 = G.node(a1, "Add")
-                if not add1:
-                    continue
-                th = G.node(G.other(add1, next((i for i in add1.input if G.scalar(i, 1.0)), "")), "Tanh") \
-                    if any(G.scalar(i, 1.0) for i in add1.input) else None
-                m3 = th and G.node(th.input[0], "Mul")
-                if not m3 or not any(G.scalar(i, c1) for i in m3.input):
-                    continue
-                add = G.node(next(i for i in m3.input if not G.scalar(i, c1)), "Add")
-                if not (add and x in add.input):
-                    continue
-                m2 = G.node(G.other(add, x), "Mul")
-                if not (m2 and any(G.scalar(i, c2) for i in m2.input)):
-                    continue
-                m1 = G.node(next(i for i in m2.input if not G.scalar(i, c2)), "Mul")
-                m0 = m1 and G.node(G.other(m1, x), "Mul")
-                if not (m1 and x in m1.input and m0 and list(m0.input) == [x, x]):
-                    continue
-                chain = [m0, m1, m2, add, m3, th, add1, m4, half]
-                if not all(G.only_feeds(n.output[0]) for n in chain[:-1]):
-                    continue
-                node = helper.make_node("FastGelu", [x], [half.output[0]],
-                                        name=f"{half.name}_FastGelu", domain="com.microsoft")
-                G.replace(chain, node)
-                count += 1
-                break
-            else:
+            m2 = G.node(G.other(add, x), "Mul")
+            if not (m2 and any(G.scalar(i, C2) for i in m2.input)):
                 continue
-            break
-    return count
+            m1 = G.node(next(i for i in m2.input if not G.scalar(i, C2)), "Mul")
+            m0 = m1 and G.node(G.other(m1, x), "Mul")
+            if not (m1 and x in m1.input and m0 and list(m0.input) == [x, x]):
+                continue
+            chain = [m0, m1, m2, add, m3, th, add1, m4, half]
+            if not all(G.only_feeds(n.output[0]) for n in chain[:-1]):
+                continue
+            return chain, helper.make_node("FastGelu", [x], [half.output[0]],
+                                           name=f"{half.name}_FastGelu", domain="com.microsoft")
+    return None
 
 
 def fuse(model, forms=FORMS, norm_dim=None):
     """Fuses in place; returns {form: chains fused}."""
     done = {}
-    passes = (("layernorm", lambda G: fuse_layernorm(G, norm_dim)), ("rmsnorm", fuse_rmsnorm), ("gelu", fuse_gelu))
+    passes = (
+        ("layernorm", lambda G: fuse_each(G, match_layernorm, layernorm_width(G, norm_dim))),
+        ("rmsnorm", lambda G: fuse_each(G, match_rmsnorm)),
+        ("gelu", lambda G: fuse_each(G, match_gelu)),
+    )
     for form, fn in passes:
         if form in forms:
             G = Graph(model)
