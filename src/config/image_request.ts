@@ -54,7 +54,7 @@ export const taylorSeerSchema = z.object({
  */
 export const teaCacheSchema = z.object({
   method: z.literal("teacache"),
-  /** Per model: the default model skips a third to most steps at 0.02–0.1 (docs/benchmarks.md). */
+  /** Per model: the default model skips about half to most steps at 0.02–0.1 (docs/benchmarks.md). */
   threshold: z.number().gt(0).max(5),
 }).strict();
 
