@@ -21,6 +21,9 @@ sys.path.insert(0, HERE)
 import tiny_checkpoint  # noqa: E402
 from flux_reference import Flux  # noqa: E402
 import encoders_reference as ref_enc  # noqa: E402
+import sd3_tiny  # noqa: E402
+from sd3_reference import SD3  # noqa: E402
+from sd3_modules import COMPONENTS as SD3_COMPONENTS  # noqa: E402
 
 CASES = [
     {"name": "dev", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000},
@@ -46,8 +49,8 @@ def data_files(model):
     return sorted(f for f in os.listdir(os.path.dirname(model)) if f.startswith("model.onnx_data"))
 
 
-def export(src, dst, comp):
-    subprocess.run([sys.executable, os.path.join(HERE, "export_flux.py"), src, dst, "--components", comp],
+def export(src, dst, comp, tool="export_flux.py", *extra):
+    subprocess.run([sys.executable, os.path.join(HERE, tool), src, dst, "--components", comp, *extra],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return os.path.join(dst, comp, "model.onnx")
 
@@ -93,6 +96,108 @@ def encoder_cases(out, rng):
     return cases
 
 
+SD3_CASES = [
+    {"name": "sd3", "config": {}},
+    {"name": "sd3_fp16", "config": {}, "export_dtype": "fp16"},
+    {"name": "sd35_large", "config": {"layers": 3, "heads": 3, "qk_norm": "rms_norm"}, "shards": 2},
+    {"name": "sd35_medium", "config": {"layers": 3, "qk_norm": "rms_norm", "dual": (0, 1)}},
+]
+
+
+def patch_tokens(latent, p=2):
+    """[B, C, H, W] → [B, (H/p)(W/p), p*p*C] in (dy, dx, c) order."""
+    B, C, H, W = latent.shape
+    t = latent.reshape(B, C, H // p, p, W // p, p).transpose(0, 2, 4, 3, 5, 1)
+    return t.reshape(B, (H // p) * (W // p), p * p * C)
+
+
+def table_checks(out):
+    """The exporter's stored-table check on three checkpoints: a BF16 one (the formula rounded: no
+    warning), one whose table was changed at one place (a warning naming it), and an FP32 one.
+    Writes OUT/sd3_table.json: name → the exporter's warning lines."""
+    result = {}
+    for name, dtype, tamper in (("bf16", "BF16", False), ("tampered", "F32", True), ("fp32", "F32", False)):
+        src = os.path.join(out, f"sd3_table_{name}_src")
+        cfg = sd3_tiny.transformer_config()
+        folder = os.path.join(src, "transformer")
+        sd3_tiny.write_transformer(folder, cfg, 60, dtype=dtype)
+        if tamper:
+            import safetensors_io
+            t = safetensors_io.read_folder(folder)
+            t["pos_embed.pos_embed"][0, 7 * cfg["pos_embed_max_size"] + 11, 3] += 0.01  # row 7, col 11
+            for f in os.listdir(folder):
+                if f.endswith(".safetensors"):
+                    os.remove(os.path.join(folder, f))
+            safetensors_io.write_folder(folder, t, dtype=dtype, prefix="diffusion_pytorch_model")
+        run = subprocess.run([sys.executable, os.path.join(HERE, "export_sd3.py"), src, os.path.join(out, f"sd3_table_{name}"),
+                              "--components", "transformer"], check=True, capture_output=True, text=True)
+        result[name] = [line for line in run.stdout.splitlines() if line.startswith("WARNING")]
+    with open(os.path.join(out, "sd3_table.json"), "w") as f:
+        json.dump(result, f)
+
+
+def sd3_cases(out, rng):
+    """SD3 transformers (SD3, SD3.5-Large's q/k norm over a sharded checkpoint, SD3.5-Medium's
+    dual attention, an fp16 export) against sd3_reference.py: a full grid against the model's
+    image-level forward (the stored table, centre-cropped), fractional positions against the
+    formula; and the SD3 CLIP encoders (penultimate layer, projection, exact GELU)."""
+    cases = []
+    for i, spec in enumerate(SD3_CASES):
+        src = os.path.join(out, spec["name"] + "_src")
+        cfg = sd3_tiny.transformer_config(**spec["config"])
+        # sd3_fp16 is sd3's checkpoint exported in fp16
+        seed = 40 + (0 if spec["name"].startswith("sd3") else i)
+        sd3_tiny.write_transformer(os.path.join(src, "transformer"), cfg, seed, dtype=spec.get("dtype", "F32"),
+                                   shards=spec.get("shards", 1))
+        model = export(src, os.path.join(out, spec["name"]), "transformer", "export_sd3.py",
+                       "--dtype", spec.get("export_dtype", "fp32"), "--max-file-mb", "0.05")
+        ref = SD3(os.path.join(src, "transformer"))
+        B, L = 2, 6
+        common = {
+            "encoder_hidden_states": rng.standard_normal((B, L, cfg["joint_attention_dim"])),
+            "pooled_projections": rng.standard_normal((B, cfg["pooled_projection_dim"])),
+            "timestep": np.array([900.0, 350.0]),
+        }
+        common = {k: v.astype(np.float32) for k, v in common.items()}
+        # the whole grid of a 6 x 8 latent (3 x 4 patches) against the image-level forward
+        h, w = 3, 4
+        latent = rng.standard_normal((B, 16, 2 * h, 2 * w)).astype(np.float32)
+        top, left = (cfg["pos_embed_max_size"] - h) // 2, (cfg["pos_embed_max_size"] - w) // 2
+        grid = np.array([[top + r, left + c] for r in range(h) for c in range(w)], np.float32)
+        image = ref.image(latent, common["encoder_hidden_states"], common["pooled_projections"], common["timestep"])
+        full = case(spec["name"] + "_grid", model, dict(common, hidden_states=patch_tokens(latent), positions=grid),
+                    {"out_hidden_states": patch_tokens(image)})
+        # RALU-like tokens: low-resolution cells and copies at fractional positions
+        frac = np.array([[40.0, 41.0], [40.5, 41.0], [40.5, 41.5], [12.25, 60.75], [0.0, 0.0], [95.0, 3.5]],
+                        np.float32)
+        tokens = rng.standard_normal((B, len(frac), 64)).astype(np.float32)
+        fractional = case(spec["name"] + "_fractional", model, dict(common, hidden_states=tokens, positions=frac),
+                          {"out_hidden_states": ref.tokens(tokens, common["encoder_hidden_states"],
+                                                           common["pooled_projections"], common["timestep"], frac)})
+        for c in (full, fractional):
+            c["fp16"] = spec.get("export_dtype") == "fp16"
+            c["family"] = "sd3"
+        cases += [full, fractional]
+    table_checks(out)
+    src = os.path.join(out, "sd3_encoders_src")
+    clip_l, clip_g = sd3_tiny.clip_configs()
+    ids = np.zeros((2, 77), dtype=np.int64)  # CLIP-G pads with "!" (id 0)
+    ids[:, 0] = 49406
+    ids[0, 1:8] = rng.integers(1, 49400, 7)
+    ids[0, 8] = 49407
+    ids[1, 1:30] = rng.integers(1, 49400, 29)
+    ids[1, 30] = 49407
+    for name, cfg in (("text_encoder", clip_l), ("text_encoder_2", clip_g)):
+        tiny_checkpoint.write_component(os.path.join(src, name), name, cfg, 50 + len(name), components=SD3_COMPONENTS)
+        last, _, embeds, penultimate = ref_enc.clip_text(os.path.join(src, name), ids)
+        c = case("sd3_" + name, export(src, os.path.join(out, "sd3_encoders"), name, "export_sd3.py"),
+                 {"input_ids": ids},
+                 {"last_hidden_state": last, "text_embeds": embeds, "penultimate_hidden_state": penultimate})
+        c["family"] = "sd3"
+        cases.append(c)
+    return cases
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     cases = []
@@ -133,6 +238,7 @@ def main(out):
         c["fp16"] = spec.get("export_dtype") == "fp16"
         cases.append(c)
     cases += encoder_cases(out, rng)
+    cases += sd3_cases(out, rng)
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(cases, f)
     print(f"{len(cases)} cases in {out}/cases.json")

@@ -29,8 +29,13 @@ def _softmax(s):
     return e / e.sum(-1, keepdims=True)
 
 
+_erf = np.vectorize(math.erf)
+
+
 def clip_text(folder, ids):
-    """→ (last_hidden_state [B,S,D], pooler_output [B,D]) for int ids [B,S]."""
+    """→ (last_hidden_state [B,S,D], pooler_output [B,D]) for int ids [B,S]; with a
+    `text_projection` (CLIPTextModelWithProjection) also text_embeds [B,P] and hidden_states[-2]
+    (the penultimate layer's output, before the final norm), as SD3 reads them."""
     c, w = _cfg(folder), load_tensors(folder)
     p = "text_model."
     B, S = ids.shape
@@ -39,6 +44,7 @@ def clip_text(folder, ids):
     x = w[p + "embeddings.token_embedding.weight"][ids] + w[p + "embeddings.position_embedding.weight"][:S][None]
     lin = lambda n, t: t @ w[n + ".weight"].T + w[n + ".bias"]
     mask = np.triu(np.full((S, S), -np.inf), 1)
+    hidden = [x]
     for i in range(c["num_hidden_layers"]):
         q = f"{p}encoder.layers.{i}."
         h = _ln(x, w[q + "layer_norm1.weight"], w[q + "layer_norm1.bias"], eps)
@@ -49,12 +55,19 @@ def clip_text(folder, ids):
         x = x + lin(q + "self_attn.out_proj", o.transpose(0, 2, 1, 3).reshape(B, S, D))
         h = _ln(x, w[q + "layer_norm2.weight"], w[q + "layer_norm2.bias"], eps)
         h = lin(q + "mlp.fc1", h)
-        h = h * (1 / (1 + np.exp(-1.702 * h))) if c.get("hidden_act", "quick_gelu") == "quick_gelu" else h
+        if c.get("hidden_act", "quick_gelu") == "quick_gelu":
+            h = h * (1 / (1 + np.exp(-1.702 * h)))
+        else:  # "gelu": the exact, erf form
+            h = 0.5 * h * (1 + _erf(h / math.sqrt(2)))
         x = x + lin(q + "mlp.fc2", h)
+        hidden.append(x)
     x = _ln(x, w[p + "final_layer_norm.weight"], w[p + "final_layer_norm.bias"], eps)
     # the end token: the highest id for configs with eos_token_id 2, else the first eos_token_id
     at = ids.argmax(-1) if c.get("eos_token_id", 2) == 2 else (ids == c["eos_token_id"]).argmax(-1)
-    return x, x[np.arange(B), at]
+    pooled = x[np.arange(B), at]
+    if "text_projection.weight" not in w:
+        return x, pooled
+    return x, pooled, pooled @ w["text_projection.weight"].T, hidden[-2]
 
 
 def _bucket(rel, num_buckets, max_distance):

@@ -40,16 +40,16 @@ SOURCE = {"vae_decoder": "vae"}  # output component → diffusers folder
 OPSET = 16  # torch 1.13 writes opset 17 LayerNormalization without weight as invalid
 
 
-def load_module(src, comp):
+def load_module(src, comp, components=COMPONENTS):
     folder = os.path.join(src, SOURCE.get(comp, comp))
     with open(os.path.join(folder, "config.json")) as f:
         cfg = json.load(f)
-    module = COMPONENTS[SOURCE.get(comp, comp)](cfg)
+    module = components[SOURCE.get(comp, comp)](cfg)
     tensors = safetensors_io.read_folder(folder)
     own = module.state_dict()
     if comp == "vae_decoder":  # the encoder half is not exported
         tensors = {k: v for k, v in tensors.items() if not k.startswith(("encoder.", "quant_conv."))}
-    if comp == "text_encoder_2" and "encoder.embed_tokens.weight" in tensors:
+    if "encoder.embed_tokens.weight" in tensors and "shared.weight" in own:
         tensors.pop("encoder.embed_tokens.weight")  # tied to shared.weight
     missing = sorted(set(own) - set(tensors))
     unexpected = sorted(set(tensors) - set(own))
@@ -188,8 +188,10 @@ def write_preview(out, weights):
         json.dump(ours, f, indent=2)
 
 
-def export_module(module, cfg, comp, out, dtype, max_bytes, skip_weights=False, fuse_forms=None):
-    inputs, outputs, axes = dummy(comp, module, cfg)
+def export_module(module, cfg, comp, out, dtype, max_bytes, skip_weights=False, fuse_forms=None,
+                  example=None):
+    """`example`: (inputs, output names, dynamic axes) where not FLUX's (`dummy`)."""
+    inputs, outputs, axes = example or dummy(comp, module, cfg)
     names = list(inputs)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.onnx")

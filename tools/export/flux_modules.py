@@ -291,14 +291,18 @@ class ClipTextModel(nn.Module):
         self.eos = cfg.get("eos_token_id", 2)
         self.quick = cfg.get("hidden_act", "quick_gelu") == "quick_gelu"
 
-    def forward(self, input_ids):
+    def encode(self, input_ids):
+        """→ (last_hidden_state, pooled, the penultimate layer's output before the final norm)."""
         tm = self.text_model
         s = input_ids.shape[1]
         pos = torch.arange(s, dtype=torch.long)[None]
         x = tm.embeddings.token_embedding(input_ids) + tm.embeddings.position_embedding(pos)
         act = (lambda t: t * torch.sigmoid(1.702 * t)) if self.quick else F.gelu
-        for layer in tm.encoder.layers:
+        penultimate = x
+        for i, layer in enumerate(tm.encoder.layers):
             x = layer(x, act)
+            if i == len(tm.encoder.layers) - 2:
+                penultimate = x
         x = tm.final_layer_norm(x)
         # transformers: argmax of the ids when eos_token_id is 2 (old configs), else the first eos
         if self.eos == 2:
@@ -306,6 +310,10 @@ class ClipTextModel(nn.Module):
         else:
             at = (input_ids == self.eos).to(torch.int32).argmax(dim=-1)
         pooled = x[torch.arange(x.shape[0]), at]
+        return x, pooled, penultimate
+
+    def forward(self, input_ids):
+        x, pooled, _ = self.encode(input_ids)
         return x, pooled
 
 

@@ -56,7 +56,9 @@ def write_file(path, tensors, dtype="F32"):
         if dtype == "F16":
             raw = a.astype(np.float16).tobytes()
         elif dtype == "BF16":
-            raw = (a.view(np.uint32) >> 16).astype(np.uint16).tobytes()  # truncation
+            u = a.astype(np.float32).view(np.uint32).astype(np.uint64)
+            # to the nearest, ties to even, as torch's .to(torch.bfloat16) rounds
+            raw = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16).tobytes()
         else:
             raw = a.tobytes()
         header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}

@@ -46,11 +46,12 @@ def transformer_config(guidance=True, heads=2, head_dim=16, axes=(4, 6, 6), doub
             "pooled_projection_dim": pooled_dim}
 
 
-def clip_config(hidden=8, layers=1, heads=2):
-    return {"_class_name": "CLIPTextModel", "architectures": ["CLIPTextModel"], "vocab_size": 49408,
+def clip_config(hidden=8, layers=1, heads=2, projection=None, act="quick_gelu", cls="CLIPTextModel"):
+    return {"_class_name": cls, "architectures": [cls], "vocab_size": 49408,
             "hidden_size": hidden, "intermediate_size": 4 * hidden, "num_hidden_layers": layers,
-            "num_attention_heads": heads, "max_position_embeddings": 77, "hidden_act": "quick_gelu",
-            "layer_norm_eps": 1e-5, "bos_token_id": 0, "eos_token_id": 2, "projection_dim": hidden}
+            "num_attention_heads": heads, "max_position_embeddings": 77, "hidden_act": act,
+            "layer_norm_eps": 1e-5, "bos_token_id": 0, "eos_token_id": 2,
+            "projection_dim": projection or hidden}
 
 
 def t5_config(d_model=8, layers=1, heads=2, context_dim=32):
@@ -76,10 +77,12 @@ def scheduler_config(guidance=True):
             "use_dynamic_shifting": guidance}
 
 
-def write_component(folder, name, cfg, seed, dtype="F32", shards=1, scale=1.0):
+def write_component(folder, name, cfg, seed, dtype="F32", shards=1, scale=1.0, components=COMPONENTS):
     torch.manual_seed(seed)
-    module = COMPONENTS[name](cfg)
-    tensors = {k: v.detach().numpy() * scale for k, v in module.state_dict().items()}
+    module = components[name](cfg)
+    # a stored table (SD3's pos_embed.pos_embed) is data, not a weight to scale
+    tensors = {k: v.detach().numpy() * (1.0 if k.endswith("pos_embed") else scale)
+               for k, v in module.state_dict().items()}
     if name == "vae":  # an encoder tensor the exporter must skip, as in real checkpoints
         tensors["encoder.conv_in.weight"] = torch.zeros(8, 3, 3, 3).numpy()
     os.makedirs(folder, exist_ok=True)

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Export a Stable Diffusion 3 / 3.5 diffusers checkpoint to the ONNX layout the server loads.
+
+    export_sd3.py SRC OUT [--components transformer,text_encoder,text_encoder_2,text_encoder_3,vae_decoder]
+                  [--dtype fp32|fp16] [--max-file-mb 2000] [--fuse layernorm,rmsnorm,gelu]
+    export_sd3.py --tiny OUT [--tokenizers DIR]
+
+SRC is a diffusers folder (model_index.json naming StableDiffusion3Pipeline; `<component>/config.json`
++ `*.safetensors`, sharded allowed; F32/F16/BF16). SD3, SD3.5-Large (q/k RMS norm) and
+SD3.5-Medium (dual attention) transformers. T5 (`text_encoder_3`) may be left out: the server
+then feeds zeros in its place, as diffusers does.
+
+The transformer is exported at token level (tools/export/sd3_modules.py): inputs hidden_states
+[B, N, p*p*C] (patch tokens, (dy, dx, c) order), encoder_hidden_states [B, L, joint dim],
+pooled_projections [B, P], timestep [B] in scheduler units (0..1000), positions [N, 2] float
+(row, col) in the position table's index space (the run's centre-crop offset added); output
+out_hidden_states [B, N, p*p*C] in the same layout. The graph evaluates the sin-cos formula at
+the positions; the checkpoint's stored table is checked against that formula (a warning says
+where they differ). The CLIP encoders output last_hidden_state, text_embeds (projected pooled)
+and penultimate_hidden_state. Norms and GELUs are fused as for FLUX (tools/export/fuse_graph.py).
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_flux import export_module, fit_preview, load_module, write_preview  # noqa: E402
+from sd3_modules import COMPONENTS, sincos_table  # noqa: E402
+
+ALL = ["transformer", "text_encoder", "text_encoder_2", "text_encoder_3", "vae_decoder"]
+
+
+def example(comp, cfg):
+    """Example inputs, output names and dynamic axes of one SD3 component."""
+    if comp == "transformer":
+        n, L, p = 12, 7, cfg.get("patch_size", 2)
+        inputs = {
+            "hidden_states": torch.randn(1, n, p * p * cfg.get("in_channels", 16)),
+            "encoder_hidden_states": torch.randn(1, L, cfg["joint_attention_dim"]),
+            "pooled_projections": torch.randn(1, cfg["pooled_projection_dim"]),
+            "timestep": torch.tensor([500.0]),
+            "positions": torch.rand(n, 2) * 8,
+        }
+        axes = {"hidden_states": {0: "B", 1: "n"}, "encoder_hidden_states": {0: "B", 1: "L"},
+                "pooled_projections": {0: "B"}, "timestep": {0: "B"}, "positions": {0: "n"},
+                "out_hidden_states": {0: "B", 1: "n"}}
+        return inputs, ["out_hidden_states"], axes
+    if comp in ("text_encoder", "text_encoder_2"):
+        inputs = {"input_ids": torch.randint(0, cfg["vocab_size"], (1, 12))}
+        axes = {"input_ids": {0: "B", 1: "S"}, "last_hidden_state": {0: "B", 1: "S"},
+                "text_embeds": {0: "B"}, "penultimate_hidden_state": {0: "B", 1: "S"}}
+        return inputs, ["last_hidden_state", "text_embeds", "penultimate_hidden_state"], axes
+    if comp == "text_encoder_3":
+        inputs = {"input_ids": torch.randint(0, cfg["vocab_size"], (1, 12))}
+        return inputs, ["last_hidden_state"], {"input_ids": {0: "B", 1: "S"}, "last_hidden_state": {0: "B", 1: "S"}}
+    inputs = {"latent_sample": torch.randn(1, cfg["latent_channels"], 4, 4)}
+    return inputs, ["sample"], {"latent_sample": {0: "B", 2: "h", 3: "w"}, "sample": {0: "B", 2: "H", 3: "W"}}
+
+
+def check_table(module, cfg):
+    """Compares the checkpoint's stored position table with the formula the graph evaluates."""
+    stored = module.pos_embed.pos_embed[0].double()
+    p = cfg.get("patch_size", 2)
+    want = sincos_table(stored.shape[1], cfg["pos_embed_max_size"], cfg.get("sample_size", 128) // p).double()
+    # a table stored in 16 bits is the formula rounded: differences within that rounding are not
+    # a different table (bf16 keeps 8 significant bits, fp16 11)
+    bits = next((b for b in (8, 11) if torch.equal(stored, rounded(stored, b))), 24)
+    slack = (want.abs() * 2.0 ** -bits + 1e-6) if bits < 24 else torch.full_like(want, 1e-4)
+    off = ((stored - want).abs() > slack).any(dim=1).reshape(cfg["pos_embed_max_size"], -1)
+    worst = float((stored - want).abs().max())
+    if off.any():
+        r, c = (int(v) for v in off.nonzero()[0])
+        print(f"WARNING transformer: the stored position table differs from the sin-cos formula at "
+              f"{int(off.sum())} of {off.numel()} positions (first at row {r}, col {c}; worst |diff| {worst:.3g}); "
+              f"the export evaluates the formula, so its outputs will differ from the checkpoint's there", flush=True)
+    return int(off.sum())
+
+
+def rounded(t, bits):
+    """t rounded to `bits` significant bits (8: bfloat16, 11: float16), to the nearest."""
+    m, e = torch.frexp(t)
+    return torch.ldexp(torch.round(m * 2.0 ** bits) / 2.0 ** bits, e)
+
+
+def export_component(src, out, comp, dtype, max_bytes, fuse_forms):
+    module, cfg = load_module(src, comp, COMPONENTS)
+    if comp == "transformer":
+        check_table(module, cfg)
+    export_module(module, cfg, comp, out, dtype, max_bytes, fuse_forms=fuse_forms, example=example(comp, cfg))
+    if comp == "vae_decoder":
+        write_preview(out, fit_preview(module, cfg))
+
+
+def copy_extras(src, out):
+    if os.path.exists(os.path.join(src, "model_index.json")):
+        shutil.copy(os.path.join(src, "model_index.json"), os.path.join(out, "model_index.json"))
+    for folder in ("scheduler", "tokenizer", "tokenizer_2", "tokenizer_3"):
+        if os.path.isdir(os.path.join(src, folder)):
+            shutil.copytree(os.path.join(src, folder), os.path.join(out, folder), dirs_exist_ok=True)
+
+
+def run(src, args, comps):
+    index = os.path.join(src, "model_index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            cls = json.load(f).get("_class_name", "")
+        if "StableDiffusion3" not in cls:
+            raise SystemExit(f"{index}: {cls!r} is not a StableDiffusion3Pipeline")
+    forms = [f for f in args.fuse.split(",") if f]
+    for comp in comps:
+        if comp == "text_encoder_3" and not os.path.isdir(os.path.join(src, comp)):
+            print("text_encoder_3: not in the checkpoint; the server will feed zeros for T5", flush=True)
+            continue
+        export_component(src, args.out, comp, args.dtype, int(args.max_file_mb * 2**20), forms)
+    copy_extras(src, args.out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("src", nargs="?", help="diffusers checkpoint folder")
+    ap.add_argument("out")
+    ap.add_argument("--components", default=",".join(ALL))
+    ap.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32")
+    ap.add_argument("--max-file-mb", type=float, default=2000.0, help="largest data file (MiB)")
+    ap.add_argument("--tiny", action="store_true", help="export a random-weight miniature")
+    ap.add_argument("--tokenizers", default=None, help="--tiny: folder with clip-l/, clip-g-sd3/, t5-v1_1-xxl-sd3/")
+    ap.add_argument("--fuse", default="layernorm,rmsnorm,gelu",
+                    help="fused forms (tools/export/fuse_graph.py), '' for the plain export")
+    args = ap.parse_args()
+    comps = [c for c in args.components.split(",") if c]
+    bad = [c for c in comps if c not in ALL]
+    if bad:
+        ap.error(f"unknown components {bad}; choose from {ALL}")
+    os.makedirs(args.out, exist_ok=True)
+    if args.tiny:
+        import sd3_tiny
+        with tempfile.TemporaryDirectory() as src:
+            sd3_tiny.write(src, tokenizers=args.tokenizers)
+            run(src, args, comps)
+        path = os.path.join(args.out, "ralu.json")
+        ours = json.load(open(path)) if os.path.exists(path) else {}
+        ours.update(sd3_tiny.RALU_JSON)
+        with open(path, "w") as f:
+            json.dump(ours, f, indent=2)
+        return
+    if not args.src:
+        ap.error("SRC is required without --tiny")
+    run(args.src, args, comps)
+
+
+if __name__ == "__main__":
+    main()
