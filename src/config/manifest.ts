@@ -44,12 +44,17 @@ const dynamicShift = z.object({
 export const manifestSchema = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/),
   description: z.string(),
-  /** "ralu-dit": a model of this project (manifest.json); "flux": a diffusers/Optimum FLUX.1 folder. */
-  family: z.enum(["ralu-dit", "flux"]).default("ralu-dit"),
+  /**
+   * "ralu-dit": a model of this project (manifest.json); "flux": a diffusers/Optimum FLUX.1
+   * folder; "sd3": a Stable Diffusion 3 / 3.5 folder (tools/export/export_sd3.py).
+   */
+  family: z.enum(["ralu-dit", "flux", "sd3"]).default("ralu-dit"),
   files: z.object({
     transformer: z.string(),
     text_encoder: z.string(),
     text_encoder_2: z.string().optional(),
+    /** SD3's T5; without it the conditioning has zeros in its place (as diffusers does). */
+    text_encoder_3: z.string().optional(),
     vae_decoder: z.string(),
     vocab: z.string().optional(),
     /** TeaCache's indicator graph (tools/export/indicator_graph.py); without it, no TeaCache. */
@@ -74,6 +79,18 @@ export const manifestSchema = z.object({
   dynamic_shift: dynamicShift.optional(),
   /** The DiT takes the guidance scale as an input (FLUX.1-dev); no classifier-free guidance. */
   guidance_embed: z.boolean().default(false),
+  /** The DiT's timestep is sigma times this (SD3 takes scheduler units, 0..1000). */
+  timestep_scale: z.number().positive().default(1),
+  /** Lane order of a token's 2x2 patch in the DiT's input: ours (c, dy, dx) or SD3's (dy, dx, c). */
+  token_order: z.enum(["c_dy_dx", "dy_dx_c"]).default("c_dy_dx"),
+  /**
+   * A DiT with absolute positions (SD3's sin-cos table, `max` patches wide) takes (row, col)
+   * per token, centre-cropped as diffusers does. RALU's low-resolution stages use `low`:
+   * "half" — the grid a half-size image would get (copies at fractional places on it);
+   * "full" — each low token at its top-left full-resolution cell, copies at their own cells.
+   */
+  positions: z.object({ max: z.number().int().positive(), low: z.enum(["half", "full"]) })
+    .optional(),
   default_steps: z.number().int().positive(),
   default_guidance: z.number().min(0),
   default_size: z.string().regex(/^\d+x\d+$/),

@@ -22,6 +22,8 @@ import type { Bound, Ep, Session } from "../onnx/ort.ts";
 import type { GpuOps } from "../kernels/gpu_ops.ts";
 import { STORAGE } from "../gpu/context.ts";
 import type { Conditioning, DitNames } from "./model.ts";
+import type { Manifest } from "../config/manifest.ts";
+import { reorderLanes, sd3Positions } from "./sd3.ts";
 
 /** Weight bytes all shape sessions of one DiT may hold together (each holds its own copy). */
 export const STATIC_SHAPE_BUDGET_BYTES = 2 * 2 ** 30;
@@ -30,7 +32,7 @@ export const MAX_SHAPE_SESSIONS = 8;
 
 /** One run's DiT: guided velocities, host arrays or device buffers. */
 export interface DitRun {
-  velocity(x: Float32Array, ids: Float32Array, sigma: number): Promise<Float32Array>;
+  velocity(x: Float32Array, ids: Float32Array, sigma: number, unit?: number): Promise<Float32Array>;
   /**
    * WebGPU EP: the guided velocity of tokens `x` left on the device. `owned`: a pooled
    * buffer of the kernels' context the caller releases; otherwise it is the DiT's own output,
@@ -40,6 +42,7 @@ export interface DitRun {
     x: GPUBuffer,
     ids: Float32Array,
     sigma: number,
+    unit?: number,
   ): Promise<{ buffer: GPUBuffer; owned: boolean }>;
 }
 
@@ -48,6 +51,12 @@ interface Dims {
   token: number;
   text: number;
   pooled: number;
+  /** The DiT's timestep is sigma times this (1 unless given). */
+  timestepScale?: number;
+  /** The DiT's lane order, where not ours (SD3's (dy, dx, c)). */
+  tokenOrder?: Manifest["token_order"];
+  /** Absolute positions (SD3): the DiT takes (row, col) per token instead of ids. */
+  positions?: Manifest["positions"];
 }
 
 /** One shape's session and the buffers bound to it. */
@@ -97,8 +106,24 @@ export class Dit {
     return this.graph.info.fp16;
   }
 
-  /** The run's DiT over `conds` ([cond] or [cond, uncond]) with guidance `g`. */
-  run(conds: Conditioning[], g: number, gpu?: GpuOps): DitRun {
+  /**
+   * Whether runs feed this DiT host arrays only: its tokens need reordering or its positions
+   * the run's grid (SD3), which the bound-buffer path does not do yet.
+   */
+  get hostOnly(): boolean {
+    return !!this.dims.positions || (this.dims.tokenOrder ?? "c_dy_dx") !== "c_dy_dx";
+  }
+
+  /**
+   * The run's DiT over `conds` ([cond] or [cond, uncond]) with guidance `g`; `grid` is the
+   * run's full-resolution token grid (needed by absolute positions).
+   */
+  run(
+    conds: Conditioning[],
+    g: number,
+    gpu?: GpuOps,
+    grid?: { rows: number; cols: number },
+  ): DitRun {
     const B = conds.length;
     const L = conds[0]!.text.length / this.dims.text;
     const n = this.names;
@@ -109,13 +134,25 @@ export class Dit {
     const guidance = new Float32Array(B).fill(g);
     // host feeds made once per run; image ids once per stage (the samplers pass one array per stage)
     let fixed: Record<string, Bound> | undefined;
-    let ids: { of: Float32Array; feed: Bound } | undefined;
+    let ids: { of: Float32Array; unit: number; feed: Bound } | undefined;
+    const d = this.dims;
+    const lanes = (d.tokenOrder ?? "c_dy_dx") !== "c_dy_dx";
+    /** The DiT's place input for tokens with ids `idsArr` (ids; SD3: table positions). */
+    const places = (idsArr: Float32Array, unit: number): Bound => {
+      const count = idsArr.length / 3;
+      if (!d.positions) return host.bind(n.imgIds!, { data: idsArr, dims: [count, 3] });
+      if (!grid) throw new Error("a DiT with absolute positions needs the run's grid");
+      const data = sd3Positions(idsArr, unit, grid, d.positions);
+      return host.bind(n.positions!, { data, dims: [count, 2] });
+    };
     const run = {
-      velocity: async (x: Float32Array, idsArr: Float32Array, sigma: number) => {
+      velocity: async (x: Float32Array, idsArr: Float32Array, sigma: number, unit = 1) => {
         fixed ??= {
           [n.context]: host.bind(n.context, { data: context, dims: [B, L, this.dims.text] }),
           [n.pooled]: host.bind(n.pooled, { data: pooled, dims: [B, this.dims.pooled] }),
-          [n.txtIds]: host.bind(n.txtIds, { data: new Float32Array(L * 3), dims: [L, 3] }),
+          ...(n.txtIds
+            ? { [n.txtIds]: host.bind(n.txtIds, { data: new Float32Array(L * 3), dims: [L, 3] }) }
+            : {}),
           ...(n.guidance
             ? {
               [n.guidance]: host.bind(n.guidance, { data: guidance, dims: [B] }),
@@ -123,20 +160,23 @@ export class Dit {
             : {}),
         };
         const count = idsArr.length / 3;
-        if (ids?.of !== idsArr) {
-          ids = { of: idsArr, feed: host.bind(n.imgIds, { data: idsArr, dims: [count, 3] }) };
+        if (ids?.of !== idsArr || ids.unit !== unit) {
+          ids = { of: idsArr, unit, feed: places(idsArr, unit) };
         }
         this.evaluations += B;
+        const xin = lanes ? reorderLanes(x, d.token / 4) : x;
+        const t = sigma * (d.timestepScale ?? 1);
         const out = await host.runBound({
           ...fixed,
-          [n.imgIds]: ids.feed,
-          [n.timestep]: host.bind(n.timestep, { data: new Float32Array(B).fill(sigma), dims: [B] }),
+          [n.positions ?? n.imgIds!]: ids.feed,
+          [n.timestep]: host.bind(n.timestep, { data: new Float32Array(B).fill(t), dims: [B] }),
           [n.hidden]: host.bind(n.hidden, {
-            data: B === 1 ? x : concat(conds.map(() => x)),
+            data: B === 1 ? xin : concat(conds.map(() => xin)),
             dims: [B, count, this.dims.token],
           }),
         });
-        const v = out[n.out]!.data;
+        const raw = out[n.out]!.data;
+        const v = lanes ? reorderLanes(raw, d.token / 4, true) : raw;
         if (B === 1) return v;
         // classifier-free guidance: uncond + g (cond - uncond)
         const guided = new Float32Array(x.length);
@@ -148,6 +188,7 @@ export class Dit {
       },
       velocityOnDevice: async (x: GPUBuffer, idsArr: Float32Array, sigma: number) => {
         if (!gpu) throw new Error("velocityOnDevice needs the kernels' GPU context");
+        if (this.hostOnly) throw new Error("this DiT is fed host arrays (see hostOnly)");
         const count = idsArr.length / 3;
         const e = await this.#shape(B, count, L, gpu.device);
         const shared = this.#sharedFor(B, L, gpu.device);
@@ -247,7 +288,7 @@ export class Dit {
       out,
       feeds: {
         [n.hidden]: session.bind(n.hidden, { buffer: hidden, dims }),
-        [n.imgIds]: session.bind(n.imgIds, { buffer: imgIds, dims: [count, 3] }),
+        [n.imgIds!]: session.bind(n.imgIds!, { buffer: imgIds, dims: [count, 3] }),
       },
       outputs: { [n.out]: session.bind(n.out, { buffer: out, dims }) },
     };
@@ -262,7 +303,7 @@ export class Dit {
       [n.context, [B, L, d.text]],
       [n.pooled, [B, d.pooled]],
       [n.timestep, [B]],
-      [n.txtIds, [L, 3]],
+      [n.txtIds!, [L, 3]],
       ...(n.guidance ? [[n.guidance, [B]] as [string, number[]]] : []),
     ];
     const buffers: Record<string, GPUBuffer> = {};

@@ -14,7 +14,7 @@
 import { join } from "node:path";
 import { type Manifest, type ManifestInput, parseManifest, shiftFor } from "../config/manifest.ts";
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 /** The components and where their graphs are, relative to the model folder. */
 export const FLUX_FILES = {
@@ -30,7 +30,7 @@ const FLUX_TEACACHE_RESCALE = [498.651651, -283.781631, 55.8554382, -3.82021401,
 /** TeaCache's indicator graph, where the folder has one (tools/export/indicator_graph.py). */
 const INDICATOR = "transformer/indicator.onnx";
 
-async function fileExists(path: string): Promise<boolean> {
+export async function fileExists(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isFile;
   } catch {
@@ -54,7 +54,11 @@ const DEV_PRESETS = {
 };
 const SCHNELL_PRESETS = { distilled: { N: [1, 1, 2], e: [0.3, 0.45, 1.0], r: 0.2 } };
 
-async function readJson(dir: string, file: string, required = true): Promise<Json | undefined> {
+export async function readJson(
+  dir: string,
+  file: string,
+  required = true,
+): Promise<Json | undefined> {
   try {
     return JSON.parse(await Deno.readTextFile(join(dir, file))) as Json;
   } catch (err) {
@@ -64,7 +68,7 @@ async function readJson(dir: string, file: string, required = true): Promise<Jso
   }
 }
 
-const num = (j: Json, key: string, file: string): number => {
+export const num = (j: Json, key: string, file: string): number => {
   const v = j[key];
   if (typeof v !== "number") throw new Error(`${file}: "${key}" is missing or not a number`);
   return v;
@@ -149,7 +153,7 @@ export async function fluxManifest(dir: string, id: string): Promise<Manifest> {
 }
 
 /** Without a fitted projection (ralu.json `preview.weights`): channels 0–2 as R, G, B. */
-function defaultPreview(channels: number): number[][] {
+export function defaultPreview(channels: number): number[][] {
   return [0, 1, 2].map((c) => {
     const row = new Array(channels + 1).fill(0);
     row[c % channels] = 0.5;

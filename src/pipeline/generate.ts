@@ -159,7 +159,7 @@ export async function generateImage(
     seed: p.seed,
     steps: p.steps ?? m.default_steps,
     baseShift: shiftFor(m, fullTokens),
-    backend: model.backend(uncond ? [cond, uncond] : [cond], guidance),
+    backend: model.backend(uncond ? [cond, uncond] : [cond], guidance, { width, height }),
     tokenFootprintPx: m.token_footprint_px,
     evalsPerStep: useCfg ? 2 : 1,
     previewEvery,

@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import type { Manifest } from "../config/manifest.ts";
 import type { Ep, Session } from "../onnx/ort.ts";
-import { type GraphLoad, loadGraph } from "../onnx/load_graph.ts";
+import { type GraphLoad, type LoadedGraph, loadGraph } from "../onnx/load_graph.ts";
 import type { PromptTokenizer } from "../text/hf_tokenizer.ts";
 import { HfTokenizer } from "../text/hf_tokenizer.ts";
 import { WordTokenizer } from "../text/word_tokenizer.ts";
@@ -28,6 +28,8 @@ import { imageTokens, parseSize } from "../config/manifest.ts";
 import { raluStageTokens } from "../samplers/ralu_params.ts";
 import { probeAdapter } from "../onnx/ort.ts";
 import { findModelDir, readModelManifest } from "./model_dir.ts";
+import { joinSd3 } from "./sd3.ts";
+import { SD3_CLIP_TOKENS } from "./sd3_manifest.ts";
 
 export interface Conditioning {
   /** `[L, D_txt]` */
@@ -43,10 +45,17 @@ export interface TextEncoder {
   component: string;
   tokenizer: PromptTokenizer;
   session: Session;
-  /** Output used as the DiT's `encoder_hidden_states`. */
+  /** Output used as the DiT's `encoder_hidden_states` (SD3: joined, see sd3.ts). */
   text?: string;
   /** Output used as the DiT's `pooled_projections`. */
   pooled?: string;
+}
+
+/** A text encoder's outputs for one prompt: `[S, width]` hidden states and the pooled vector. */
+interface EncoderOutput {
+  text?: Float32Array;
+  width: number;
+  pooled?: Float32Array;
 }
 
 /** The DiT's tensor names as its graph spells them (Optimum and BFL exports differ in outputs). */
@@ -55,8 +64,11 @@ export interface DitNames {
   context: string;
   pooled: string;
   timestep: string;
-  imgIds: string;
-  txtIds: string;
+  /** FLUX-style ids `[n, 3]` of image and text tokens (absent where positions are taken). */
+  imgIds?: string;
+  txtIds?: string;
+  /** SD3: (row, col) `[n, 2]` of image tokens in the position table. */
+  positions?: string;
   guidance?: string;
   out: string;
 }
@@ -124,9 +136,8 @@ export class LoadedModel {
   }
 
   async #encode(prompt: string): Promise<Conditioning> {
-    let text: Float32Array | undefined;
-    let pooled: Float32Array | undefined;
     const warnings: string[] = [];
+    const outs: EncoderOutput[] = [];
     for (const e of this.encoders) {
       const t = e.tokenizer.encode(prompt);
       if (t.truncated > 0) {
@@ -135,10 +146,22 @@ export class LoadedModel {
         );
       }
       const out = await e.session.run({ input_ids: { data: t.ids, dims: [1, t.ids.length] } });
-      if (e.text) text = out[e.text]!.data;
-      if (e.pooled) pooled = out[e.pooled]!.data;
+      const text = e.text ? out[e.text]! : undefined;
+      outs.push({
+        ...(text ? { text: text.data } : {}),
+        width: text?.dims.at(-1) ?? 0,
+        ...(e.pooled ? { pooled: out[e.pooled]!.data } : {}),
+      });
     }
-    return { text: text!, pooled: pooled!, warnings };
+    if (this.manifest.family === "sd3") {
+      const [l, g, t5] = outs as [EncoderOutput, EncoderOutput, EncoderOutput?];
+      const clip = (o: EncoderOutput) => ({ hidden: o.text!, width: o.width, pooled: o.pooled! });
+      const m = this.manifest;
+      return { ...joinSd3([clip(l), clip(g)], t5?.text, m.text_dim, SD3_CLIP_TOKENS), warnings };
+    }
+    const text = outs.find((o) => o.text)!.text!;
+    const pooled = outs.find((o) => o.pooled)!.pooled!;
+    return { text, pooled, warnings };
   }
 
   usesCfg(guidance: number): boolean {
@@ -188,13 +211,16 @@ export class LoadedModel {
    * the VAE, and the kernels — CPU arrays, or GPU buffers on the kernel device. On the
    * WebGPU EP with GPU kernels the DiT and VAE read and write those buffers directly.
    */
-  backend(conds: Conditioning[], g: number): Backend {
+  backend(conds: Conditioning[], g: number, size?: { width: number; height: number }): Backend {
     const gpu = this.kernels;
-    const run = this.dit.run(conds, g, gpu instanceof GpuOps ? gpu : undefined);
+    const f = 2 * this.manifest.vae_scale_factor;
+    const grid = size && { rows: size.height / f, cols: size.width / f };
+    const run = this.dit.run(conds, g, gpu instanceof GpuOps ? gpu : undefined, grid);
     const decode = (latent: Float32Array, h: number, w: number) => this.decode(latent, h, w);
     if (!(gpu instanceof GpuOps)) return cpuBackend(run.velocity, decode);
-    // fp16 graphs take host arrays (converted by the session) until a GPU cast is in place
-    if (this.ep !== "webgpu" || this.dit.fp16) {
+    // fp16 graphs take host arrays (converted by the session) until a GPU cast is in place;
+    // so does a DiT whose tokens or positions the host prepares (SD3)
+    if (this.ep !== "webgpu" || this.dit.fp16 || this.dit.hostOnly) {
       return gpuBackend(gpu, { arrays: { velocity: run.velocity, decode } });
     }
     return gpuBackend(gpu, {
@@ -332,7 +358,9 @@ export async function loadModel(
       return loaded;
     });
   const encoders: TextEncoder[] = [];
-  if (manifest.family === "flux") {
+  if (manifest.family === "sd3") {
+    encoders.push(...await sd3Encoders(manifest, dir, graph, step));
+  } else if (manifest.family === "flux") {
     const clip = await graph("text_encoder", f.text_encoder);
     const t5 = await graph("text_encoder_2", f.text_encoder_2!);
     encoders.push({
@@ -393,8 +421,12 @@ export async function loadModel(
     context: pick(ins, ["encoder_hidden_states"], "text input", f.transformer),
     pooled: pick(ins, ["pooled_projections"], "pooled text input", f.transformer),
     timestep: pick(ins, ["timestep"], "timestep input", f.transformer),
-    imgIds: pick(ins, ["img_ids"], "image ids input", f.transformer),
-    txtIds: pick(ins, ["txt_ids"], "text ids input", f.transformer),
+    ...(manifest.positions
+      ? { positions: pick(ins, ["positions"], "positions input", f.transformer) }
+      : {
+        imgIds: pick(ins, ["img_ids"], "image ids input", f.transformer),
+        txtIds: pick(ins, ["txt_ids"], "text ids input", f.transformer),
+      }),
     out: pick(
       dit.info.outputNames,
       ["out_hidden_states", "latent", "sample"],
@@ -432,6 +464,9 @@ export async function loadModel(
       token,
       text: manifest.text_dim,
       pooled: manifest.pooled_dim ?? manifest.text_dim,
+      timestepScale: manifest.timestep_scale,
+      tokenOrder: manifest.token_order,
+      positions: manifest.positions,
     }),
     vae.session,
     vaeNames,
@@ -450,4 +485,66 @@ function describe(component: string, info: GraphLoad): LoadedComponent {
     fp16: info.fp16,
     warnings: info.warnings,
   };
+}
+
+type GraphFn = (component: string, file: string) => Promise<LoadedGraph>;
+type StepFn = <T>(file: string, what: string, fn: () => Promise<T>) => Promise<T>;
+
+/** A CLIP graph's penultimate layer: ours, or Optimum's `hidden_states.k` (k = layers - 1). */
+function penultimate(names: string[], file: string): string {
+  if (names.includes("penultimate_hidden_state")) return "penultimate_hidden_state";
+  const layers = names.map((n) => /^hidden_states\.(\d+)$/.exec(n)?.[1]).filter((k) => k)
+    .map(Number).sort((a, b) => a - b);
+  if (layers.length >= 2) return `hidden_states.${layers.at(-2)}`;
+  return pick(names, ["penultimate_hidden_state"], "penultimate hidden-state output", file);
+}
+
+/** SD3's CLIP-L and CLIP-G (penultimate layer, projected pooled) and, when present, T5. */
+async function sd3Encoders(
+  m: Manifest,
+  dir: string,
+  graph: GraphFn,
+  step: StepFn,
+): Promise<TextEncoder[]> {
+  const f = m.files;
+  const out: TextEncoder[] = [];
+  const clips = [["text_encoder", "tokenizer"], ["text_encoder_2", "tokenizer_2"]] as const;
+  for (const [component, tok] of clips) {
+    const file = f[component]!;
+    const g = await graph(component, file);
+    out.push({
+      component,
+      // CLIP-G's tokenizer_config pads with "!" (id 0), CLIP-L's with its end token
+      tokenizer: await step(
+        `${tok}/`,
+        "not a CLIP tokenizer",
+        () => HfTokenizer.fromDir(join(dir, tok), { maxLength: SD3_CLIP_TOKENS }),
+      ),
+      session: g.session,
+      text: penultimate(g.info.outputNames, file),
+      pooled: pick(g.info.outputNames, ["text_embeds"], "projected pooled output", file),
+    });
+  }
+  if (f.text_encoder_3) {
+    const g = await graph("text_encoder_3", f.text_encoder_3);
+    out.push({
+      component: "text_encoder_3",
+      tokenizer: await step(
+        "tokenizer_3/",
+        "not a T5 tokenizer",
+        () =>
+          HfTokenizer.fromDir(join(dir, "tokenizer_3"), {
+            maxLength: m.max_text_tokens - SD3_CLIP_TOKENS,
+          }),
+      ),
+      session: g.session,
+      text: pick(
+        g.info.outputNames,
+        ["last_hidden_state"],
+        "hidden-state output",
+        f.text_encoder_3,
+      ),
+    });
+  }
+  return out;
 }

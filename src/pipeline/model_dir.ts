@@ -1,7 +1,8 @@
 /**
  * Where a model's folder is and what kind it is: `models/<id>/` under the asset roots (or
  * under `--models-dir`), holding either our `manifest.json` or a diffusers/Optimum
- * `model_index.json` (FLUX.1). Either way the result is one {@link Manifest}.
+ * `model_index.json` (FLUX.1, or SD3 / SD3.5 when it names StableDiffusion3Pipeline). Either
+ * way the result is one {@link Manifest}.
  *
  * @example
  * ```ts ignore
@@ -13,7 +14,8 @@
 import { join } from "node:path";
 import { assetRoots } from "../assets.ts";
 import { type Manifest, parseManifest } from "../config/manifest.ts";
-import { fluxManifest } from "./flux_manifest.ts";
+import { fluxManifest, readJson } from "./flux_manifest.ts";
+import { sd3Manifest } from "./sd3_manifest.ts";
 
 export const MODEL_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
@@ -61,6 +63,10 @@ export async function listModelIds(modelsDir?: string): Promise<string[]> {
 }
 
 export async function readModelManifest(dir: string, id: string): Promise<Manifest> {
-  if (await exists(join(dir, "model_index.json"))) return await fluxManifest(dir, id);
+  if (await exists(join(dir, "model_index.json"))) {
+    const index = await readJson(dir, "model_index.json");
+    const sd3 = String(index?._class_name ?? "").startsWith("StableDiffusion3");
+    return await (sd3 ? sd3Manifest(dir, id) : fluxManifest(dir, id));
+  }
   return parseManifest(JSON.parse(await Deno.readTextFile(join(dir, "manifest.json"))));
 }

@@ -11,7 +11,7 @@
  * const be = cpuBackend(velocity, decode);
  * try {
  *   const x = be.upload(noise, "latent");
- *   const v = await be.velocity(x, ids, 1);
+ *   const v = await be.velocity(x, ids, 1, 1);
  *   be.euler(x, v, -0.1);
  * } finally {
  *   be.release();
@@ -46,8 +46,11 @@ export interface Backend {
   /** Gives back everything this run made. */
   release(): void;
 
-  /** The DiT (with guidance): velocity of tokens `x` with ids `ids` at noise level sigma. */
-  velocity(x: Handle, ids: Float32Array, sigma: number): Promise<Handle>;
+  /**
+   * The DiT (with guidance): velocity of tokens `x` with ids `ids` at noise level sigma;
+   * `unit`: full-resolution tokens one id step spans (2 on RALU's low-resolution grid).
+   */
+  velocity(x: Handle, ids: Float32Array, sigma: number, unit: number): Promise<Handle>;
   /** In place: x += dt v. */
   euler(x: Handle, v: Handle, dt: number): void;
   /** x0 = x - sigma v. */

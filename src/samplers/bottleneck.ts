@@ -99,7 +99,7 @@ export async function sampleBottleneck(
   const idsLow = gridIds(h / 2, w / 2);
   ctx.emit({ type: "stage", stage: 2, tokens: low, resolution: `${w}x${h}` });
   const sB = shiftedSigmas(sigA, 1 - e[1]!, N[1]!, hLow);
-  const b = await denoise(ctx, xLow, idsLow, sB, 2, cost, lowGrid);
+  const b = await denoise(ctx, xLow, idsLow, sB, 2, cost, lowGrid, 2);
 
   // 3. Up: nearest 2x of the clean estimate, re-noised, finish at full resolution
   const sigB = sB.at(-1)!;

@@ -20,6 +20,7 @@ export type ArrayVelocity = (
   x: Float32Array,
   ids: Float32Array,
   sigma: number,
+  unit: number,
 ) => Promise<Float32Array>;
 export type ArrayDecode = (latent: Float32Array, h: number, w: number) => Promise<Float32Array>;
 
@@ -38,7 +39,7 @@ export function cpuBackend(velocity: ArrayVelocity, decode: ArrayDecode): Backen
     read: (x) => Promise.resolve(f32(x).slice()),
     free: () => {},
     release: () => {},
-    velocity: (x, ids, sigma) => velocity(f32(x), ids, sigma),
+    velocity: (x, ids, sigma, unit) => velocity(f32(x), ids, sigma, unit),
     euler: (x, v, dt) => void eulerStep(f32(x), f32(v), dt),
     cleanEstimate: (x, v, sigma) => cleanEstimate(f32(x), f32(v), sigma),
     combine: (xs, w) => {

@@ -71,7 +71,8 @@ export async function timed<T>(
  * last velocity (the next stage's clean estimate needs it). The latent is read back only
  * for a preview, every `ctx.previewEvery` steps of the whole run (not on its last step)
  * while someone reads them (`ctx.observed`);
- * `grid` lays a clean estimate out as a `[C, h, w]` latent for it.
+ * `grid` lays a clean estimate out as a `[C, h, w]` latent for it. `unit`: full-resolution
+ * tokens one step of `ids` spans (2 on a low-resolution grid; SD3's positions need it).
  */
 export async function denoise(
   ctx: SamplerContext,
@@ -81,6 +82,7 @@ export async function denoise(
   stage: number,
   cost: Cost,
   grid: PreviewGrid,
+  unit = 1,
 ): Promise<{ x: Handle; lastV: Handle }> {
   const be = ctx.backend;
   const n = ids.length / 3;
@@ -100,7 +102,7 @@ export async function denoise(
         ? await tea.computes(i, steps, x, sigma)
         : true;
       const v = computed
-        ? await be.velocity(x, ids, sigma)
+        ? await be.velocity(x, ids, sigma, unit)
         : taylor
         ? taylor.predict(sigma)
         : tea!.predict();

@@ -28,6 +28,7 @@ export interface DeviceModel {
     x: GPUBuffer,
     ids: Float32Array,
     sigma: number,
+    unit: number,
   ): Promise<{ buffer: GPUBuffer; owned: boolean }>;
   decode(latent: GPUBuffer, h: number, w: number): Promise<GPUBuffer>;
 }
@@ -44,9 +45,14 @@ export function gpuBackend(
   const read = (h: Handle) => gpu.ctx.readFloats(b(h), h.length);
   const arrays = "arrays" in model ? model.arrays : undefined;
   const device = "arrays" in model ? undefined : model;
-  const velocity = async (x: Handle, ids: Float32Array, sigma: number): Promise<Handle> => {
-    if (arrays) return upload(await arrays.velocity(await read(x), ids, sigma), "v");
-    const v = await device!.velocity(b(x), ids, sigma);
+  const velocity = async (
+    x: Handle,
+    ids: Float32Array,
+    sigma: number,
+    unit: number,
+  ): Promise<Handle> => {
+    if (arrays) return upload(await arrays.velocity(await read(x), ids, sigma, unit), "v");
+    const v = await device!.velocity(b(x), ids, sigma, unit);
     return v.owned ? own(v.buffer, x.length) : new Buf(v.buffer, x.length);
   };
   const decode = async (l: Handle, h: number, w: number): Promise<Handle> => {

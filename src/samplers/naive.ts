@@ -62,7 +62,7 @@ export async function sampleNaive(
     latent: unpack(x0, c, h, w),
     height: h,
     width: w,
-  }));
+  }), 2);
 
   // 2. Upsample everything (nearest), nothing else, and finish at full resolution
   const up = await timed(

@@ -76,6 +76,7 @@ export async function sampleRalu(
     1,
     cost,
     lowGrid,
+    2,
   );
 
   // 2. Stage 2 — edge tokens go to full resolution early
@@ -110,7 +111,7 @@ export async function sampleRalu(
   // a mixed sequence previews at full resolution, scattered as stage 3 will
   const mixedGrid: PreviewGrid = (mixed) =>
     fullGrid(expandStage3(mixed, rep.ids, rep.lowCount, dim, W / 2, H / 2).tokens);
-  const s2 = await denoise(ctx, rep.tokens, rep.ids, plan.sigmas[1]!, 2, cost, mixedGrid);
+  const s2 = await denoise(ctx, rep.tokens, rep.ids, plan.sigmas[1]!, 2, cost, mixedGrid, 2);
 
   // 3. Stage 3 — everything at full resolution, raster order
   const full = await timed(cost, "overheadMs", async () => {

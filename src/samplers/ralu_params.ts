@@ -13,6 +13,7 @@ import { type Manifest, shiftFor } from "../config/manifest.ts";
 import { HttpError } from "../http/errors.ts";
 import { ntMatchingFor } from "../schedule/nt_matching.ts";
 import { fitSteps } from "../schedule/budget.ts";
+import { lastStageStart, MIN_STAGE3_START } from "../schedule/stages.ts";
 
 export interface RaluParams {
   N: number[];
@@ -68,6 +69,19 @@ export function resolveRalu(
     const s = ntMatchingFor(N, e, h0);
     h ??= s.h;
     Z ??= s.Z;
+  }
+  // a given Z can restart stage 3 from nearly pure noise (solved ones cannot: NT-matching's limit)
+  const s3 = lastStageStart(e, Z);
+  if (acc.Z && s3 < MIN_STAGE3_START) {
+    throw new HttpError(
+      400,
+      `Z ${acc.Z} with stage ends ${e.join(", ")} starts stage 3 at t = ${
+        s3.toFixed(4)
+      } (below ${MIN_STAGE3_START}): a short base run from fresh noise at this model's shift ${
+        h0.toFixed(2)
+      }; leave Z out for NT-matching's`,
+      "acceleration.Z",
+    );
   }
   const ntMatching = acc.nt_matching ?? true;
   if (!ntMatching) h = [h0, h0, h0];

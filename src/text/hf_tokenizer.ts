@@ -103,6 +103,10 @@ export class HfTokenizer implements PromptTokenizer {
       ? token
       : (token as { content?: string } | undefined)?.content;
     if (content === undefined) return undefined;
+    // a vocabulary entry as transformers' convert_tokens_to_ids reads it (CLIP-G's pad "!" is
+    // id 0; encoding "!" as text would give "!</w>", 256)
+    const id = this.#tok.token_to_id(content);
+    if (id !== undefined) return id;
     const ids = this.raw(content, false);
     return ids.length === 1 ? ids[0] : undefined;
   }

@@ -228,3 +228,77 @@ Deno.test({
   fn: async () => await Deno.remove(out, { recursive: true }),
   sanitizeResources: false,
 });
+
+/** Max |output - expected| / max |expected| of case `c` run with some inputs replaced. */
+async function relError(c: Case, replace: Record<string, Float32Array> = {}): Promise<number> {
+  const { session } = await loadGraph(c.model, "wasm");
+  try {
+    const feeds = Object.fromEntries(
+      Object.entries(c.inputs).map(([k, v]) => [k, {
+        data: replace[k] ?? new Float32Array(v.data),
+        dims: v.dims,
+      }]),
+    );
+    const want = c.expected.out_hidden_states!;
+    const got = (await session.run(feeds)).out_hidden_states!.data;
+    let worst = 0, scale = 0;
+    want.data.forEach((e, i) => {
+      worst = Math.max(worst, Math.abs(got[i]! - e));
+      scale = Math.max(scale, Math.abs(e));
+    });
+    return worst / scale;
+  } finally {
+    await session.release();
+  }
+}
+
+Deno.test({
+  name:
+    "SD3 export tests can fail: tokens in FLUX's (c, dy, dx) order, (col, row) positions, no crop offset, rounded positions",
+  ignore: !HAVE_TORCH,
+}, async () => {
+  const grid = cases.find((c) => c.name === "sd3_grid")!;
+  const frac = cases.find((c) => c.name === "sd3_fractional")!;
+  assert.ok(await relError(grid) < 1e-5);
+  // (dy, dx, c) → (c, dy, dx): the lane order our sampler's tokens use
+  const t = grid.inputs.hidden_states!;
+  const C = 16;
+  const swapped = new Float32Array(t.data.length);
+  for (let tok = 0; tok < t.data.length / (4 * C); tok++) {
+    for (let q = 0; q < 4; q++) {
+      for (let c = 0; c < C; c++) {
+        swapped[tok * 4 * C + c * 4 + q] = t.data[tok * 4 * C + q * C + c]!;
+      }
+    }
+  }
+  const pos = grid.inputs.positions!.data;
+  const colRow = Float32Array.from(pos, (_, i) => pos[i ^ 1]!);
+  const noCrop = Float32Array.from(pos, (v, i) => v - pos[i % 2]!);
+  const fp = frac.inputs.positions!.data;
+  const roundedPos = Float32Array.from(fp, Math.floor);
+  for (
+    const [what, err] of [
+      ["token order", await relError(grid, { hidden_states: swapped })],
+      ["(col, row)", await relError(grid, { positions: colRow })],
+      ["no crop offset", await relError(grid, { positions: noCrop })],
+      ["rounded positions", await relError(frac, { positions: roundedPos })],
+    ] as const
+  ) {
+    assert.ok(err > 1e-3, `${what}: relative error ${err} would pass the 1e-4 bound`);
+  }
+});
+
+Deno.test({
+  name:
+    "export_sd3 warns where a checkpoint's stored position table is not the sin-cos formula (not for BF16 rounding)",
+  ignore: !HAVE_TORCH,
+}, async () => {
+  const w = JSON.parse(await Deno.readTextFile(`${out}/sd3_table.json`)) as Record<
+    string,
+    string[]
+  >;
+  assert.deepEqual(w.bf16, []);
+  assert.deepEqual(w.fp32, []);
+  assert.equal(w.tampered!.length, 1);
+  assert.match(w.tampered![0]!, /at 1 of 9216 positions \(first at row 7, col 11/);
+});
