@@ -42,7 +42,7 @@ model.backend = (conds, g) => {
   const be = original(conds, g);
   const velocity = be.velocity.bind(be);
   be.velocity = async (x, ids, sigma) => {
-    const v = await velocity(x, ids, sigma);
+    const v = await velocity(x, ids, sigma, 1);
     steps.push({ x: await be.read(x), v: await be.read(v), sigma });
     return v;
   };

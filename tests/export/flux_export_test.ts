@@ -223,11 +223,6 @@ Deno.test({
   }
 });
 
-Deno.test({
-  name: "cleanup",
-  fn: async () => await Deno.remove(out, { recursive: true }),
-  sanitizeResources: false,
-});
 
 /** Max |output - expected| / max |expected| of case `c` run with some inputs replaced. */
 async function relError(c: Case, replace: Record<string, Float32Array> = {}): Promise<number> {
@@ -301,4 +296,10 @@ Deno.test({
   assert.deepEqual(w.fp32, []);
   assert.equal(w.tampered!.length, 1);
   assert.match(w.tampered![0]!, /at 1 of 9216 positions \(first at row 7, col 11/);
+});
+
+Deno.test({
+  name: "cleanup",
+  fn: async () => await Deno.remove(out, { recursive: true }),
+  sanitizeResources: false,
 });

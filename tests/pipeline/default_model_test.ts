@@ -30,7 +30,7 @@ async function render(prompt: string, seed: number, acc: Acceleration, perturb: 
       return {
         ...be,
         velocity: async (x, ids, sigma) => {
-          const v = await velocity(x, ids, sigma) as Float32Array;
+          const v = await velocity(x, ids, sigma, 1) as Float32Array;
           return ids.length / 3 === LOW_TOKENS ? v.map((u) => 0.3 * u) : v;
         },
       };
