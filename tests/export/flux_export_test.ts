@@ -223,7 +223,6 @@ Deno.test({
   }
 });
 
-
 /** Max |output - expected| / max |expected| of case `c` run with some inputs replaced. */
 async function relError(c: Case, replace: Record<string, Float32Array> = {}): Promise<number> {
   const { session } = await loadGraph(c.model, "wasm");
