@@ -5,10 +5,12 @@
 // N even); otherwise fp32 bit patterns. Bias and gate are always fp32.
 // Bounds are checked where the tile is loaded (zeros past the edge) and stored, never in the
 // multiply loop, whose trip counts are pipeline constants.
-// Epilogue (Params.mode): 0 y; 1 GELU(y) (tanh form, as FLUX's MLP); 2 res + gate[n] y (the
-// DiT's gated residual add).
+// Epilogue (Params.mode): 0 y; 1 GELU(y) (tanh form, as FLUX's MLP); 2 res + gate[gateOff + n] y
+// (the DiT's gated residual add, its gate a chunk of the modulation vector).
+// OUT_F32: out is fp32 even when HALF (a modulation vector that gates and norms read as fp32).
 // Bindings: 0 out, 1 a, 2 w, 3 bias (f32), 4 gate (f32), 5 res, 6 Params.
 override HALF: bool = false;
+override OUT_F32: bool = false;
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
 override TM: u32 = 4u;
@@ -17,7 +19,7 @@ override TK: u32 = 16u;
 const MAX_TM: u32 = 8u;
 const MAX_TN: u32 = 8u;
 
-struct Params { M: u32, N: u32, K: u32, mode: u32, hasBias: u32 }
+struct Params { M: u32, N: u32, K: u32, mode: u32, hasBias: u32, gateOff: u32 }
 @group(0) @binding(0) var<storage, read_write> outv: array<u32>;
 @group(0) @binding(1) var<storage, read> a: array<u32>;
 @group(0) @binding(2) var<storage, read> w: array<u32>;
@@ -70,7 +72,7 @@ fn epilogue(y0: f32, row: u32, col: u32) -> f32 {
   var y = y0;
   if (params.hasBias != 0u) { y += bias[col]; }
   if (params.mode == 1u) { return gelu(y); }
-  if (params.mode == 2u) { return resAt(row * params.N + col) + gate[col] * y; }
+  if (params.mode == 2u) { return resAt(row * params.N + col) + gate[params.gateOff + col] * y; }
   return y;
 }
 
@@ -135,7 +137,7 @@ fn main(
       var y1 = 0.0;
       if (col + 1u < N) { y1 = epilogue(acc[i * TN + j + 1u], row, col + 1u); }
       let o = row * N + col;
-      if (HALF) {
+      if (HALF && !OUT_F32) {
         outv[o >> 1u] = pack2x16float(vec2<f32>(y0, y1));
       } else {
         outv[o] = bitcast<u32>(y0);

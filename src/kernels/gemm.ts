@@ -33,8 +33,10 @@ export interface GemmCall {
   N: number;
   bias?: GPUBuffer | undefined;
   epilogue?: Epilogue | undefined;
-  /** [N] fp32, for "residual". */
+  /** [gateOffset + N] fp32, for "residual". */
   gate?: GPUBuffer | undefined;
+  /** Where the gate starts in `gate` (a chunk of a modulation vector); default 0. */
+  gateOffset?: number | undefined;
   /** [M, N] in the kernel's storage type, for "residual". */
   res?: GPUBuffer | undefined;
 }
@@ -74,24 +76,27 @@ export class Gemm {
     readonly half: boolean,
     readonly tile: GemmTile,
     readonly dummy: GPUBuffer,
+    /** The output is fp32 even with fp16 storage (a modulation vector). */
+    readonly outF32: boolean,
   ) {}
 
   static async create(
     gpu: GpuContext,
-    opts: { half?: boolean; tile?: GemmTile } = {},
+    opts: { half?: boolean; tile?: GemmTile; outF32?: boolean } = {},
   ): Promise<Gemm> {
     const tile = opts.tile ?? DEFAULT_TILE;
     const problem = tileProblem(tile, gpu.device.limits);
     if (problem) throw new Error(`gemm tile ${JSON.stringify(tile)}: ${problem}`);
     const kernel = await Kernel.load(gpu.device, "gemm", {
       HALF: opts.half ? 1 : 0,
+      OUT_F32: opts.outF32 ? 1 : 0,
       WG_X: tile.wgX,
       WG_Y: tile.wgY,
       TM: tile.tm,
       TN: tile.tn,
       TK: tile.tk,
     });
-    return new Gemm(gpu, kernel, !!opts.half, tile, gpu.empty(16, "gemm unused"));
+    return new Gemm(gpu, kernel, !!opts.half, tile, gpu.empty(16, "gemm unused"), !!opts.outF32);
   }
 
   /** Bytes of an [rows, cols] tensor in this kernel's storage type. */
@@ -106,17 +111,24 @@ export class Gemm {
     checkBindings(this.gpu.device, {
       A: this.bytes(M * K),
       W: this.bytes(K * N),
-      out: this.bytes(M * N),
+      out: this.outF32 ? M * N * 4 : this.bytes(M * N),
     });
     const epi = c.epilogue ?? "none";
     if (epi === "residual" && !(c.gate && c.res)) throw new Error("residual needs gate and res");
-    const o = out ?? this.gpu.empty(this.bytes(M * N), "gemm out");
+    const o = out ?? this.gpu.empty(this.outF32 ? M * N * 4 : this.bytes(M * N), "gemm out");
     const { wgX, wgY, tm, tn } = this.tile;
     const d = this.dummy;
     this.gpu.run(
       this.kernel,
       [o, a, w, c.bias ?? d, c.gate ?? d, c.res ?? d],
-      [["u32", M], ["u32", N], ["u32", K], ["u32", MODES[epi]], ["u32", c.bias ? 1 : 0]],
+      [
+        ["u32", M],
+        ["u32", N],
+        ["u32", K],
+        ["u32", MODES[epi]],
+        ["u32", c.bias ? 1 : 0],
+        ["u32", c.gateOffset ?? 0],
+      ],
       [Math.ceil(N / (wgX * tn)), Math.ceil(M / (wgY * tm))],
       encoder,
     );

@@ -161,3 +161,40 @@ Deno.test(
     g.dispose();
   },
 );
+
+Deno.test(
+  "gemm: an fp32 output from fp16 storage (a modulation vector) and a gate read at an offset",
+  gpuTest,
+  async () => {
+    const c = ctx!;
+    const [M, K, N] = [3, 18, 10];
+    const a = roundHalf(randomFloats(M * K, 21)), w = roundHalf(randomFloats(K * N, 22));
+    // fp16 inputs, fp32 out: not rounded to fp16 on the way out
+    const g = await Gemm.create(c, { half: true, outF32: true });
+    const [ba, bw] = [c.upload(toHalf(a), "a"), c.upload(toHalf(w), "w")];
+    const out = g.run(ba, bw, { M, K, N });
+    const got = new Float32Array((await c.read(out, M * N * 4, Uint32Array)).buffer);
+    const ref = gemmCpu(a, w, M, K, N);
+    assertClose(got, ref, 1e-6 * K, "fp32 out");
+    assert.ok(got.some((v, i) => v !== roundHalf(Float32Array.of(ref[i]!))[0]), "not fp16-rounded");
+    c.release(ba, bw, out);
+    g.dispose();
+    // residual with its gate at offset 7 of a longer vector
+    const f = await Gemm.create(c);
+    const gates = randomFloats(7 + N, 23), res = randomFloats(M * N, 24);
+    const [fa, fw, fg, fr] = [
+      c.upload(a, "a"),
+      c.upload(w, "w"),
+      c.upload(gates, "g"),
+      c.upload(res, "r"),
+    ];
+    const y = f.run(fa, fw, { M, K, N, epilogue: "residual", gate: fg, res: fr, gateOffset: 7 });
+    const yGot = new Float32Array((await c.read(y, M * N * 4, Uint32Array)).buffer);
+    const want = gemmCpu(a, w, M, K, N, { epilogue: "residual", gate: gates.subarray(7), res });
+    assertClose(yGot, want, 1e-5 * K, "gate offset");
+    const atZero = gemmCpu(a, w, M, K, N, { epilogue: "residual", gate: gates, res });
+    assert.ok(yGot.some((v, i) => Math.abs(v - atZero[i]!) > 1e-3), "the offset is applied");
+    c.release(fa, fw, fg, fr, y);
+    f.dispose();
+  },
+);

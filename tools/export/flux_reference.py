@@ -116,6 +116,19 @@ class Flux:
     def ff(self, p, x):
         return self.lin(p + ".net.2", gelu_tanh(self.lin(p + ".net.0.proj", x)))
 
+    def double_block(self, p, x, c, st, cos, sin):
+        """One double block: image tokens x, text tokens c, silu(temb) st, RoPE of [text, image]."""
+        m = np.split(self.lin(p + ".norm1.linear", st), 6, axis=1)
+        cm = np.split(self.lin(p + ".norm1_context.linear", st), 6, axis=1)
+        nx = layer_norm(x) * (1 + m[1][:, None]) + m[0][:, None]
+        nc = layer_norm(c) * (1 + cm[1][:, None]) + cm[0][:, None]
+        a, ca = self.attn(p + ".attn", nx, cos, sin, nc)
+        x = x + m[2][:, None] * a
+        x = x + m[5][:, None] * self.ff(p + ".ff", layer_norm(x) * (1 + m[4][:, None]) + m[3][:, None])
+        c = c + cm[2][:, None] * ca
+        c = c + cm[5][:, None] * self.ff(p + ".ff_context", layer_norm(c) * (1 + cm[4][:, None]) + cm[3][:, None])
+        return x, c
+
     def __call__(self, hidden, context, pooled, sigma, img_ids, txt_ids, guidance=None):
         hidden, context, pooled = (np.asarray(a, np.float64) for a in (hidden, context, pooled))
         x = self.lin("x_embedder", hidden)
@@ -128,17 +141,7 @@ class Flux:
         cos, sin = self.rotary(np.concatenate([txt_ids, img_ids], 0).astype(np.float64))
         st = silu(temb)
         for i in range(self.cfg["num_layers"]):
-            p = f"transformer_blocks.{i}"
-            m = np.split(self.lin(p + ".norm1.linear", st), 6, axis=1)
-            cm = np.split(self.lin(p + ".norm1_context.linear", st), 6, axis=1)
-            nx = layer_norm(x) * (1 + m[1][:, None]) + m[0][:, None]
-            nc = layer_norm(c) * (1 + cm[1][:, None]) + cm[0][:, None]
-            a, ca = self.attn(p + ".attn", nx, cos, sin, nc)
-            x = x + m[2][:, None] * a
-            x = x + m[5][:, None] * self.ff(p + ".ff", layer_norm(x) * (1 + m[4][:, None]) + m[3][:, None])
-            c = c + cm[2][:, None] * ca
-            c = c + cm[5][:, None] * self.ff(p + ".ff_context",
-                                             layer_norm(c) * (1 + cm[4][:, None]) + cm[3][:, None])
+            x, c = self.double_block(f"transformer_blocks.{i}", x, c, st, cos, sin)
         L = c.shape[1]
         x = np.concatenate([c, x], axis=1)
         for i in range(self.cfg["num_single_layers"]):
