@@ -16,7 +16,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { graphInfo } from "../src/onnx/graph_info.ts";
+import { ensureSparseData } from "./sparse_data.ts";
 import { loadGraph } from "../src/onnx/load_graph.ts";
 import { raluStageTokens } from "../src/samplers/ralu_params.ts";
 
@@ -95,14 +95,7 @@ for (const name of ["d1s1", "d2s1", "d1s2"]) {
   const dir = join(flags.graphs!, name, "transformer");
   const file = join(dir, "model.onnx");
   const cfg = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
-  for (const x of graphInfo(await Deno.readFile(file)).externalFiles) {
-    const path = join(dir, x.location);
-    const have = await Deno.stat(path).then((s) => s.size, () => -1);
-    if (have < x.bytes) {
-      using f = await Deno.open(path, { create: true, write: true });
-      await f.truncate(x.bytes); // sparse zeros: the values do not change the time
-    }
-  }
+  await ensureSparseData(file);
   const [t, peak] = await withGpuMemory(async () => {
     const t0 = performance.now();
     const { session } = await loadGraph(file, ep, {

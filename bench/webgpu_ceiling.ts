@@ -22,6 +22,9 @@ import { createSession, ortGpuDevice, type Session } from "../src/onnx/ort.ts";
 import { GpuContext } from "../src/gpu/context.ts";
 import { fromHalf, roundHalf, toHalf } from "../src/gpu/half.ts";
 import { DEFAULT_TILE, Gemm, type GemmTile, tileProblem } from "../src/kernels/gemm.ts";
+import { DoubleBlock, type StreamWeights } from "../src/kernels/double_block.ts";
+import { loadGraph } from "../src/onnx/load_graph.ts";
+import { ensureSparseData } from "./sparse_data.ts";
 import {
   Attention,
   type AttentionTile,
@@ -37,6 +40,8 @@ const { values: flags } = parseArgs({
     "attention-s": { type: "string", default: "1536,4608" },
     heads: { type: "string", default: "24" },
     "head-dim": { type: "string", default: "128" },
+    block: { type: "string", default: "1024+512" },
+    "block-width": { type: "string", default: "24x128" },
     tune: { type: "boolean", default: false },
     "min-ms": { type: "string", default: "200" },
     graphs: { type: "string", default: "bench/webgpu_ceiling" },
@@ -124,7 +129,7 @@ function timeEncoded(op: (enc: GPUCommandEncoder) => void): Promise<number> {
 }
 
 interface Row {
-  op: "gemm" | "attention";
+  op: "gemm" | "attention" | "double block";
   shape: number[];
   dtype: string;
   impl: string;
@@ -528,11 +533,147 @@ for (const S of attS) {
   }
 }
 
+// ---- a whole FLUX double block ----
+
+const blockShapes = flags.block.split(",").filter(Boolean).map((p) => {
+  const [img, txt] = p.split("+").map(Number);
+  return { Si: img!, St: txt! };
+});
+const [BH, BD] = flags["block-width"].split("x").map(Number) as [number, number];
+const BDIM = BH * BD;
+
+/** One block's weights on the device: one noise pattern cut per matrix (timing only). */
+function blockWeights(half: boolean): { img: StreamWeights; txt: StreamWeights; all: GPUBuffer[] } {
+  const pattern = noise(4 * BDIM * BDIM, 3).map((v) => v / Math.sqrt(BDIM));
+  const stored = half ? toHalf(pattern) : pattern;
+  const all: GPUBuffer[] = [];
+  const keep = (b: GPUBuffer) => (all.push(b), b);
+  const mat = (k: number, n: number) =>
+    keep(gpu.upload(stored.subarray(0, half ? (k * n) / 2 : k * n), "w"));
+  const vec = (n: number) => keep(gpu.upload(pattern.subarray(0, n), "v"));
+  const stream = (): StreamWeights => ({
+    mod: mat(BDIM, 6 * BDIM),
+    modBias: vec(6 * BDIM),
+    qkv: mat(BDIM, 3 * BDIM),
+    qkvBias: vec(3 * BDIM),
+    normQ: vec(BD),
+    normK: vec(BD),
+    out: mat(BDIM, BDIM),
+    outBias: vec(BDIM),
+    ff1: mat(BDIM, 4 * BDIM),
+    ff1Bias: vec(4 * BDIM),
+    ff2: mat(4 * BDIM, BDIM),
+    ff2Bias: vec(BDIM),
+  });
+  return { img: stream(), txt: stream(), all };
+}
+
+/** A block's FLOPs: 12 dim² per token in its products (qkv 3, out 1, MLP 8) + the modulations
+ * + attention's 4 S² D per head. */
+function blockFlop(Si: number, St: number): number {
+  const S = Si + St;
+  return 2 * S * 12 * BDIM * BDIM + 2 * 2 * 6 * BDIM * BDIM + 4 * S * S * BDIM;
+}
+
+async function oursBlock(Si: number, St: number, half: boolean): Promise<Row> {
+  const r: Row = {
+    op: "double block",
+    shape: [Si, St, BH, BD],
+    dtype: half ? "fp16" : "fp32",
+    impl: "ours",
+  };
+  const w = blockWeights(half);
+  const S = Si + St;
+  const act = (n: number, seed: number) => {
+    const x = noise(n, seed);
+    return gpu.upload(half ? toHalf(x) : x, "x");
+  };
+  const ang = noise(S * BD, 9);
+  const inputs = {
+    img: act(Si * BDIM, 5),
+    txt: act(St * BDIM, 6),
+    siluTemb: act(BDIM, 7),
+    cos: gpu.upload(ang.map(Math.cos), "cos"),
+    sin: gpu.upload(ang.map(Math.sin), "sin"),
+  };
+  try {
+    const block = await DoubleBlock.create(gpu, { half, dim: BDIM, heads: BH });
+    r.ms = await timeEncoded((enc) => {
+      const o = block.run(w, inputs, { Si, St }, enc);
+      // pooled: the next recorded block reuses them, in order
+      gpu.release(o.img, o.txt, ...o.scratch);
+    });
+    block.dispose();
+  } catch (e) {
+    r.error = String(e).slice(0, 160);
+  }
+  gpu.release(...w.all, ...Object.values(inputs));
+  return r;
+}
+
+/** ORT-web's graph of the same block (tools/export/op_graphs.py --block), every dim fixed. */
+async function ortBlock(Si: number, St: number, half: boolean): Promise<Row> {
+  const dtype = half ? "fp16" : "fp32";
+  const r: Row = {
+    op: "double block",
+    shape: [Si, St, BH, BD],
+    dtype,
+    impl: "ORT-web graph (fused export)",
+  };
+  if (half && !f16) return { ...r, error: "no shader-f16" };
+  const file = join(flags.graphs, `double_block_${dtype}`, "model.onnx");
+  const S = Si + St;
+  const act = (n: number, seed: number) => {
+    const x = noise(n, seed);
+    return gpu.upload(half ? toHalf(x) : x, "x");
+  };
+  const bufs = {
+    hidden_states: [act(Si * BDIM, 5), [1, Si, BDIM]],
+    encoder_hidden_states: [act(St * BDIM, 6), [1, St, BDIM]],
+    temb: [act(BDIM, 7), [1, BDIM]],
+    cos: [act(S * BD, 8), [S, BD]],
+    sin: [act(S * BD, 9), [S, BD]],
+  } as Record<string, [GPUBuffer, number[]]>;
+  const outs = {
+    out_hidden_states: [gpu.empty(Si * BDIM * (half ? 2 : 4), "o"), [1, Si, BDIM]],
+    out_encoder_hidden_states: [gpu.empty(St * BDIM * (half ? 2 : 4), "oc"), [1, St, BDIM]],
+  } as Record<string, [GPUBuffer, number[]]>;
+  let s: Session | undefined;
+  try {
+    await ensureSparseData(file);
+    const g = await loadGraph(file, "webgpu", { shaderF16: f16 });
+    s = await g.open({ dims: { n: Si, L: St, S } });
+    await g.session.release();
+    const bind = (m: Record<string, [GPUBuffer, number[]]>) =>
+      Object.fromEntries(
+        Object.entries(m).map(([k, [buffer, dims]]) => [k, s!.bind(k, { buffer, dims })]),
+      );
+    const feeds = bind(bufs), outputs = bind(outs);
+    r.ms = await timeOps(async (n) => {
+      for (let i = 0; i < n; i++) await s!.runBound(feeds, outputs);
+    });
+  } catch (e) {
+    r.error = String(e).slice(0, 160);
+  }
+  await s?.release();
+  gpu.release(...Object.values(bufs).map((b) => b[0]), ...Object.values(outs).map((b) => b[0]));
+  return r;
+}
+
+for (const { Si, St } of blockShapes) {
+  for (const half of [false, true]) {
+    const flop = blockFlop(Si, St);
+    finish(await oursBlock(Si, St, half), flop, "fp32");
+    finish(await ortBlock(Si, St, half), flop, half ? "fp16" : "fp32");
+  }
+}
+
 /** PyTorch on the same GPU, when python3 has torch with CUDA. */
 async function torchRows(): Promise<unknown> {
   const spec = {
     gemm: sizes.flatMap((S) => kns.map(([K, N]) => [S, K, N])),
     attention: attS.map((S) => [S, H, D]),
+    block: blockShapes.map(({ Si, St }) => [Si, St, BH, BD]),
   };
   try {
     const r = await new Deno.Command("python3", {

@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/webgpu_ceiling.ts: the same ops on the same GPU, CUDA events.
 
-    webgpu_ceiling_torch.py '{"gemm": [[S, K, N], ...], "attention": [[S, H, D], ...]}'
+    webgpu_ceiling_torch.py '{"gemm": [[S, K, N], ...], "attention": [[S, H, D], ...],
+                              "block": [[image tokens, text tokens, H, D], ...]}'
 
 Prints one JSON object: {"device": name, "rows": [{op, shape, dtype, impl, ms}]}. GEMM is
 x @ w + b (fp32 with TF32 off, and bf16); attention is written out (matmul, softmax, matmul)
-and through F.scaled_dot_product_attention where torch has it. Exits 2 without CUDA.
+and through F.scaled_dot_product_attention where torch has it; a block is one FLUX double block
+as tools/export/flux_modules.py writes it (the exporter's module). Exits 2 without CUDA.
 """
 import json
+import os
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "export"))
 
 
 def timed(fn, min_ms=200.0):
@@ -58,6 +63,20 @@ def main():
                 ms = timed(lambda: sdpa(q, k, v))
                 rows.append({"op": "attention", "shape": [S, H, D], "dtype": name, "impl": "sdpa", "ms": ms})
             del q, k, v
+    for Si, St, H, D in spec.get("block", []):
+        from flux_modules import DoubleBlock
+        dim = H * D
+        for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+            with torch.no_grad():
+                block = DoubleBlock(dim, H, D).to("cuda", dt).eval()
+                x = torch.randn(1, Si, dim, device="cuda", dtype=dt)
+                ctx = torch.randn(1, St, dim, device="cuda", dtype=dt)
+                temb = torch.randn(1, dim, device="cuda", dtype=dt)
+                cos, sin = (torch.randn(Si + St, D, device="cuda", dtype=dt) for _ in range(2))
+                ms = timed(lambda: block(x, ctx, temb, cos, sin))
+            rows.append({"op": "double block", "shape": [Si, St, H, D], "dtype": name,
+                         "impl": "flux_modules.DoubleBlock", "ms": ms})
+            del block, x, ctx
     print(json.dumps({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "rows": rows}))
 
 

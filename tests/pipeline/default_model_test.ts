@@ -24,13 +24,13 @@ const LOW_TOKENS = 64; // 128x128: 16 x 16 full tokens, 8 x 8 at half resolution
 async function render(prompt: string, seed: number, acc: Acceleration, perturb: boolean) {
   const original = model.backend.bind(model);
   if (perturb) {
-    model.backend = (conds, g) => {
-      const be = original(conds, g);
+    model.backend = (conds, g, size) => {
+      const be = original(conds, g, size);
       const velocity = be.velocity.bind(be);
       return {
         ...be,
-        velocity: async (x, ids, sigma) => {
-          const v = await velocity(x, ids, sigma, 1) as Float32Array;
+        velocity: async (x, ids, sigma, unit) => {
+          const v = await velocity(x, ids, sigma, unit) as Float32Array;
           return ids.length / 3 === LOW_TOKENS ? v.map((u) => 0.3 * u) : v;
         },
       };
@@ -58,16 +58,18 @@ Deno.test({
       assert.ok(s3 >= MIN_STAGE3_START, `${preset}: stage 3 starts at t = ${s3}`);
     }
     // a plan of the old kind (stage 3 from 98.8% fresh noise: the unlimited optimum's h and
-    // Z for these stage ends), allowed here as an experiment
-    const disguised: Acceleration = {
-      method: "ralu",
+    // Z for these stage ends), allowed here as an experiment: a preset marked allow_degenerate
+    // (a request's own Z of that kind is refused)
+    model.manifest.presets.disguised = {
       N: [2, 3, 5],
       e: [0.35, 0.55, 1],
       h: [4.51, 2.76, 2.86],
       Z: 100,
       r: 0.1,
       noise: "anchored",
+      allow_degenerate: true,
     };
+    const disguised: Acceleration = { method: "ralu", preset: "disguised" };
     let colour = 0;
     const change: Record<string, number[]> = { "4x": [], "7x": [], disguised: [] };
     for (const [seed, scene] of scenes.entries()) {
