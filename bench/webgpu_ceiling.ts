@@ -139,6 +139,9 @@ interface Row {
   maxErr?: number;
   error?: string;
   tile?: unknown;
+  /** A block's kernels, each timed alone, and their sum (the block / sum ratio). */
+  kernels?: { name: string; ms: number }[];
+  kernelSumMs?: number;
 }
 const rows: Row[] = [];
 
@@ -598,11 +601,16 @@ async function oursBlock(Si: number, St: number, half: boolean): Promise<Row> {
   };
   try {
     const block = await DoubleBlock.create(gpu, { half, dim: BDIM, heads: BH });
-    r.ms = await timeEncoded((enc) => {
-      const o = block.run(w, inputs, { Si, St }, enc);
-      // pooled: the next recorded block reuses them, in order
-      gpu.release(o.img, o.txt, ...o.scratch);
-    });
+    const p = block.plan(w, inputs, { Si, St });
+    r.ms = await timeEncoded((enc) => p.steps.forEach((s) => s.record(enc)));
+    r.kernels = [];
+    for (const s of p.steps) r.kernels.push({ name: s.name, ms: await timeEncoded(s.record) });
+    r.kernelSumMs = r.kernels.reduce((a, k) => a + k.ms, 0);
+    for (const k of r.kernels) console.log(`  ${k.ms.toFixed(3).padStart(10)} ms  ${k.name}`);
+    console.log(
+      `  block ${r.ms.toFixed(3)} ms / sum of its kernels ${r.kernelSumMs.toFixed(3)} ms`,
+    );
+    gpu.release(p.img, p.txt, ...p.scratch);
     block.dispose();
   } catch (e) {
     r.error = String(e).slice(0, 160);

@@ -26,6 +26,7 @@ import { Gray } from "./gray.ts";
 import { Noise } from "./noise.ts";
 import { Pack } from "./pack.ts";
 import { Preview } from "./preview.ts";
+import { ReorderLanes } from "./reorder_lanes.ts";
 import { RepackStage2 } from "./repack_stage2.ts";
 import { RepackStage3 } from "./repack_stage3.ts";
 import { Topk } from "./topk.ts";
@@ -48,6 +49,7 @@ async function createKernels(gpu: GpuContext) {
     noise: await Noise.create(gpu),
     pack: await Pack.create(gpu),
     preview: await Preview.create(gpu),
+    reorderLanes: await ReorderLanes.create(gpu),
     repackStage2: await RepackStage2.create(gpu),
     repackStage3: await RepackStage3.create(gpu),
     topk: await Topk.create(gpu),

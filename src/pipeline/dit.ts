@@ -65,12 +65,13 @@ interface ShapeEntry {
   /** Whether the session is this shape's alone (released with the entry). */
   own: boolean;
   hidden: GPUBuffer;
-  imgIds: GPUBuffer;
+  /** img_ids [n, 3], or (SD3) positions [n, 2]. */
+  places: GPUBuffer;
   out: GPUBuffer;
   feeds: Record<string, Bound>;
   outputs: Record<string, Bound>;
-  /** The ids array last written to `imgIds`. */
-  idsFor?: Float32Array;
+  /** The ids (and their unit) last written to `places`. */
+  placesFor?: { ids: Float32Array; unit: number };
 }
 
 /** Step-invariant inputs of one (batch, text length), shared by every shape's session. */
@@ -107,14 +108,6 @@ export class Dit {
   }
 
   /**
-   * Whether runs feed this DiT host arrays only: its tokens need reordering or its positions
-   * the run's grid (SD3), which the bound-buffer path does not do yet.
-   */
-  get hostOnly(): boolean {
-    return !!this.dims.positions || (this.dims.tokenOrder ?? "c_dy_dx") !== "c_dy_dx";
-  }
-
-  /**
    * The run's DiT over `conds` ([cond] or [cond, uncond]) with guidance `g`; `grid` is the
    * run's full-resolution token grid (needed by absolute positions).
    */
@@ -137,13 +130,18 @@ export class Dit {
     let ids: { of: Float32Array; unit: number; feed: Bound } | undefined;
     const d = this.dims;
     const lanes = (d.tokenOrder ?? "c_dy_dx") !== "c_dy_dx";
-    /** The DiT's place input for tokens with ids `idsArr` (ids; SD3: table positions). */
-    const places = (idsArr: Float32Array, unit: number): Bound => {
-      const count = idsArr.length / 3;
-      if (!d.positions) return host.bind(n.imgIds!, { data: idsArr, dims: [count, 3] });
+    /** What the DiT's place input holds for tokens with ids `idsArr`: the ids, or (SD3) positions. */
+    const placeData = (idsArr: Float32Array, unit: number): Float32Array => {
+      if (!d.positions) return idsArr;
       if (!grid) throw new Error("a DiT with absolute positions needs the run's grid");
-      const data = sd3Positions(idsArr, unit, grid, d.positions);
-      return host.bind(n.positions!, { data, dims: [count, 2] });
+      return sd3Positions(idsArr, unit, grid, d.positions);
+    };
+    const places = (idsArr: Float32Array, unit: number): Bound => {
+      const data = placeData(idsArr, unit);
+      const count = idsArr.length / 3;
+      return d.positions
+        ? host.bind(n.positions!, { data, dims: [count, 2] })
+        : host.bind(n.imgIds!, { data, dims: [count, 3] });
     };
     const run = {
       velocity: async (x: Float32Array, idsArr: Float32Array, sigma: number, unit = 1) => {
@@ -186,38 +184,46 @@ export class Dit {
         }
         return guided;
       },
-      velocityOnDevice: async (x: GPUBuffer, idsArr: Float32Array, sigma: number) => {
+      velocityOnDevice: async (x: GPUBuffer, idsArr: Float32Array, sigma: number, unit = 1) => {
         if (!gpu) throw new Error("velocityOnDevice needs the kernels' GPU context");
-        if (this.hostOnly) throw new Error("this DiT is fed host arrays (see hostOnly)");
         const count = idsArr.length / 3;
         const e = await this.#shape(B, count, L, gpu.device);
         const shared = this.#sharedFor(B, L, gpu.device);
         const values = count * this.dims.token;
+        const C = d.token / 4;
         // bound buffers are shared between runs and shapes: one run's writes and run at a time
-        await this.#serial(() =>
-          e.session.runBound({ ...shared.feeds, ...e.feeds }, e.outputs, () => {
+        return await this.#serial(async () => {
+          await e.session.runBound({ ...shared.feeds, ...e.feeds }, e.outputs, () => {
             const q = gpu.device.queue;
+            // SD3 takes its own lane order: reordered on the device, then copied per branch
+            const src = lanes ? gpu.k.reorderLanes.run(x, C, values) : x;
             const enc = gpu.device.createCommandEncoder({ label: "dit input" });
             for (let b = 0; b < B; b++) {
-              enc.copyBufferToBuffer(x, 0, e.hidden, b * values * 4, values * 4);
+              enc.copyBufferToBuffer(src, 0, e.hidden, b * values * 4, values * 4);
             }
             q.submit([enc.finish()]);
+            if (src !== x) gpu.ctx.release(src);
             if (shared.owner !== run) {
               shared.owner = run;
               write(q, shared.buffers[n.context]!, context);
               write(q, shared.buffers[n.pooled]!, pooled);
               if (n.guidance) write(q, shared.buffers[n.guidance]!, guidance);
             }
-            if (e.idsFor !== idsArr) {
-              e.idsFor = idsArr;
-              write(q, e.imgIds, idsArr);
+            if (e.placesFor?.ids !== idsArr || e.placesFor.unit !== unit) {
+              e.placesFor = { ids: idsArr, unit };
+              write(q, e.places, placeData(idsArr, unit));
             }
-            write(q, shared.buffers[n.timestep]!, new Float32Array(B).fill(sigma));
-          })
-        );
-        this.evaluations += B;
-        if (B === 1) return { buffer: e.out, owned: false };
-        return { buffer: gpu.k.cfgCombine.run(e.out, g, values), owned: true };
+            const t = sigma * (d.timestepScale ?? 1);
+            write(q, shared.buffers[n.timestep]!, new Float32Array(B).fill(t));
+          });
+          this.evaluations += B;
+          // the output leaves in our lane order, guided, before the next evaluation can run
+          const v = lanes ? gpu.k.reorderLanes.run(e.out, C, B * values, true) : e.out;
+          if (B === 1) return { buffer: v, owned: v !== e.out };
+          const guided = gpu.k.cfgCombine.run(v, g, values);
+          if (v !== e.out) gpu.ctx.release(v);
+          return { buffer: guided, owned: true };
+        });
       },
     };
     return run;
@@ -277,18 +283,22 @@ export class Dit {
     const buffer = (size: number, label: string) =>
       device.createBuffer({ size: Math.max(16, Math.ceil(size / 16) * 16), usage: STORAGE, label });
     const hidden = buffer(bytes, "dit hidden_states");
-    const imgIds = buffer(count * 3 * 4, "dit img_ids");
+    const width = this.dims.positions ? 2 : 3;
+    const places = buffer(count * width * 4, "dit places");
     const out = buffer(bytes, "dit output");
     const dims = [B, count, this.dims.token];
     return {
       session,
       own,
       hidden,
-      imgIds,
+      places,
       out,
       feeds: {
         [n.hidden]: session.bind(n.hidden, { buffer: hidden, dims }),
-        [n.imgIds!]: session.bind(n.imgIds!, { buffer: imgIds, dims: [count, 3] }),
+        [n.positions ?? n.imgIds!]: session.bind(n.positions ?? n.imgIds!, {
+          buffer: places,
+          dims: [count, width],
+        }),
       },
       outputs: { [n.out]: session.bind(n.out, { buffer: out, dims }) },
     };
@@ -303,7 +313,7 @@ export class Dit {
       [n.context, [B, L, d.text]],
       [n.pooled, [B, d.pooled]],
       [n.timestep, [B]],
-      [n.txtIds!, [L, 3]],
+      ...(n.txtIds ? [[n.txtIds, [L, 3]] as [string, number[]]] : []),
       ...(n.guidance ? [[n.guidance, [B]] as [string, number[]]] : []),
     ];
     const buffers: Record<string, GPUBuffer> = {};
@@ -326,7 +336,7 @@ export class Dit {
   async #dispose(e: ShapeEntry): Promise<void> {
     if (e.own) await e.session.release();
     e.hidden.destroy();
-    e.imgIds.destroy();
+    e.places.destroy();
     e.out.destroy();
   }
 

@@ -96,6 +96,16 @@ export function planSteps(
 ): number {
   const m = model.manifest;
   const { width, height } = resolveSize(model, p.size);
+  const method = p.acceleration?.method ?? "base";
+  const unit = 2 * m.token_footprint_px;
+  if (method !== "base" && (width % unit || height % unit)) {
+    // stage 1 runs at half the size on whole 2x2-latent tokens
+    throw new HttpError(
+      400,
+      `size ${width}x${height}: ${method} denoises at half the size first, so width and height must be multiples of ${unit}`,
+      "size",
+    );
+  }
   usesTeaCache(m, p.acceleration);
   return runSteps(p.acceleration, m, p.steps ?? m.default_steps, imageTokens(m, width, height));
 }

@@ -218,9 +218,8 @@ export class LoadedModel {
     const run = this.dit.run(conds, g, gpu instanceof GpuOps ? gpu : undefined, grid);
     const decode = (latent: Float32Array, h: number, w: number) => this.decode(latent, h, w);
     if (!(gpu instanceof GpuOps)) return cpuBackend(run.velocity, decode);
-    // fp16 graphs take host arrays (converted by the session) until a GPU cast is in place;
-    // so does a DiT whose tokens or positions the host prepares (SD3)
-    if (this.ep !== "webgpu" || this.dit.fp16 || this.dit.hostOnly) {
+    // fp16 graphs take host arrays (converted by the session) until a GPU cast is in place
+    if (this.ep !== "webgpu" || this.dit.fp16) {
       return gpuBackend(gpu, { arrays: { velocity: run.velocity, decode } });
     }
     return gpuBackend(gpu, {

@@ -105,6 +105,11 @@ Deno.test({
     const zErr = (await z.json()).error;
     assert.equal(zErr.param, "acceleration.Z");
     assert.match(zErr.message, /starts stage 3 at t = 0\.0\d+ \(below 0\.05\).*shift 3\.00/);
+    // a half-size stage needs whole tokens: 272 px is 17 tokens, 8.5 at half the size
+    const odd = await gen({ size: "272x256", acceleration: { method: "ralu", preset: "3x" } });
+    assert.equal(odd.status, 400);
+    assert.match((await odd.json()).error.message, /multiples of 32/);
+    assert.equal((await gen({ size: "272x256", steps: 1 })).status, 200);
     // the server keeps serving
     assert.equal((await gen({ steps: 1 })).status, 200);
   } finally {

@@ -85,3 +85,22 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "reorder_lanes: our (c, dy, dx) tokens to SD3's (dy, dx, c) and back, as reorderLanes",
+  gpuTest,
+  async () => {
+    const { ReorderLanes } = await import("../../src/kernels/reorder_lanes.ts");
+    const { reorderLanes } = await import("../../src/pipeline/sd3.ts");
+    const c = ctx!;
+    const k = await ReorderLanes.create(c);
+    const C = 16, n = 37;
+    const x = randomFloats(n * 4 * C, 51);
+    const bx = c.upload(x, "x");
+    const theirs = k.run(bx, C, x.length);
+    const back = k.run(theirs, C, x.length, true);
+    assert.deepEqual(await c.readFloats(theirs, x.length), reorderLanes(x, C));
+    assert.deepEqual(await c.readFloats(back, x.length), x);
+    c.release(bx, theirs, back);
+  },
+);

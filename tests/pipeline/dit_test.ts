@@ -203,3 +203,43 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "WebGPU EP, SD3: lanes reordered and positions fed on the device — no readback per step, the wasm EP's image",
+  { ...ortTest, ignore: noGpu },
+  async () => {
+    const gpuModel = await loadModel("sd3-tiny", "webgpu", "gpu");
+    const cpuModel = await loadModel("sd3-tiny", "wasm", "cpu");
+    try {
+      const p = (steps: number) => ({ prompt: "a red circle", size: "256x256", seed: 2, steps });
+      const quiet = { signal, previewEvery: 1, observed: false };
+      const count = async (steps: number) => {
+        const counter = countGpuCalls();
+        try {
+          await generateImage(gpuModel, p(steps), quiet);
+          return counter.snapshot();
+        } finally {
+          counter.stop();
+        }
+      };
+      await count(2); // sessions and pipelines made once
+      const [short, long] = [await count(2), await count(5)];
+      assert.equal(long.mapAsync - short.mapAsync, 0, "readbacks by 3 more steps");
+      // the same picture as the host path (reordered and positioned there), both CFG branches
+      const ralu = { ...p(1), acceleration: { method: "ralu" as const, preset: "3x" } };
+      const [a, b] = [
+        await generateImage(gpuModel, ralu, { signal }),
+        await generateImage(cpuModel, ralu, { signal }),
+      ];
+      const { decode } = await import("fast-png");
+      const [pa, pb] = [decode(a.bytes).data, decode(b.bytes).data];
+      let worst = 0;
+      for (let i = 0; i < pa.length; i++) worst = Math.max(worst, Math.abs(pa[i]! - pb[i]!));
+      assert.ok(worst <= 3, `largest pixel difference ${worst}`);
+      assert.equal(a.cost.evaluations, 24);
+    } finally {
+      await gpuModel.release();
+      await cpuModel.release();
+    }
+  },
+);
