@@ -142,6 +142,8 @@ interface Row {
   /** A block's kernels, each timed alone, and their sum (the block / sum ratio). */
   kernels?: { name: string; ms: number }[];
   kernelSumMs?: number;
+  /** One block with a timestamp pair per dispatch (GPU time, ms), where the device has them. */
+  profile?: { name: string; ms: number }[];
 }
 const rows: Row[] = [];
 
@@ -610,6 +612,18 @@ async function oursBlock(Si: number, St: number, half: boolean): Promise<Row> {
     console.log(
       `  block ${r.ms.toFixed(3)} ms / sum of its kernels ${r.kernelSumMs.toFixed(3)} ms`,
     );
+    if (gpu.startProfile(p.steps.length)) {
+      const enc = device.createCommandEncoder();
+      p.steps.forEach((s) => s.record(enc));
+      device.queue.submit([enc.finish()]);
+      const dispatches = p.steps.filter((s) => !s.name.includes("(copy)"));
+      r.profile = (await gpu.endProfile()).map((t, i) => ({ name: dispatches[i]!.name, ms: t.ms }));
+      const total = r.profile.reduce((a, t) => a + t.ms, 0);
+      console.log(
+        `  timestamp queries, one block: ${total.toFixed(3)} ms of GPU time in its passes`,
+      );
+      for (const t of r.profile) console.log(`  ${t.ms.toFixed(3).padStart(10)} ms  ${t.name}`);
+    }
     gpu.release(p.img, p.txt, ...p.scratch);
     block.dispose();
   } catch (e) {

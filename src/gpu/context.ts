@@ -40,8 +40,46 @@ export class GpuContext {
    */
   readonly #freeUniforms = new Map<number, GPUBuffer[]>();
 
+  /** While profiling: the timestamp queries and which kernel each pair of them timed. */
+  #profile: { set: GPUQuerySet; labels: string[]; capacity: number } | undefined;
+
   constructor(readonly device: GPUDevice) {
     this.pool = new BufferPool(device);
+  }
+
+  /**
+   * Starts timing every dispatch made through {@link run} (up to `capacity`) with timestamp
+   * queries, where the device has `timestamp-query`; {@link endProfile} reads them.
+   */
+  startProfile(capacity = 64): boolean {
+    if (!this.device.features.has("timestamp-query")) return false;
+    const set = this.device.createQuerySet({ type: "timestamp", count: 2 * capacity });
+    this.#profile = { set, labels: [], capacity };
+    return true;
+  }
+
+  /** Each profiled dispatch's kernel and GPU time (ms, from its pass's two timestamps). */
+  async endProfile(): Promise<{ kernel: string; ms: number }[]> {
+    const p = this.#profile;
+    if (!p) return [];
+    this.#profile = undefined;
+    const n = p.labels.length;
+    if (!n) return (p.set.destroy(), []);
+    const bytes = 16 * n;
+    const resolved = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const enc = this.device.createCommandEncoder({ label: "profile" });
+    enc.resolveQuerySet(p.set, 0, 2 * n, resolved, 0);
+    this.device.queue.submit([enc.finish()]);
+    const ticks = new BigInt64Array((await this.read(resolved, bytes, Uint32Array)).buffer);
+    resolved.destroy();
+    p.set.destroy();
+    return p.labels.map((kernel, i) => ({
+      kernel,
+      ms: Number(ticks[2 * i + 1]! - ticks[2 * i]!) / 1e6,
+    }));
   }
 
   /** The compiled `shaders/<name>.wgsl` (a wrapper loads its own once). */
@@ -80,7 +118,17 @@ export class GpuContext {
   ): void {
     const enc = encoder ?? this.device.createCommandEncoder({ label: kernel.name });
     const params = this.#params(fields);
-    kernel.dispatch(enc, buffers, params, typeof groups === "number" ? [groups] : groups);
+    const p = this.#profile;
+    let stamps: GPUComputePassTimestampWrites | undefined;
+    if (p && p.labels.length < p.capacity) {
+      const i = p.labels.push(kernel.name) - 1;
+      stamps = {
+        querySet: p.set,
+        beginningOfPassWriteIndex: 2 * i,
+        endOfPassWriteIndex: 2 * i + 1,
+      };
+    }
+    kernel.dispatch(enc, buffers, params, typeof groups === "number" ? [groups] : groups, stamps);
     if (encoder) return void this.#uniforms.push(params);
     this.device.queue.submit([enc.finish()]);
     this.#freeUniform(params);

@@ -57,6 +57,7 @@ export class Kernel {
     buffers: GPUBuffer[],
     uniform: GPUBuffer,
     groups: [number, number?, number?],
+    timestampWrites?: GPUComputePassTimestampWrites,
   ): void {
     const entries = [...buffers, uniform].map((buffer, binding) => ({
       binding,
@@ -67,7 +68,10 @@ export class Kernel {
       layout: this.pipeline.getBindGroupLayout(0),
       entries,
     });
-    const pass = encoder.beginComputePass({ label: `${this.name} pass` });
+    const pass = encoder.beginComputePass({
+      label: `${this.name} pass`,
+      ...(timestampWrites ? { timestampWrites } : {}),
+    });
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, bind);
     pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);

@@ -104,3 +104,29 @@ Deno.test(
     c.release(bx, theirs, back);
   },
 );
+
+const timestamps = (await navigator.gpu?.requestAdapter())?.features.has("timestamp-query");
+
+Deno.test({
+  name: "profiling: a timestamp pair per dispatch, labelled by kernel, none past the capacity",
+  ...gpuTest,
+  ignore: gpuTest.ignore || !timestamps,
+}, async () => {
+  const adapter = (await navigator.gpu.requestAdapter())!;
+  const dev = await adapter.requestDevice({ requiredFeatures: ["timestamp-query"] });
+  const c = new GpuContext(dev);
+  const ln = await LnModulate.create(c);
+  const [rows, cols] = [64, 1024];
+  const x = c.upload(randomFloats(rows * cols, 61), "x"),
+    mods = c.upload(randomFloats(2 * cols, 62), "m");
+  assert.ok(c.startProfile(2));
+  const enc = dev.createCommandEncoder();
+  for (let i = 0; i < 3; i++) ln.run(x, mods, { rows, cols, shiftOff: 0, scaleOff: cols }, enc);
+  dev.queue.submit([enc.finish()]);
+  const prof = await c.endProfile();
+  assert.deepEqual(prof.map((p) => p.kernel), ["ln_modulate", "ln_modulate"]);
+  for (const p of prof) assert.ok(p.ms > 0 && p.ms < 10_000, `${p.ms} ms`);
+  // without a profile nothing is recorded
+  assert.deepEqual(await c.endProfile(), []);
+  dev.destroy();
+});
