@@ -7,7 +7,7 @@
  * scale, gate, shift2, scale2, gate2; fp32), the modulated norm, one fused q|k|v product, q/k
  * RMS norm + RoPE into the joint q, k, v; then one attention over both; per stream again the
  * output projection with the gated residual add, the second modulated norm, the MLP (GELU
- * fused into its first product) and its gated residual add. Twelve products, four norms, two
+ * fused into its first product) and its gated residual add. Ten products, four norms, two
  * placements, one attention — every op of the block, each a kernel, no host round trip.
  *
  * @example

@@ -222,47 +222,60 @@ def export_module(module, cfg, comp, out, dtype, max_bytes, skip_weights=False, 
     print(f"{comp}: {target}/model.onnx + {len(data)} data file(s), {total / 2**20:.1f} MiB", flush=True)
 
 
-def copy_extras(src, out):
-    for name in ("model_index.json",):
-        if os.path.exists(os.path.join(src, name)):
-            shutil.copy(os.path.join(src, name), os.path.join(out, name))
-    for folder in ("scheduler", "tokenizer", "tokenizer_2"):
+def copy_extras(src, out, folders=("scheduler", "tokenizer", "tokenizer_2")):
+    if os.path.exists(os.path.join(src, "model_index.json")):
+        shutil.copy(os.path.join(src, "model_index.json"), os.path.join(out, "model_index.json"))
+    for folder in folders:
         if os.path.isdir(os.path.join(src, folder)):
             shutil.copytree(os.path.join(src, folder), os.path.join(out, folder), dirs_exist_ok=True)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser(doc, components, tokenizers_help):
+    """The arguments every exporter takes (FLUX's here, SD3's in export_sd3.py)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("src", nargs="?", help="diffusers checkpoint folder")
     ap.add_argument("out")
-    ap.add_argument("--components", default=",".join(ALL))
+    ap.add_argument("--components", default=",".join(components))
     ap.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32")
     ap.add_argument("--max-file-mb", type=float, default=2000.0, help="largest data file (MiB)")
     ap.add_argument("--tiny", action="store_true", help="export a random-weight miniature")
-    ap.add_argument("--tokenizers", default=None, help="--tiny: folder with clip-l/ and t5-v1_1-xxl/")
-    ap.add_argument("--no-guidance", action="store_true", help="--tiny: schnell-like, no guidance embeds")
+    ap.add_argument("--tokenizers", default=None, help=tokenizers_help)
     ap.add_argument("--fuse", default="layernorm,rmsnorm,gelu",
                     help="fused forms (tools/export/fuse_graph.py), '' for the plain export")
-    args = ap.parse_args()
+    return ap
+
+
+def dispatch(ap, args, components, run, write_tiny, ralu_json):
+    """Checks the components, then exports SRC, or with --tiny a miniature `write_tiny(dir)` makes
+    (and puts `ralu_json` into OUT/ralu.json)."""
     comps = [c for c in args.components.split(",") if c]
-    bad = [c for c in comps if c not in ALL]
+    bad = [c for c in comps if c not in components]
     if bad:
-        ap.error(f"unknown components {bad}; choose from {ALL}")
+        ap.error(f"unknown components {bad}; choose from {components}")
     os.makedirs(args.out, exist_ok=True)
     if args.tiny:
-        import tiny_checkpoint
         with tempfile.TemporaryDirectory() as src:
-            tiny_checkpoint.write(src, guidance=not args.no_guidance, tokenizers=args.tokenizers)
+            write_tiny(src)
             run(src, args, comps)
         path = os.path.join(args.out, "ralu.json")
         ours = json.load(open(path)) if os.path.exists(path) else {}
-        ours.update(tiny_checkpoint.RALU_JSON)
+        ours.update(ralu_json)
         with open(path, "w") as f:
             json.dump(ours, f, indent=2)
         return
     if not args.src:
         ap.error("SRC is required without --tiny")
     run(args.src, args, comps)
+
+
+def main():
+    ap = parser(__doc__, ALL, "--tiny: folder with clip-l/ and t5-v1_1-xxl/")
+    ap.add_argument("--no-guidance", action="store_true", help="--tiny: schnell-like, no guidance embeds")
+    args = ap.parse_args()
+    import tiny_checkpoint
+    dispatch(ap, args, ALL, run,
+             lambda src: tiny_checkpoint.write(src, guidance=not args.no_guidance, tokenizers=args.tokenizers),
+             tiny_checkpoint.RALU_JSON)
 
 
 def run(src, args, comps):

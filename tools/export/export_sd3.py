@@ -19,17 +19,15 @@ the positions; the checkpoint's stored table is checked against that formula (a 
 where they differ). The CLIP encoders output last_hidden_state, text_embeds (projected pooled)
 and penultimate_hidden_state. Norms and GELUs are fused as for FLUX (tools/export/fuse_graph.py).
 """
-import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_flux import export_module, fit_preview, load_module, write_preview  # noqa: E402
+from export_flux import (copy_extras, dispatch, export_module, fit_preview, load_module, parser,  # noqa: E402
+                         write_preview)
 from sd3_modules import COMPONENTS, sincos_table  # noqa: E402
 
 ALL = ["transformer", "text_encoder", "text_encoder_2", "text_encoder_3", "vae_decoder"]
@@ -96,14 +94,6 @@ def export_component(src, out, comp, dtype, max_bytes, fuse_forms):
         write_preview(out, fit_preview(module, cfg))
 
 
-def copy_extras(src, out):
-    if os.path.exists(os.path.join(src, "model_index.json")):
-        shutil.copy(os.path.join(src, "model_index.json"), os.path.join(out, "model_index.json"))
-    for folder in ("scheduler", "tokenizer", "tokenizer_2", "tokenizer_3"):
-        if os.path.isdir(os.path.join(src, folder)):
-            shutil.copytree(os.path.join(src, folder), os.path.join(out, folder), dirs_exist_ok=True)
-
-
 def run(src, args, comps):
     index = os.path.join(src, "model_index.json")
     if os.path.exists(index):
@@ -117,40 +107,14 @@ def run(src, args, comps):
             print("text_encoder_3: not in the checkpoint; the server will feed zeros for T5", flush=True)
             continue
         export_component(src, args.out, comp, args.dtype, int(args.max_file_mb * 2**20), forms)
-    copy_extras(src, args.out)
+    copy_extras(src, args.out, ("scheduler", "tokenizer", "tokenizer_2", "tokenizer_3"))
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("src", nargs="?", help="diffusers checkpoint folder")
-    ap.add_argument("out")
-    ap.add_argument("--components", default=",".join(ALL))
-    ap.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32")
-    ap.add_argument("--max-file-mb", type=float, default=2000.0, help="largest data file (MiB)")
-    ap.add_argument("--tiny", action="store_true", help="export a random-weight miniature")
-    ap.add_argument("--tokenizers", default=None, help="--tiny: folder with clip-l/, clip-g-sd3/, t5-v1_1-xxl-sd3/")
-    ap.add_argument("--fuse", default="layernorm,rmsnorm,gelu",
-                    help="fused forms (tools/export/fuse_graph.py), '' for the plain export")
+    ap = parser(__doc__, ALL, "--tiny: folder with clip-l/, clip-g-sd3/, t5-v1_1-xxl-sd3/")
     args = ap.parse_args()
-    comps = [c for c in args.components.split(",") if c]
-    bad = [c for c in comps if c not in ALL]
-    if bad:
-        ap.error(f"unknown components {bad}; choose from {ALL}")
-    os.makedirs(args.out, exist_ok=True)
-    if args.tiny:
-        import sd3_tiny
-        with tempfile.TemporaryDirectory() as src:
-            sd3_tiny.write(src, tokenizers=args.tokenizers)
-            run(src, args, comps)
-        path = os.path.join(args.out, "ralu.json")
-        ours = json.load(open(path)) if os.path.exists(path) else {}
-        ours.update(sd3_tiny.RALU_JSON)
-        with open(path, "w") as f:
-            json.dump(ours, f, indent=2)
-        return
-    if not args.src:
-        ap.error("SRC is required without --tiny")
-    run(args.src, args, comps)
+    import sd3_tiny
+    dispatch(ap, args, ALL, run, lambda src: sd3_tiny.write(src, tokenizers=args.tokenizers), sd3_tiny.RALU_JSON)
 
 
 if __name__ == "__main__":
