@@ -12,6 +12,7 @@
 import * as ortWasm from "onnxruntime-web";
 import * as ortGpu from "onnxruntime-web/jspi";
 import { readAsset } from "../assets.ts";
+import { nameVendors } from "../gpu/vendor.ts";
 
 export type Ep = "wasm" | "webgpu";
 
@@ -30,6 +31,8 @@ const runtimes: Partial<Record<Ep, Promise<Ort>>> = {};
 async function runtime(ep: Ep): Promise<Ort> {
   runtimes[ep] ??= (async () => {
     const ort = (ep === "wasm" ? ortWasm : ortGpu) as Ort;
+    // ORT reads the adapter's vendor by name, as browsers report it (src/gpu/vendor.ts)
+    if (ep === "webgpu") nameVendors();
     // One thread: with 2, runs stalled for good in 4 of 8 tries once the FLUX miniature's
     // four sessions (external data) were loaded after other sessions — each session takes
     // pool threads and a new worker cannot start while the main thread waits for it. One
@@ -61,6 +64,7 @@ let adapterInfo: Promise<AdapterInfo | undefined> | undefined;
 export function probeAdapter(): Promise<AdapterInfo | undefined> {
   adapterInfo ??= (async () => {
     if (!("gpu" in navigator)) return undefined;
+    nameVendors();
     const adapter = await navigator.gpu.requestAdapter();
     if (!adapter) return undefined;
     const info = adapter.info;
