@@ -35,7 +35,10 @@ let named = false;
 
 /** From now on every `GPUAdapterInfo.vendor` in this process answers with {@link vendorName}. */
 export function nameVendors(): void {
-  if (named || typeof GPUAdapterInfo === "undefined") return;
+  // RALU_RAW_VENDOR=1 keeps Deno's ids: the benchmark's A/B of what the name changes in ORT
+  if (named || typeof GPUAdapterInfo === "undefined" || Deno.env.get("RALU_RAW_VENDOR") === "1") {
+    return;
+  }
   const desc = Object.getOwnPropertyDescriptor(GPUAdapterInfo.prototype, "vendor");
   const get = desc?.get;
   if (!get) return;
