@@ -59,6 +59,8 @@ export const manifestSchema = z.object({
     vocab: z.string().optional(),
     /** TeaCache's indicator graph (tools/export/indicator_graph.py); without it, no TeaCache. */
     indicator: z.string().optional(),
+    /** A FLUX step graph's conditioning graph (text → context, pooled + guidance → vec). */
+    conditioning: z.string().optional(),
   }),
   latent_channels: z.number().int().positive(),
   /**
@@ -74,6 +76,8 @@ export const manifestSchema = z.object({
   text_dim: z.number().int().positive(),
   /** `[D_pooled]` of the pooled text vector (default text_dim). */
   pooled_dim: z.number().int().positive().optional(),
+  /** FLUX's RoPE axes (`axes_dims_rope`), for a step graph's per-stage tables. */
+  rope_axes: z.array(z.number().int().positive()).min(1).optional(),
   /** The timestep shift h; with dynamic_shift, the value at the default size is reported here. */
   base_shift: z.number().positive(),
   dynamic_shift: dynamicShift.optional(),

@@ -24,6 +24,7 @@ import { STORAGE } from "../gpu/context.ts";
 import type { Conditioning, DitNames } from "./model.ts";
 import type { Manifest } from "../config/manifest.ts";
 import { reorderLanes, sd3Positions } from "./sd3.ts";
+import { fluxRope } from "./flux_rope.ts";
 
 /** Weight bytes all shape sessions of one DiT may hold together (each holds its own copy). */
 export const STATIC_SHAPE_BUDGET_BYTES = 2 * 2 ** 30;
@@ -57,6 +58,19 @@ interface Dims {
   tokenOrder?: Manifest["token_order"];
   /** Absolute positions (SD3): the DiT takes (row, col) per token instead of ids. */
   positions?: Manifest["positions"];
+  /**
+   * A FLUX step graph (tools/export/export_flux.py): the run's conditioning comes from this
+   * session (text → context, pooled + guidance → vec), computed once per run, and RoPE tables
+   * of these axes are fed per stage.
+   */
+  split?: { conditioning: Session; axes: number[]; width: number };
+}
+
+/** One input that says where the tokens are (ids, positions, RoPE tables), per stage. */
+interface Place {
+  name: string;
+  dims: number[];
+  data: Float32Array;
 }
 
 /** One shape's session and the buffers bound to it. */
@@ -65,8 +79,8 @@ interface ShapeEntry {
   /** Whether the session is this shape's alone (released with the entry). */
   own: boolean;
   hidden: GPUBuffer;
-  /** img_ids [n, 3], or (SD3) positions [n, 2]. */
-  places: GPUBuffer;
+  /** img_ids [n, 3]; SD3's positions [n, 2]; a step graph's RoPE cos and sin [L + n, D]. */
+  places: GPUBuffer[];
   out: GPUBuffer;
   feeds: Record<string, Bound>;
   outputs: Record<string, Bound>;
@@ -121,52 +135,47 @@ export class Dit {
     const L = conds[0]!.text.length / this.dims.text;
     const n = this.names;
     const host = this.graph.session;
-    // what does not change within the run, batched once (one branch: the arrays themselves)
-    const context = concat(conds.map((c) => c.text));
-    const pooled = concat(conds.map((c) => c.pooled));
-    const guidance = new Float32Array(B).fill(g);
-    // host feeds made once per run; image ids once per stage (the samplers pass one array per stage)
-    let fixed: Record<string, Bound> | undefined;
-    let ids: { of: Float32Array; unit: number; feed: Bound } | undefined;
     const d = this.dims;
+    // what does not change within the run, batched once (one branch: the arrays themselves);
+    // a step graph takes it through its conditioning graph, once
+    const guidance = new Float32Array(B).fill(g);
+    const prepared = this.#conditioning(conds, guidance);
+    const [ctxWidth, pooledWidth] = d.split ? [d.split.width, d.split.width] : [d.text, d.pooled];
+    // host feeds made once per run; places once per stage (the samplers pass one ids array per stage)
+    let fixed: Record<string, Bound> | undefined;
+    let ids: { of: Float32Array; unit: number; feeds: Record<string, Bound> } | undefined;
     const lanes = (d.tokenOrder ?? "c_dy_dx") !== "c_dy_dx";
-    /** What the DiT's place input holds for tokens with ids `idsArr`: the ids, or (SD3) positions. */
-    const placeData = (idsArr: Float32Array, unit: number): Float32Array => {
-      if (!d.positions) return idsArr;
-      if (!grid) throw new Error("a DiT with absolute positions needs the run's grid");
-      return sd3Positions(idsArr, unit, grid, d.positions);
-    };
-    const places = (idsArr: Float32Array, unit: number): Bound => {
-      const data = placeData(idsArr, unit);
-      const count = idsArr.length / 3;
-      return d.positions
-        ? host.bind(n.positions!, { data, dims: [count, 2] })
-        : host.bind(n.imgIds!, { data, dims: [count, 3] });
-    };
+    const places = (idsArr: Float32Array, unit: number) => this.#places(idsArr, unit, L, grid);
     const run = {
       velocity: async (x: Float32Array, idsArr: Float32Array, sigma: number, unit = 1) => {
-        fixed ??= {
-          [n.context]: host.bind(n.context, { data: context, dims: [B, L, this.dims.text] }),
-          [n.pooled]: host.bind(n.pooled, { data: pooled, dims: [B, this.dims.pooled] }),
-          ...(n.txtIds
-            ? { [n.txtIds]: host.bind(n.txtIds, { data: new Float32Array(L * 3), dims: [L, 3] }) }
-            : {}),
-          ...(n.guidance
-            ? {
-              [n.guidance]: host.bind(n.guidance, { data: guidance, dims: [B] }),
-            }
-            : {}),
-        };
+        if (!fixed) {
+          const { context, pooled } = await prepared;
+          fixed = {
+            [n.context]: host.bind(n.context, { data: context, dims: [B, L, ctxWidth] }),
+            [n.pooled]: host.bind(n.pooled, { data: pooled, dims: [B, pooledWidth] }),
+            ...(n.txtIds
+              ? { [n.txtIds]: host.bind(n.txtIds, { data: new Float32Array(L * 3), dims: [L, 3] }) }
+              : {}),
+            ...(n.guidance
+              ? {
+                [n.guidance]: host.bind(n.guidance, { data: guidance, dims: [B] }),
+              }
+              : {}),
+          };
+        }
         const count = idsArr.length / 3;
         if (ids?.of !== idsArr || ids.unit !== unit) {
-          ids = { of: idsArr, unit, feed: places(idsArr, unit) };
+          const feeds = Object.fromEntries(
+            places(idsArr, unit).map((p) => [p.name, host.bind(p.name, p)]),
+          );
+          ids = { of: idsArr, unit, feeds };
         }
         this.evaluations += B;
         const xin = lanes ? reorderLanes(x, d.token / 4) : x;
         const t = sigma * (d.timestepScale ?? 1);
         const out = await host.runBound({
           ...fixed,
-          [n.positions ?? n.imgIds!]: ids.feed,
+          ...ids.feeds,
           [n.timestep]: host.bind(n.timestep, { data: new Float32Array(B).fill(t), dims: [B] }),
           [n.hidden]: host.bind(n.hidden, {
             data: B === 1 ? xin : concat(conds.map(() => xin)),
@@ -189,6 +198,7 @@ export class Dit {
         const count = idsArr.length / 3;
         const e = await this.#shape(B, count, L, gpu.device);
         const shared = this.#sharedFor(B, L, gpu.device);
+        const { context, pooled } = await prepared;
         const values = count * this.dims.token;
         const C = d.token / 4;
         // bound buffers are shared between runs and shapes: one run's writes and run at a time
@@ -211,7 +221,7 @@ export class Dit {
             }
             if (e.placesFor?.ids !== idsArr || e.placesFor.unit !== unit) {
               e.placesFor = { ids: idsArr, unit };
-              write(q, e.places, placeData(idsArr, unit));
+              places(idsArr, unit).forEach((p, i) => write(q, e.places[i]!, p.data));
             }
             const t = sigma * (d.timestepScale ?? 1);
             write(q, shared.buffers[n.timestep]!, new Float32Array(B).fill(t));
@@ -277,16 +287,19 @@ export class Dit {
   async #makeShape(B: number, count: number, L: number, device: GPUDevice): Promise<ShapeEntry> {
     const n = this.names;
     const own = this.maxShapeSessions > 0;
-    const session = own ? await this.graph.open({ dims: { B, n: count, L } }) : this.graph.session;
+    const session = own
+      ? await this.graph.open({ dims: { B, n: count, L, S: L + count } })
+      : this.graph.session;
     if (own) this.sessionsOpened++;
     const bytes = B * count * this.dims.token * 4;
     const buffer = (size: number, label: string) =>
       device.createBuffer({ size: Math.max(16, Math.ceil(size / 16) * 16), usage: STORAGE, label });
     const hidden = buffer(bytes, "dit hidden_states");
-    const width = this.dims.positions ? 2 : 3;
-    const places = buffer(count * width * 4, "dit places");
     const out = buffer(bytes, "dit output");
     const dims = [B, count, this.dims.token];
+    // the shapes of this stage's place inputs (their values come per stage)
+    const layout = this.#places(new Float32Array(count * 3), 1, L, { rows: 1, cols: 1 }, true);
+    const places = layout.map((p) => buffer(p.data.byteLength, `dit ${p.name}`));
     return {
       session,
       own,
@@ -295,13 +308,77 @@ export class Dit {
       out,
       feeds: {
         [n.hidden]: session.bind(n.hidden, { buffer: hidden, dims }),
-        [n.positions ?? n.imgIds!]: session.bind(n.positions ?? n.imgIds!, {
-          buffer: places,
-          dims: [count, width],
-        }),
+        ...Object.fromEntries(
+          layout.map((
+            p,
+            i,
+          ) => [p.name, session.bind(p.name, { buffer: places[i]!, dims: p.dims })]),
+        ),
       },
       outputs: { [n.out]: session.bind(n.out, { buffer: out, dims }) },
     };
+  }
+
+  /**
+   * The inputs that say where tokens with ids `idsArr` (unit: full-resolution tokens per id
+   * step) are: img_ids; SD3's table positions (the run's `grid` crops them); a step graph's RoPE
+   * tables of [text, image]. `shapeOnly`: the right sizes, values unused.
+   */
+  #places(
+    idsArr: Float32Array,
+    unit: number,
+    L: number,
+    grid: { rows: number; cols: number } | undefined,
+    shapeOnly = false,
+  ): Place[] {
+    const n = this.names, d = this.dims, count = idsArr.length / 3;
+    if (d.split) {
+      const all = new Float32Array((L + count) * 3);
+      all.set(idsArr, L * 3); // text ids are zeros
+      const D = d.split.axes.reduce((a, v) => a + v, 0);
+      const { cos, sin } = shapeOnly
+        ? { cos: new Float32Array((L + count) * D), sin: new Float32Array((L + count) * D) }
+        : fluxRope(all, d.split.axes);
+      return [
+        { name: n.ropeCos!, dims: [L + count, D], data: cos },
+        { name: n.ropeSin!, dims: [L + count, D], data: sin },
+      ];
+    }
+    if (d.positions) {
+      if (!grid) throw new Error("a DiT with absolute positions needs the run's grid");
+      const data = shapeOnly
+        ? new Float32Array(count * 2)
+        : sd3Positions(idsArr, unit, grid, d.positions);
+      return [{ name: n.positions!, dims: [count, 2], data }];
+    }
+    return [{ name: n.imgIds!, dims: [count, 3], data: idsArr }];
+  }
+
+  /**
+   * The run's step-invariant inputs: the conditioning arrays batched, or, for a step graph,
+   * its conditioning graph's context and vec (one evaluation per run).
+   */
+  async #conditioning(
+    conds: Conditioning[],
+    guidance: Float32Array,
+  ): Promise<{ context: Float32Array; pooled: Float32Array }> {
+    const context = concat(conds.map((c) => c.text));
+    const pooled = concat(conds.map((c) => c.pooled));
+    const split = this.dims.split;
+    if (!split) return { context, pooled };
+    const B = conds.length, L = context.length / B / this.dims.text;
+    const s = split.conditioning;
+    const out = await s.run({
+      encoder_hidden_states: { data: context, dims: [B, L, this.dims.text] },
+      pooled_projections: { data: pooled, dims: [B, this.dims.pooled] },
+      ...(s.inputNames.includes("guidance") ? { guidance: { data: guidance, dims: [B] } } : {}),
+    });
+    return { context: out.context!.data, pooled: out.vec!.data };
+  }
+
+  /** A step graph's vec for one branch (TeaCache's indicator takes it). */
+  async vecOf(cond: Conditioning, g: number): Promise<Float32Array> {
+    return (await this.#conditioning([cond], Float32Array.of(g))).pooled;
   }
 
   #sharedFor(B: number, L: number, device: GPUDevice): Shared {
@@ -309,9 +386,10 @@ export class Dit {
     let s = this.#shared.get(key);
     if (s) return s;
     const n = this.names, d = this.dims, session = this.graph.session;
+    const [ctxWidth, pooledWidth] = d.split ? [d.split.width, d.split.width] : [d.text, d.pooled];
     const shapes: [string, number[]][] = [
-      [n.context, [B, L, d.text]],
-      [n.pooled, [B, d.pooled]],
+      [n.context, [B, L, ctxWidth]],
+      [n.pooled, [B, pooledWidth]],
       [n.timestep, [B]],
       ...(n.txtIds ? [[n.txtIds, [L, 3]] as [string, number[]]] : []),
       ...(n.guidance ? [[n.guidance, [B]] as [string, number[]]] : []),
@@ -336,7 +414,7 @@ export class Dit {
   async #dispose(e: ShapeEntry): Promise<void> {
     if (e.own) await e.session.release();
     e.hidden.destroy();
-    e.places.destroy();
+    for (const b of e.places) b.destroy();
     e.out.destroy();
   }
 
@@ -347,6 +425,7 @@ export class Dit {
   }
 
   async release(): Promise<void> {
+    await this.dims.split?.conditioning.release();
     await this.#dropShapes();
     for (const s of this.#shared.values()) for (const b of Object.values(s.buffers)) b.destroy();
     this.#shared.clear();

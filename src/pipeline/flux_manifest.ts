@@ -29,6 +29,8 @@ const FLUX_TEACACHE_RESCALE = [498.651651, -283.781631, 55.8554382, -3.82021401,
 
 /** TeaCache's indicator graph, where the folder has one (tools/export/indicator_graph.py). */
 const INDICATOR = "transformer/indicator.onnx";
+/** A step graph's conditioning graph, where the export split them (export_flux.py). */
+const CONDITIONING = "transformer/conditioning.onnx";
 
 export async function fileExists(path: string): Promise<boolean> {
   try {
@@ -115,7 +117,9 @@ export async function fluxManifest(dir: string, id: string): Promise<Manifest> {
     files: {
       ...FLUX_FILES,
       ...(await fileExists(join(dir, INDICATOR)) ? { indicator: INDICATOR } : {}),
+      ...(await fileExists(join(dir, CONDITIONING)) ? { conditioning: CONDITIONING } : {}),
     },
+    rope_axes: (tcfg.axes_dims_rope as number[] | undefined) ?? [16, 56, 56],
     // TeaCache's published FLUX.1 fit (same indicator: the first double block's modulated
     // image input); ralu.json may give a model's own
     teacache_rescale: (ours.teacache_rescale as number[] | undefined) ?? FLUX_TEACACHE_RESCALE,

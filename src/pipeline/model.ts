@@ -69,6 +69,9 @@ export interface DitNames {
   txtIds?: string;
   /** SD3: (row, col) `[n, 2]` of image tokens in the position table. */
   positions?: string;
+  /** A FLUX step graph's RoPE tables `[L + n, D]` (its context and pooled are then `context`, `vec`). */
+  ropeCos?: string;
+  ropeSin?: string;
   guidance?: string;
   out: string;
 }
@@ -190,9 +193,16 @@ export class LoadedModel {
       shared.pooled_projections = { data: cond.pooled, dims: [1, cond.pooled.length] };
     }
     if (has.has("guidance")) shared.guidance = one(g);
+    // a step graph's indicator takes the run's vec (its conditioning graph's, once)
+    let vec: Promise<Float32Array> | undefined;
     return {
       rescale: m.teacache_rescale ?? [1, 0],
       run: async (x, sigma, prev, prevSigma) => {
+        if (has.has("vec")) {
+          vec ??= this.dit.vecOf(cond, g);
+          const v = await vec;
+          shared.vec = { data: v, dims: [1, v.length] };
+        }
         const dims = [1, x.length / token, token];
         const out = await s.run({
           ...shared,
@@ -415,12 +425,21 @@ export async function loadModel(
   }
   const dit = await graph("transformer", f.transformer);
   const ins = dit.info.inputNames;
+  // a FLUX step graph takes the run's conditioning (from conditioning.onnx) and RoPE tables
+  const split = ins.includes("rope_cos");
   const names: DitNames = {
     hidden: pick(ins, ["hidden_states"], "latent input", f.transformer),
-    context: pick(ins, ["encoder_hidden_states"], "text input", f.transformer),
-    pooled: pick(ins, ["pooled_projections"], "pooled text input", f.transformer),
+    context: pick(
+      ins,
+      split ? ["context"] : ["encoder_hidden_states"],
+      "text input",
+      f.transformer,
+    ),
+    pooled: pick(ins, split ? ["vec"] : ["pooled_projections"], "pooled input", f.transformer),
     timestep: pick(ins, ["timestep"], "timestep input", f.transformer),
-    ...(manifest.positions
+    ...(split
+      ? { ropeCos: "rope_cos", ropeSin: pick(ins, ["rope_sin"], "RoPE sin input", f.transformer) }
+      : manifest.positions
       ? { positions: pick(ins, ["positions"], "positions input", f.transformer) }
       : {
         imgIds: pick(ins, ["img_ids"], "image ids input", f.transformer),
@@ -433,7 +452,7 @@ export async function loadModel(
       f.transformer,
     ),
   };
-  if (manifest.guidance_embed) {
+  if (manifest.guidance_embed && !split) {
     names.guidance = pick(
       ins,
       ["guidance"],
@@ -455,6 +474,15 @@ export async function loadModel(
   manifest.architecture.parameters ??= Math.round(dit.info.bytes / (dit.info.fp16 ? 2 : 4));
   const token = 4 * manifest.latent_channels;
   const indicator = f.indicator ? (await graph("indicator", f.indicator)).session : undefined;
+  let conditioning: Session | undefined;
+  if (split) {
+    if (!f.conditioning) {
+      throw new ModelLoadError(
+        `model "${id}": ${f.transformer} takes rope_cos (a step graph) but the folder has no transformer/conditioning.onnx beside it`,
+      );
+    }
+    conditioning = (await graph("conditioning", f.conditioning)).session;
+  }
   return new LoadedModel(
     manifest,
     ep,
@@ -466,6 +494,15 @@ export async function loadModel(
       timestepScale: manifest.timestep_scale,
       tokenOrder: manifest.token_order,
       positions: manifest.positions,
+      ...(conditioning
+        ? {
+          split: {
+            conditioning,
+            axes: manifest.rope_axes ?? [16, 56, 56],
+            width: manifest.architecture.hidden,
+          },
+        }
+        : {}),
     }),
     vae.session,
     vaeNames,

@@ -29,11 +29,20 @@ for (const ep of ["wasm", "webgpu"] as const) {
       assert.equal(tiny.family, "flux");
       assert.deepEqual(
         tiny.components.map((c: { component: string }) => c.component).sort(),
-        ["indicator", "text_encoder", "text_encoder_2", "transformer", "vae_decoder"],
+        [
+          "conditioning",
+          "indicator",
+          "text_encoder",
+          "text_encoder_2",
+          "transformer",
+          "vae_decoder",
+        ],
       );
       for (const c of tiny.components) {
-        // TeaCache's indicator is one small file; the rest keep their weights in a data file
+        // TeaCache's indicator is one small file; the step graph's conditioning graph (the text
+        // and pooled embedders) is small; the rest keep their weights in a data file
         if (c.component === "indicator") assert.ok(c.bytes > 100_000 && c.data_files === 0, c.file);
+        else if (c.component === "conditioning") assert.ok(c.data_files <= 1, c.file);
         else assert.ok(c.bytes > 100_000 && c.data_files === 1, c.file);
       }
 

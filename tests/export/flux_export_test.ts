@@ -16,6 +16,10 @@ interface Case {
   data_files: string[];
   inputs: Record<string, Tensor>;
   expected: Record<string, Tensor>;
+  /** A FLUX step graph's conditioning graph, run first: its outputs join the inputs. */
+  conditioning?: { model: string; inputs: Record<string, Tensor> };
+  /** The ids and RoPE axes the case's rope_cos / rope_sin inputs were made from. */
+  rope?: { ids: Tensor; axes: number[]; text: number };
 }
 interface Tensor {
   dims: number[];
@@ -56,12 +60,10 @@ for (const c of cases) {
     const { session, info } = await loadGraph(c.model, "wasm");
     try {
       assert.equal(info.dataFiles.length, c.data_files.length);
-      const feeds = Object.fromEntries(
-        Object.entries(c.inputs).map(([k, v]) => [k, {
-          data: v.dtype === "int64" ? BigInt64Array.from(v.data, BigInt) : new Float32Array(v.data),
-          dims: v.dims,
-        }]),
-      );
+      const feeds: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> = {
+        ...(c.conditioning ? await runConditioning(c.conditioning) : {}),
+        ...feedsOf(c.inputs),
+      };
       const got = await session.run(feeds);
       for (const [name, want] of Object.entries(c.expected)) {
         const g = got[name]!;
@@ -87,13 +89,51 @@ for (const c of cases) {
   });
 }
 
+/** Host feeds of a case's tensors. */
+function feedsOf(inputs: Record<string, Tensor>) {
+  return Object.fromEntries(
+    Object.entries(inputs).map(([k, v]) => [k, {
+      data: v.dtype === "int64" ? BigInt64Array.from(v.data, BigInt) : new Float32Array(v.data),
+      dims: v.dims,
+    }]),
+  );
+}
+
+/** A step graph's run conditioning: conditioning.onnx's outputs (context, vec) as feeds. */
+async function runConditioning(cond: NonNullable<Case["conditioning"]>) {
+  const { session } = await loadGraph(cond.model, "wasm");
+  try {
+    const out = await session.run(feedsOf(cond.inputs));
+    return Object.fromEntries(
+      Object.entries(out).map(([k, v]) => [k, { data: v.data, dims: v.dims }]),
+    );
+  } finally {
+    await session.release();
+  }
+}
+
+Deno.test({
+  name: "fluxRope (the server's per-stage tables) equals flux_reference.py's RoPE, fractional ids",
+  ignore: !HAVE_TORCH,
+}, async () => {
+  const { fluxRope } = await import("../../src/pipeline/flux_rope.ts");
+  for (const c of cases.filter((c) => c.rope)) {
+    const { cos, sin } = fluxRope(new Float32Array(c.rope!.ids.data), c.rope!.axes);
+    for (const [got, want] of [[cos, c.inputs.rope_cos!], [sin, c.inputs.rope_sin!]] as const) {
+      assert.equal(got.length, want.data.length);
+      got.forEach((v, i) => assert.ok(Math.abs(v - want.data[i]!) < 1e-6, `${c.name}[${i}]`));
+    }
+  }
+});
+
 Deno.test({
   name: "the sharded case really spreads its weights over several data files",
   ignore: !HAVE_TORCH,
 }, () => {
   const sharded = cases.find((c) => c.name === "sharded_bf16")!;
   assert.ok(sharded.data_files.length >= 3, `${sharded.data_files.length} files`);
-  assert.ok(!("guidance" in cases.find((c) => c.name === "schnell")!.inputs));
+  assert.ok(!("guidance" in cases.find((c) => c.name === "schnell")!.conditioning!.inputs));
+  assert.ok("guidance" in cases.find((c) => c.name === "dev")!.conditioning!.inputs);
 });
 
 Deno.test({
@@ -115,14 +155,14 @@ Deno.test({
   assert.ok(after.info.dataFiles.length >= 5, `${after.info.dataFiles.length} files`);
   const n = 4, L = 3;
   const f = (len: number, v: number) => new Float32Array(len).map((_, i) => Math.sin(i + v));
+  // the miniature's step graph: width 32, heads of 16
   const feed = {
     hidden_states: { data: f(n * 64, 1), dims: [1, n, 64] },
-    encoder_hidden_states: { data: f(L * 8, 2), dims: [1, L, 8] },
-    pooled_projections: { data: f(8, 3), dims: [1, 8] },
+    context: { data: f(L * 32, 2), dims: [1, L, 32] },
+    vec: { data: f(32, 3), dims: [1, 32] },
     timestep: { data: new Float32Array([0.7]), dims: [1] },
-    img_ids: { data: f(n * 3, 4), dims: [n, 3] },
-    txt_ids: { data: new Float32Array(L * 3), dims: [L, 3] },
-    guidance: { data: new Float32Array([3.5]), dims: [1] },
+    rope_cos: { data: f((L + n) * 16, 4), dims: [L + n, 16] },
+    rope_sin: { data: f((L + n) * 16, 5), dims: [L + n, 16] },
   };
   const [a, b] = [await before.session.run(feed), await after.session.run(feed)];
   assert.ok(a.out_hidden_states!.data.some((v) => v !== 0));
@@ -145,7 +185,9 @@ Deno.test({
     }
   }
   await Deno.mkdir(`${dir}/transformer`);
-  for (const f of ["config.json", "model.onnx_data"]) {
+  for (
+    const f of ["config.json", "model.onnx_data", "conditioning.onnx", "conditioning.onnx_data"]
+  ) {
     await Deno.copyFile(`models/flux-tiny/transformer/${f}`, `${dir}/transformer/${f}`);
   }
   const rename = `

@@ -41,6 +41,11 @@ function ditFeeds(names: readonly string[], token: number, text: number, pooled:
     guidance: { data: Float32Array.of(3.5), dims: [1] },
     img_ids: { data: ids(n, 0.5), dims: [n, 3] },
     txt_ids: { data: new Float32Array(L * 3), dims: [L, 3] },
+    // a FLUX step graph's (the miniature's: width 32, heads of 16)
+    context: { data: randomFloats(L * 32, 4), dims: [1, L, 32] },
+    vec: { data: randomFloats(32, 5), dims: [1, 32] },
+    rope_cos: { data: randomFloats((L + n) * 16, 6).map(Math.cos), dims: [L + n, 16] },
+    rope_sin: { data: randomFloats((L + n) * 16, 6).map(Math.sin), dims: [L + n, 16] },
   };
   return Object.fromEntries(names.map((k) => [k, all[k]!]));
 }

@@ -32,6 +32,9 @@ CASES = [
     # the same checkpoint as dev, exported without fusing (tools/export/fuse_graph.py)
     {"name": "dev_unfused", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000,
      "fuse": ""},
+    # the same again as one graph per step (conditioning and RoPE inside it, Optimum's form)
+    {"name": "dev_whole", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000,
+     "whole": True},
     {"name": "schnell", "config": {"guidance": False}, "dtype": "F32", "shards": 1, "max_mb": 2000},
     {"name": "sharded_bf16", "config": {"guidance": True, "double": 2, "single": 3, "heads": 3,
                                          "head_dim": 16, "axes": (4, 6, 6), "context_dim": 24},
@@ -212,7 +215,8 @@ def main(out):
         subprocess.run([sys.executable, os.path.join(HERE, "export_flux.py"), src, dst,
                         "--components", "transformer", "--max-file-mb", str(spec["max_mb"]),
                         "--dtype", spec.get("export_dtype", "fp32")]
-                       + (["--fuse", spec["fuse"]] if "fuse" in spec else []),
+                       + (["--fuse", spec["fuse"]] if "fuse" in spec else [])
+                       + (["--whole-step"] if spec.get("whole") else []),
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ref = Flux(os.path.join(src, "transformer"))
         B, n, L = 2, 12, 5
@@ -233,8 +237,21 @@ def main(out):
         expected = ref(inputs["hidden_states"], inputs["encoder_hidden_states"],
                        inputs["pooled_projections"], inputs["timestep"], inputs["img_ids"],
                        inputs["txt_ids"], inputs.get("guidance"))
-        c = case(spec["name"], os.path.join(dst, "transformer", "model.onnx"), inputs,
-                 {"out_hidden_states": expected})
+        model = os.path.join(dst, "transformer", "model.onnx")
+        if spec.get("whole"):
+            c = case(spec["name"], model, inputs, {"out_hidden_states": expected})
+        else:
+            # the step graph, fed by conditioning.onnx (run first by the test) and the stage's RoPE
+            # tables from the reference
+            cos, sin = ref.rotary(np.concatenate([inputs["txt_ids"], inputs["img_ids"]], 0).astype(np.float64))
+            step_in = {"hidden_states": inputs["hidden_states"], "timestep": inputs["timestep"],
+                       "rope_cos": cos.astype(np.float32), "rope_sin": sin.astype(np.float32)}
+            c = case(spec["name"], model, step_in, {"out_hidden_states": expected})
+            cond_in = {k: inputs[k] for k in ("encoder_hidden_states", "pooled_projections", "guidance") if k in inputs}
+            c["conditioning"] = {"model": os.path.join(dst, "transformer", "conditioning.onnx"),
+                                 "inputs": {k: tensor(v) for k, v in cond_in.items()}}
+            c["rope"] = {"ids": tensor(np.concatenate([inputs["txt_ids"], inputs["img_ids"]], 0)),
+                         "axes": cfg["axes_dims_rope"], "text": L}
         c["fp16"] = spec.get("export_dtype") == "fp16"
         cases.append(c)
     cases += encoder_cases(out, rng)

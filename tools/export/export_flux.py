@@ -109,9 +109,9 @@ def to_fp16(model):
     return model
 
 
-def save_with_data(model, out_dir, max_bytes, skip_weights=False):
-    """model.onnx with every initializer over 1 KiB in data files of at most max_bytes each
-    (with skip_weights the data files are left sparse: right size, all zeros, no disk)."""
+def save_with_data(model, out_dir, max_bytes, skip_weights=False, name="model.onnx"):
+    """`name` with every initializer over 1 KiB in data files `<name>_data[_k]` of at most max_bytes
+    each (with skip_weights the data files are left sparse: right size, all zeros, no disk)."""
     os.makedirs(out_dir, exist_ok=True)
     files, cur, size = [], None, 0
     for init in model.graph.initializer:
@@ -119,9 +119,9 @@ def save_with_data(model, out_dir, max_bytes, skip_weights=False):
         if len(raw) < 1024:
             continue
         if cur is None or (size + len(raw) > max_bytes and size > 0):
-            name = "model.onnx_data" + (f"_{len(files)}" if files else "")
-            cur = open(os.path.join(out_dir, name), "wb")
-            files.append((name, cur))
+            data = name + "_data" + (f"_{len(files)}" if files else "")
+            cur = open(os.path.join(out_dir, data), "wb")
+            files.append((data, cur))
             size = 0
         pad = -size % 64
         size += pad
@@ -142,16 +142,51 @@ def save_with_data(model, out_dir, max_bytes, skip_weights=False):
     for _, f in files:
         f.truncate()
         f.close()
-    onnx.save_model(model, os.path.join(out_dir, "model.onnx"))
+    onnx.save_model(model, os.path.join(out_dir, name))
     return [n for n, _ in files]
 
 
-def export_component(src, out, comp, dtype, max_bytes, fuse_forms=None):
+def split_examples(cfg, guidance):
+    """Example inputs of the step graph and of the conditioning graph (see export_component)."""
+    n, L = 16, 8
+    dim = cfg["num_attention_heads"] * cfg["attention_head_dim"]
+    step = {
+        "hidden_states": torch.randn(1, n, cfg.get("in_channels", 64)),
+        "context": torch.randn(1, L, dim),
+        "vec": torch.randn(1, dim),
+        "timestep": torch.tensor([0.5]),
+        "rope_cos": torch.rand(L + n, cfg["attention_head_dim"]),
+        "rope_sin": torch.rand(L + n, cfg["attention_head_dim"]),
+    }
+    step_axes = {"hidden_states": {0: "B", 1: "n"}, "context": {0: "B", 1: "L"}, "vec": {0: "B"},
+                 "timestep": {0: "B"}, "rope_cos": {0: "S"}, "rope_sin": {0: "S"},
+                 "out_hidden_states": {0: "B", 1: "n"}}
+    cond = {"encoder_hidden_states": torch.randn(1, L, cfg["joint_attention_dim"]),
+            "pooled_projections": torch.randn(1, cfg["pooled_projection_dim"])}
+    if guidance:
+        cond["guidance"] = torch.tensor([3.5])
+    cond_axes = {"encoder_hidden_states": {0: "B", 1: "L"}, "pooled_projections": {0: "B"}, "guidance": {0: "B"},
+                 "context": {0: "B", 1: "L"}, "vec": {0: "B"}}
+    return (step, ["out_hidden_states"], step_axes), (cond, ["context", "vec"], cond_axes)
+
+
+def export_component(src, out, comp, dtype, max_bytes, fuse_forms=None, whole_step=False):
     module, cfg = load_module(src, comp)
-    export_module(module, cfg, comp, out, dtype, max_bytes, fuse_forms=fuse_forms)
+    if comp != "transformer" or whole_step:
+        export_module(module, cfg, comp, out, dtype, max_bytes, fuse_forms=fuse_forms)
+    else:
+        # the step graph takes the run's conditioning and the stage's RoPE tables as inputs;
+        # conditioning.onnx computes the former once per run, the server the latter per stage
+        step, cond = split_examples(cfg, module.guidance)
+        module.forward = module.step
+        export_module(module, cfg, comp, out, dtype, max_bytes, fuse_forms=fuse_forms, example=step)
+        module.forward = module.conditioning
+        export_module(module, cfg, comp, out, dtype, max_bytes, example=cond, name="conditioning.onnx")
     if comp == "transformer":
         # TeaCache's indicator, cut from the exported DiT (src/samplers/tea_cache.ts)
-        inputs = ["hidden_states", "pooled_projections", "timestep"] + (["guidance"] if cfg.get("guidance_embeds") else [])
+        g = ["guidance"] if cfg.get("guidance_embeds") else []
+        inputs = ["hidden_states", "pooled_projections", "timestep"] + g if whole_step else \
+            ["hidden_states", "vec", "timestep"]
         write_indicator(os.path.join(out, comp, "model.onnx"), os.path.join(out, comp, "indicator.onnx"),
                         FLUX_TENSOR, inputs)
     if comp == "vae_decoder":
@@ -189,8 +224,9 @@ def write_preview(out, weights):
 
 
 def export_module(module, cfg, comp, out, dtype, max_bytes, skip_weights=False, fuse_forms=None,
-                  example=None):
-    """`example`: (inputs, output names, dynamic axes) where not FLUX's (`dummy`)."""
+                  example=None, name="model.onnx"):
+    """`example`: (inputs, output names, dynamic axes) where not FLUX's (`dummy`); `name`: the
+    graph's file in OUT/comp."""
     inputs, outputs, axes = example or dummy(comp, module, cfg)
     names = list(inputs)
     with tempfile.TemporaryDirectory() as tmp:
@@ -209,17 +245,17 @@ def export_module(module, cfg, comp, out, dtype, max_bytes, skip_weights=False, 
         model = to_fp16(model)
     model.producer_name = "ralu tools/export/export_flux.py"
     target = os.path.join(out, comp)
-    data = save_with_data(model, target, max_bytes, skip_weights)
+    data = save_with_data(model, target, max_bytes, skip_weights, name)
     with open(os.path.join(target, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     try:
-        onnx.checker.check_model(os.path.join(target, "model.onnx"))
+        onnx.checker.check_model(os.path.join(target, name))
     except onnx.checker.ValidationError as e:
         # ORT's SimplifiedLayerNormalization sits in the ONNX domain, unknown to the checker
         if "SimplifiedLayerNormalization" not in str(e):
             raise
     total = sum(os.path.getsize(os.path.join(target, n)) for n in data)
-    print(f"{comp}: {target}/model.onnx + {len(data)} data file(s), {total / 2**20:.1f} MiB", flush=True)
+    print(f"{comp}: {target}/{name} + {len(data)} data file(s), {total / 2**20:.1f} MiB", flush=True)
 
 
 def copy_extras(src, out, folders=("scheduler", "tokenizer", "tokenizer_2")):
@@ -271,6 +307,9 @@ def dispatch(ap, args, components, run, write_tiny, ralu_json):
 def main():
     ap = parser(__doc__, ALL, "--tiny: folder with clip-l/ and t5-v1_1-xxl/")
     ap.add_argument("--no-guidance", action="store_true", help="--tiny: schnell-like, no guidance embeds")
+    ap.add_argument("--whole-step", action="store_true",
+                    help="one transformer graph per step (Optimum's form): the text embedding, the pooled "
+                         "and guidance embedding and RoPE computed inside every step")
     args = ap.parse_args()
     import tiny_checkpoint
     dispatch(ap, args, ALL, run,
@@ -281,7 +320,8 @@ def main():
 def run(src, args, comps):
     for comp in comps:
         forms = [f for f in args.fuse.split(",") if f]
-        export_component(src, args.out, comp, args.dtype, int(args.max_file_mb * 2**20), forms)
+        export_component(src, args.out, comp, args.dtype, int(args.max_file_mb * 2**20), forms,
+                         getattr(args, "whole_step", False))
     copy_extras(src, args.out)
 
 

@@ -228,12 +228,24 @@ class FluxTransformer(nn.Module):
 
     def forward(self, hidden_states, encoder_hidden_states, pooled_projections, timestep, img_ids,
                 txt_ids, guidance=None):
-        x = self.x_embedder(hidden_states)
-        temb = self.time_text_embed(timestep * 1000.0,
-                                    None if guidance is None else guidance * 1000.0,
-                                    pooled_projections)
-        ctx = self.context_embedder(encoder_hidden_states)
+        context, vec = self.conditioning(encoder_hidden_states, pooled_projections, guidance)
         cos, sin = rope(torch.cat([txt_ids, img_ids], dim=0), self.axes)
+        return self.step(hidden_states, context, vec, timestep, cos, sin)
+
+    def conditioning(self, encoder_hidden_states, pooled_projections, guidance=None):
+        """What a run does not change: the embedded text, and the pooled text (+ guidance) vector
+        that each step's timestep embedding is added to."""
+        e = self.time_text_embed
+        vec = e.text_embedder(pooled_projections)
+        if guidance is not None:
+            vec = vec + e.guidance_embedder(timestep_embedding(guidance * 1000.0))
+        return self.context_embedder(encoder_hidden_states), vec
+
+    def step(self, hidden_states, context, vec, timestep, rope_cos, rope_sin):
+        """One evaluation given the run's conditioning and the stage's RoPE tables ([text, image])."""
+        x = self.x_embedder(hidden_states)
+        temb = self.time_text_embed.timestep_embedder(timestep_embedding(timestep * 1000.0)) + vec
+        ctx, cos, sin = context, rope_cos, rope_sin
         for b in self.transformer_blocks:
             x, ctx = b(x, ctx, temb, cos, sin)
         L = ctx.shape[1]
