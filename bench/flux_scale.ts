@@ -12,7 +12,9 @@
  * the machine has it. When `python3` has torch with CUDA, the same double and single blocks run
  * in PyTorch fp32 (TF32 off) and bf16 (bench/flux_blocks_torch.py) for the ratio. `--graphs
  * bench/flux_scale_fused` times the exporter's fused form (tools/export/fuse_graph.py) of the same
- * graphs. Prints tables; writes JSON to --out (default $OUT/flux_scale.json).
+ * graphs; `--graphs bench/flux_scale_split` the fused step graphs (conditioning and RoPE outside
+ * the step, as export_flux.py writes them). Prints tables; writes JSON to --out (default
+ * $OUT/flux_scale.json).
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -104,8 +106,10 @@ for (const name of ["d1s1", "d2s1", "d1s2"]) {
     const load_s = (performance.now() - t0) / 1000;
     const ms: Record<number, number> = {};
     const D = cfg.joint_attention_dim, P = cfg.pooled_projection_dim;
+    const hd = cfg.attention_head_dim, W = cfg.num_attention_heads * hd;
     for (const n of counts) {
-      const feeds = {
+      // a whole-step graph's inputs, or a step graph's (the run's context and vec, RoPE tables)
+      const all: Record<string, { data: Float32Array; dims: number[] }> = {
         hidden_states: { data: rand(n * 64), dims: [1, n, 64] },
         encoder_hidden_states: { data: rand(L * D), dims: [1, L, D] },
         pooled_projections: { data: rand(P), dims: [1, P] },
@@ -113,7 +117,12 @@ for (const name of ["d1s1", "d2s1", "d1s2"]) {
         img_ids: { data: rand(n * 3), dims: [n, 3] },
         txt_ids: { data: new Float32Array(L * 3), dims: [L, 3] },
         guidance: { data: new Float32Array([3.5]), dims: [1] },
+        context: { data: rand(L * W), dims: [1, L, W] },
+        vec: { data: rand(W), dims: [1, W] },
+        rope_cos: { data: rand((L + n) * hd), dims: [L + n, hd] },
+        rope_sin: { data: rand((L + n) * hd), dims: [L + n, hd] },
       };
+      const feeds = Object.fromEntries(session.inputNames.map((k) => [k, all[k]!]));
       await session.run(feeds); // warm-up: shader compilation, allocation
       const runs: number[] = [];
       for (let i = 0; i < repeat; i++) {

@@ -4,16 +4,17 @@
 #   bash .gpu/3/stage.sh && export DENO_DIR=/opt/gpu-deps/denodir && bash bench/gpu_session.sh
 # Each part is bounded (seconds, overridable) and writes its JSON and log under $OUT as it goes,
 # so a part that runs out of time still leaves the others' results.
-#   1. bench/flux_scale.ts on the plain FLUX-width graphs, then on the fused ones
-#      (tools/export/fuse_graph.py), PyTorch fp32/bf16 blocks beside them when torch has CUDA
-#   2. the fused graphs again with Deno's decimal vendor id (RALU_RAW_VENDOR=1): what ORT-web's
+#   1. bench/flux_scale.ts on the fused FLUX-width whole-step graphs (tools/export/fuse_graph.py),
+#      then on the fused step graphs (--split: conditioning and RoPE tables outside the step, as
+#      export_flux.py writes them), PyTorch fp32/bf16 blocks beside them when torch has CUDA
+#   2. the step graphs again with Deno's decimal vendor id (RALU_RAW_VENDOR=1): what ORT-web's
 #      vendor-specific choices change when it sees "nvidia" (src/gpu/vendor.ts)
 #   3. bench/webgpu_ceiling.ts --tune: our WGSL GEMM, attention and double block vs ORT-web vs
 #      PyTorch
 set -u
 OUT=${OUT:-/tmp/gpu-session}
 mkdir -p "$OUT"
-T_SCALE=${T_SCALE:-120}
+T_SCALE=${T_SCALE:-110}
 T_VENDOR=${T_VENDOR:-90}
 T_CEILING=${T_CEILING:-260}
 SIZE=${SIZE:-1024}
@@ -24,11 +25,11 @@ part() { # name seconds command...
   timeout "$secs" "$@" > "$OUT/$name.log" 2>&1
   echo "   exit $? — $(tail -n 3 "$OUT/$name.log" | tr '\n' ' ' | cut -c1-300)"
 }
-part flux_scale_plain "$T_SCALE" deno run -A bench/flux_scale.ts --size "$SIZE" --repeat 3 \
-  --out "$OUT/flux_scale_plain.json"
 part flux_scale_fused "$T_SCALE" deno run -A bench/flux_scale.ts --size "$SIZE" --repeat 3 \
   --graphs bench/flux_scale_fused --out "$OUT/flux_scale_fused.json"
-RALU_RAW_VENDOR=1 part flux_scale_fused_raw_vendor "$T_VENDOR" deno run -A bench/flux_scale.ts \
-  --size "$SIZE" --repeat 2 --graphs bench/flux_scale_fused --out "$OUT/flux_scale_fused_raw_vendor.json"
+part flux_scale_split "$T_SCALE" deno run -A bench/flux_scale.ts --size "$SIZE" --repeat 3 \
+  --graphs bench/flux_scale_split --out "$OUT/flux_scale_split.json"
+RALU_RAW_VENDOR=1 part flux_scale_split_raw_vendor "$T_VENDOR" deno run -A bench/flux_scale.ts \
+  --size "$SIZE" --repeat 2 --graphs bench/flux_scale_split --out "$OUT/flux_scale_split_raw_vendor.json"
 part webgpu_ceiling "$T_CEILING" deno run -A bench/webgpu_ceiling.ts --tune \
   --out "$OUT/webgpu_ceiling.json"

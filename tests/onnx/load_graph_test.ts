@@ -37,24 +37,23 @@ Deno.test(
     const { session, info } = await loadGraph(`${SRC}/model.onnx`, "wasm");
     assert.equal(info.dataFiles.length, 1);
     assert.ok(info.dataFiles[0]!.file.endsWith("model.onnx_data"));
+    // The step graph: conditioning (context, vec) and the RoPE tables come from outside it.
     assert.deepEqual(info.inputNames, [
       "hidden_states",
-      "encoder_hidden_states",
-      "pooled_projections",
+      "context",
+      "vec",
       "timestep",
-      "img_ids",
-      "txt_ids",
-      "guidance",
+      "rope_cos",
+      "rope_sin",
     ]);
-    const n = 4, L = 3;
+    const n = 4, L = 3, S = n + L, inner = 32, half = 16;
     const out = await session.run({
       hidden_states: { data: new Float32Array(n * 64).fill(0.1), dims: [1, n, 64] },
-      encoder_hidden_states: { data: new Float32Array(L * 8).fill(0.2), dims: [1, L, 8] },
-      pooled_projections: { data: new Float32Array(8).fill(0.3), dims: [1, 8] },
+      context: { data: new Float32Array(L * inner).fill(0.2), dims: [1, L, inner] },
+      vec: { data: new Float32Array(inner).fill(0.3), dims: [1, inner] },
       timestep: { data: new Float32Array([0.5]), dims: [1] },
-      img_ids: { data: new Float32Array(n * 3).map((_, i) => i * 0.25), dims: [n, 3] },
-      txt_ids: { data: new Float32Array(L * 3), dims: [L, 3] },
-      guidance: { data: new Float32Array([3.5]), dims: [1] },
+      rope_cos: { data: new Float32Array(S * half).fill(1), dims: [S, half] },
+      rope_sin: { data: new Float32Array(S * half), dims: [S, half] },
     });
     assert.deepEqual(out.out_hidden_states!.dims, [1, n, 64]);
     assert.ok(out.out_hidden_states!.data.some((v) => v !== 0));
