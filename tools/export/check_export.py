@@ -28,7 +28,7 @@ from sd3_modules import COMPONENTS as SD3_COMPONENTS  # noqa: E402
 CASES = [
     {"name": "dev", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000},
     {"name": "dev_fp16", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000,
-     "export_dtype": "fp16"},
+     "export_dtype": "both"},
     # the same checkpoint as dev, exported without fusing (tools/export/fuse_graph.py)
     {"name": "dev_unfused", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000,
      "fuse": ""},
@@ -49,13 +49,15 @@ def tensor(a):
 
 
 def data_files(model):
-    return sorted(f for f in os.listdir(os.path.dirname(model)) if f.startswith("model.onnx_data"))
+    data = os.path.basename(model) + "_data"
+    return sorted(f for f in os.listdir(os.path.dirname(model)) if f.startswith(data))
 
 
 def export(src, dst, comp, tool="export_flux.py", *extra):
     subprocess.run([sys.executable, os.path.join(HERE, tool), src, dst, "--components", comp, *extra],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return os.path.join(dst, comp, "model.onnx")
+    half = "--dtype" in extra and extra[extra.index("--dtype") + 1] == "fp16"
+    return os.path.join(dst, comp, "model_fp16.onnx" if half else "model.onnx")
 
 
 def case(name, model, inputs, expected):
@@ -237,7 +239,8 @@ def main(out):
         expected = ref(inputs["hidden_states"], inputs["encoder_hidden_states"],
                        inputs["pooled_projections"], inputs["timestep"], inputs["img_ids"],
                        inputs["txt_ids"], inputs.get("guidance"))
-        model = os.path.join(dst, "transformer", "model.onnx")
+        half = spec.get("export_dtype") in ("fp16", "both")
+        model = os.path.join(dst, "transformer", "model_fp16.onnx" if half else "model.onnx")
         if spec.get("whole"):
             c = case(spec["name"], model, inputs, {"out_hidden_states": expected})
         else:
@@ -252,7 +255,7 @@ def main(out):
                                  "inputs": {k: tensor(v) for k, v in cond_in.items()}}
             c["rope"] = {"ids": tensor(np.concatenate([inputs["txt_ids"], inputs["img_ids"]], 0)),
                          "axes": cfg["axes_dims_rope"], "text": L}
-        c["fp16"] = spec.get("export_dtype") == "fp16"
+        c["fp16"] = half
         cases.append(c)
     cases += encoder_cases(out, rng)
     cases += sd3_cases(out, rng)

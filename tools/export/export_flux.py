@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from flux_modules import COMPONENTS  # noqa: E402
 import safetensors_io  # noqa: E402
 from fuse_graph import fuse  # noqa: E402
+from mixed_precision import to_mixed_fp16  # noqa: E402
 from indicator_graph import FLUX_TENSOR, write_indicator  # noqa: E402
 
 ALL = ["transformer", "text_encoder", "text_encoder_2", "vae_decoder"]
@@ -88,25 +89,6 @@ def dummy(comp, module, cfg):
     inputs = {"latent_sample": torch.randn(1, cfg["latent_channels"], 4, 4)}
     axes = {"latent_sample": {0: "B", 2: "h", 3: "w"}, "sample": {0: "B", 2: "H", 3: "W"}}
     return inputs, ["sample"], axes
-
-
-def to_fp16(model):
-    """Every float tensor, input, output and cast of the graph in float16."""
-    F, H = TensorProto.FLOAT, TensorProto.FLOAT16
-    g = model.graph
-    for init in g.initializer:
-        if init.data_type == F:
-            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name))
-    for v in list(g.input) + list(g.output) + list(g.value_info):
-        if v.type.tensor_type.elem_type == F:
-            v.type.tensor_type.elem_type = H
-    for node in g.node:
-        for a in node.attribute:
-            if node.op_type == "Cast" and a.name == "to" and a.i == F:
-                a.i = H
-            if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == F:
-                a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float16)))
-    return model
 
 
 def save_with_data(model, out_dir, max_bytes, skip_weights=False, name="model.onnx"):
@@ -170,25 +152,42 @@ def split_examples(cfg, guidance):
     return (step, ["out_hidden_states"], step_axes), (cond, ["context", "vec"], cond_axes)
 
 
+def precisions(dtype):
+    """The transformer graphs `--dtype` asks for, in export order."""
+    return ["fp32", "fp16"] if dtype == "both" else [dtype]
+
+
+def graph_name(dtype, name="model.onnx"):
+    """model.onnx (fp32), model_fp16.onnx (fp16 with fp32 islands, tools/export/mixed_precision.py)."""
+    return name if dtype == "fp32" else name.replace(".onnx", "_fp16.onnx")
+
+
 def export_component(src, out, comp, dtype, max_bytes, fuse_forms=None, whole_step=False):
     module, cfg = load_module(src, comp)
-    if comp != "transformer" or whole_step:
-        export_module(module, cfg, comp, out, dtype, max_bytes, fuse_forms=fuse_forms)
+    if comp != "transformer":
+        # text encoders and the VAE run once per image and stay fp32 (T5 overflows in fp16)
+        export_module(module, cfg, comp, out, "fp32", max_bytes, fuse_forms=fuse_forms)
     else:
-        # the step graph takes the run's conditioning and the stage's RoPE tables as inputs;
-        # conditioning.onnx computes the former once per run, the server the latter per stage
+        # a step graph takes the run's conditioning and the stage's RoPE tables as inputs;
+        # conditioning.onnx (fp32, once per run) computes the former, the server the latter
         step, cond = split_examples(cfg, module.guidance)
-        module.forward = module.step
-        export_module(module, cfg, comp, out, dtype, max_bytes, fuse_forms=fuse_forms, example=step)
-        module.forward = module.conditioning
-        export_module(module, cfg, comp, out, dtype, max_bytes, example=cond, name="conditioning.onnx")
-    if comp == "transformer":
+        for dt in precisions(dtype):
+            for m in module.modules():
+                if hasattr(m, "fp16_clip"):
+                    m.fp16_clip = dt == "fp16"
+            if not whole_step:
+                module.forward = module.step
+            export_module(module, cfg, comp, out, dt, max_bytes, fuse_forms=fuse_forms,
+                          example=None if whole_step else step, name=graph_name(dt))
+        if not whole_step:
+            module.forward = module.conditioning
+            export_module(module, cfg, comp, out, "fp32", max_bytes, example=cond, name="conditioning.onnx")
         # TeaCache's indicator, cut from the exported DiT (src/samplers/tea_cache.ts)
         g = ["guidance"] if cfg.get("guidance_embeds") else []
         inputs = ["hidden_states", "pooled_projections", "timestep"] + g if whole_step else \
             ["hidden_states", "vec", "timestep"]
-        write_indicator(os.path.join(out, comp, "model.onnx"), os.path.join(out, comp, "indicator.onnx"),
-                        FLUX_TENSOR, inputs)
+        write_indicator(os.path.join(out, comp, graph_name(precisions(dtype)[0])),
+                        os.path.join(out, comp, "indicator.onnx"), FLUX_TENSOR, inputs)
     if comp == "vae_decoder":
         write_preview(out, fit_preview(module, cfg))
 
@@ -242,7 +241,7 @@ def export_module(module, cfg, comp, out, dtype, max_bytes, skip_weights=False, 
         width = cfg.get("num_attention_heads", 0) * cfg.get("attention_head_dim", 0) or None
         print(f"{comp}: fused {fuse(model, fuse_forms, width)}", flush=True)
     if dtype == "fp16":
-        model = to_fp16(model)
+        print(f"{comp}: fp16 {to_mixed_fp16(model)}", flush=True)
     model.producer_name = "ralu tools/export/export_flux.py"
     target = os.path.join(out, comp)
     data = save_with_data(model, target, max_bytes, skip_weights, name)
@@ -272,7 +271,9 @@ def parser(doc, components, tokenizers_help):
     ap.add_argument("src", nargs="?", help="diffusers checkpoint folder")
     ap.add_argument("out")
     ap.add_argument("--components", default=",".join(components))
-    ap.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32")
+    ap.add_argument("--dtype", choices=["fp32", "fp16", "both"], default="fp32",
+                    help="the transformer's graphs: model.onnx (fp32), model_fp16.onnx (fp16 with fp32 "
+                         "islands), or both; the server picks per GPU (--precision)")
     ap.add_argument("--max-file-mb", type=float, default=2000.0, help="largest data file (MiB)")
     ap.add_argument("--tiny", action="store_true", help="export a random-weight miniature")
     ap.add_argument("--tokenizers", default=None, help=tokenizers_help)

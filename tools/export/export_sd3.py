@@ -2,7 +2,7 @@
 """Export a Stable Diffusion 3 / 3.5 diffusers checkpoint to the ONNX layout the server loads.
 
     export_sd3.py SRC OUT [--components transformer,text_encoder,text_encoder_2,text_encoder_3,vae_decoder]
-                  [--dtype fp32|fp16] [--max-file-mb 2000] [--fuse layernorm,rmsnorm,gelu]
+                  [--dtype fp32|fp16|both] [--max-file-mb 2000] [--fuse layernorm,rmsnorm,gelu]
     export_sd3.py --tiny OUT [--tokenizers DIR]
 
 SRC is a diffusers folder (model_index.json naming StableDiffusion3Pipeline; `<component>/config.json`
@@ -17,7 +17,8 @@ pooled_projections [B, P], timestep [B] in scheduler units (0..1000), positions 
 out_hidden_states [B, N, p*p*C] in the same layout. The graph evaluates the sin-cos formula at
 the positions; the checkpoint's stored table is checked against that formula (a warning says
 where they differ). The CLIP encoders output last_hidden_state, text_embeds (projected pooled)
-and penultimate_hidden_state. Norms and GELUs are fused as for FLUX (tools/export/fuse_graph.py).
+and penultimate_hidden_state. Norms and GELUs are fused as for FLUX (tools/export/fuse_graph.py); `--dtype fp16` / `both`
+write the transformer as model_fp16.onnx (fp16 with fp32 islands, tools/export/mixed_precision.py).
 """
 import json
 import os
@@ -26,8 +27,8 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_flux import (copy_extras, dispatch, export_module, fit_preview, load_module, parser,  # noqa: E402
-                         write_preview)
+from export_flux import (copy_extras, dispatch, export_module, fit_preview, graph_name, load_module,  # noqa: E402
+                         parser, precisions, write_preview)
 from sd3_modules import COMPONENTS, sincos_table  # noqa: E402
 
 ALL = ["transformer", "text_encoder", "text_encoder_2", "text_encoder_3", "vae_decoder"]
@@ -87,9 +88,14 @@ def rounded(t, bits):
 
 def export_component(src, out, comp, dtype, max_bytes, fuse_forms):
     module, cfg = load_module(src, comp, COMPONENTS)
-    if comp == "transformer":
+    if comp != "transformer":
+        # text encoders and the VAE run once per image and stay fp32
+        export_module(module, cfg, comp, out, "fp32", max_bytes, fuse_forms=fuse_forms, example=example(comp, cfg))
+    else:
         check_table(module, cfg)
-    export_module(module, cfg, comp, out, dtype, max_bytes, fuse_forms=fuse_forms, example=example(comp, cfg))
+        for dt in precisions(dtype):
+            export_module(module, cfg, comp, out, dt, max_bytes, fuse_forms=fuse_forms, example=example(comp, cfg),
+                          name=graph_name(dt))
     if comp == "vae_decoder":
         write_preview(out, fit_preview(module, cfg))
 

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+FP16_MAX = 65504.0
+
 
 def attention(q, k, v, bias=None, causal=False, scale=None):
     """softmax(q k^T * scale + bias) v over [B, H, S, D] (torch 1.13 has no SDPA)."""
@@ -160,6 +162,10 @@ class FeedForward(nn.Module):
 
 
 class DoubleBlock(nn.Module):
+    # an fp16 export clamps the text stream to fp16's range after each double block and the joint
+    # stream after each single block, as diffusers does in fp16 (set by export_flux.py)
+    fp16_clip = False
+
     def __init__(self, dim, heads, head_dim):
         super().__init__()
         self.dim = dim
@@ -175,10 +181,14 @@ class DoubleBlock(nn.Module):
         x = x + gate2[:, None] * self.ff(modulate(x, shift2, scale2, self.dim))
         ctx = ctx + cgate[:, None] * ca
         ctx = ctx + cgate2[:, None] * self.ff_context(modulate(ctx, cshift2, cscale2, self.dim))
+        if self.fp16_clip:
+            ctx = ctx.clamp(-FP16_MAX, FP16_MAX)
         return x, ctx
 
 
 class SingleBlock(nn.Module):
+    fp16_clip = False
+
     def __init__(self, dim, heads, head_dim):
         super().__init__()
         self.norm = AdaNorm(dim, 3)
@@ -190,7 +200,8 @@ class SingleBlock(nn.Module):
         nx, gate = self.norm(x, temb)
         mlp = F.gelu(self.proj_mlp(nx), approximate="tanh")
         y = torch.cat([self.attn(nx, cos, sin), mlp], dim=2)
-        return x + gate[:, None] * self.proj_out(y)
+        x = x + gate[:, None] * self.proj_out(y)
+        return x.clamp(-FP16_MAX, FP16_MAX) if self.fp16_clip else x
 
 
 class NormOut(nn.Module):

@@ -71,7 +71,13 @@ def write_indicator(dit, out, tensor, inputs):
     cur_nodes, cur_inits, cur_in = renamed("")
     prev_nodes, prev_inits, prev_in = renamed("prev_")
     m_cur, m_prev = tensor, "prev_" + tensor
-    tail = [
+    tail = []
+    if any(t.data_type == TensorProto.FLOAT16 for t in g.initializer):
+        # cut from an fp16 graph (model_fp16.onnx): the relative change is taken in fp32
+        tail = [helper.make_node("Cast", [m_cur], ["ind_cur32"], to=TensorProto.FLOAT),
+                helper.make_node("Cast", [m_prev], ["ind_prev32"], to=TensorProto.FLOAT)]
+        m_cur, m_prev = "ind_cur32", "ind_prev32"
+    tail += [
         helper.make_node("Sub", [m_cur, m_prev], ["ind_diff"]),
         helper.make_node("Abs", ["ind_diff"], ["ind_abs"]),
         helper.make_node("ReduceMean", ["ind_abs"], ["ind_num"], keepdims=0),
