@@ -22,7 +22,13 @@ async function generate(args: string[]): Promise<void> {
   const { chooseEp } = await import("./src/onnx/ort.ts");
   const { loadModel } = await import("./src/pipeline/model.ts");
   const { generateImage } = await import("./src/pipeline/generate.ts");
-  const model = await loadModel(f.model, await chooseEp(f.ep), f.kernels, f["models-dir"]);
+  const model = await loadModel(
+    f.model,
+    await chooseEp(f.ep),
+    f.kernels,
+    f["models-dir"],
+    f.precision,
+  );
   const img = await generateImage(model, {
     prompt: f.prompt,
     size: f.size,

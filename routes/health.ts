@@ -60,6 +60,8 @@ export function healthRoutes(state: ServerState): Hono {
       models: (await state.registry.loaded()).map((m) => ({
         id: m.id,
         family: m.manifest.family,
+        // the transformer graph's precision (fp16 where the adapter has shader-f16) and why
+        precision: m.precision ?? null,
         components: m.components,
       })),
       queue_depth: cluster ? cluster.depth ?? null : state.queue.depth,

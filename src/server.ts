@@ -28,7 +28,13 @@ export interface RunningServer {
 export async function createState(flags: ServeFlags): Promise<ServerState> {
   const ep = await chooseEp(flags.ep);
   const adapter = await probeAdapter();
-  const registry = new ModelRegistry(flags.model, ep, flags.kernels, flags["models-dir"]);
+  const registry = new ModelRegistry(
+    flags.model,
+    ep,
+    flags.kernels,
+    flags["models-dir"],
+    flags.precision,
+  );
   const cluster = flags.queue !== "memory" && flags.role !== "worker"
     ? await RedisCluster.connect(flags.queue, {
       maxQueued: flags["queue-size"],
@@ -61,6 +67,11 @@ export async function startServer(flags: ServeFlags): Promise<RunningServer> {
         } MiB, ${c.data_files} data file(s)${c.fp16 ? ", fp16" : ""})`,
       );
       for (const w of c.warnings) console.warn(`warning: ${w}`);
+    }
+    if (model.precision) {
+      console.log(
+        `${model.id}: transformer in ${model.precision.precision} (${model.precision.reason})`,
+      );
     }
     const warmed = await model.warmUp();
     if (warmed) console.log(`prepared ${warmed} DiT session(s) for ${model.manifest.default_size}`);

@@ -51,6 +51,11 @@ export const manifestSchema = z.object({
   family: z.enum(["ralu-dit", "flux", "sd3"]).default("ralu-dit"),
   files: z.object({
     transformer: z.string(),
+    /**
+     * The transformer in fp16 with fp32 islands (tools/export/mixed_precision.py), chosen over
+     * `transformer` where the adapter has shader-f16 (src/pipeline/precision.ts).
+     */
+    transformer_fp16: z.string().optional(),
     text_encoder: z.string(),
     text_encoder_2: z.string().optional(),
     /** SD3's T5; without it the conditioning has zeros in its place (as diffusers does). */

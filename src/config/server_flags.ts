@@ -24,6 +24,7 @@ export const serveFlagsSchema = z.object({
   "body-timeout": z.coerce.number().min(0.1).default(10),
   "shutdown-grace": z.coerce.number().min(0).default(10),
   kernels: z.enum(["auto", "gpu", "cpu"]).default("auto"),
+  precision: z.enum(["auto", "fp32", "fp16"]).default("auto"),
   "models-dir": z.string().min(1).optional(),
   queue: z.string().regex(/^(memory|rediss?:\/\/\S+)$/, "memory or redis://host:port/db")
     .default("memory"),
@@ -59,9 +60,12 @@ export const SERVE_HELP = `ralu-server serve [flags]
   --shutdown-grace SECONDS on SIGTERM, time the running job may finish in (default 10); queued
                          jobs get a retryable 503 at once; the process exits by grace + 1 s
   --kernels auto|gpu|cpu where RALU's kernels run (auto: the GPU adapter if any)
+  --precision auto|fp32|fp16 the transformer graph (auto: model_fp16.onnx where the adapter
+                         has shader-f16 and the model has it, else model.onnx)
 
 ralu-server generate --prompt TEXT --out FILE.png [--model ID] [--ep E] [--seed N]
   [--steps N] [--size WxH] [--guidance G] [--method base|ralu|naive|bottleneck] [--preset 4x|7x]
+  [--precision auto|fp32|fp16]
 
 ralu-server schedule --N 5,6,7 --e 0.3,0.45,1.0 [--h0 3] [--json]
 ralu-server edges --in image.png --out edges.png [--ratio r --patches overlay.png]`;
@@ -83,6 +87,7 @@ export function parseServeFlags(args: string[]): ServeFlags {
       "body-timeout": { type: "string" },
       "shutdown-grace": { type: "string" },
       kernels: { type: "string" },
+      precision: { type: "string" },
       "models-dir": { type: "string" },
       queue: { type: "string" },
       role: { type: "string" },
@@ -107,6 +112,7 @@ export const generateFlagsSchema = z.object({
   method: z.enum(["base", "ralu", "naive", "bottleneck"]).default("base"),
   preset: z.string().optional(),
   kernels: z.enum(["auto", "gpu", "cpu"]).default("auto"),
+  precision: z.enum(["auto", "fp32", "fp16"]).default("auto"),
   "models-dir": z.string().min(1).optional(),
 });
 
@@ -126,6 +132,7 @@ export function parseGenerateFlags(args: string[]): z.infer<typeof generateFlags
         "method",
         "preset",
         "kernels",
+        "precision",
         "models-dir",
       ].map((k) => [k, { type: "string" as const }]),
     ),

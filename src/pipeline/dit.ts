@@ -121,6 +121,11 @@ export class Dit {
     return this.graph.info.fp16;
   }
 
+  /** Whether the graph takes fp16 inputs (not model_fp16.onnx's fp32 ones). */
+  get halfInputs(): boolean {
+    return this.graph.info.halfInputs.size > 0;
+  }
+
   /**
    * The run's DiT over `conds` ([cond] or [cond, uncond]) with guidance `g`; `grid` is the
    * run's full-resolution token grid (needed by absolute positions).

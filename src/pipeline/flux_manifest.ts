@@ -32,6 +32,21 @@ const INDICATOR = "transformer/indicator.onnx";
 /** A step graph's conditioning graph, where the export split them (export_flux.py). */
 const CONDITIONING = "transformer/conditioning.onnx";
 
+/**
+ * The transformer graphs a diffusers-layout folder has: model.onnx (fp32) and/or
+ * model_fp16.onnx (fp16 with fp32 islands); `transformer` names the fp16 one when it is alone.
+ */
+export async function transformerFiles(
+  dir: string,
+): Promise<{ transformer: string; transformer_fp16?: string }> {
+  const fp32 = "transformer/model.onnx", fp16 = "transformer/model_fp16.onnx";
+  const [has32, has16] = [await fileExists(join(dir, fp32)), await fileExists(join(dir, fp16))];
+  return {
+    transformer: has32 || !has16 ? fp32 : fp16,
+    ...(has16 ? { transformer_fp16: fp16 } : {}),
+  };
+}
+
 export async function fileExists(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isFile;
@@ -116,6 +131,7 @@ export async function fluxManifest(dir: string, id: string): Promise<Manifest> {
     family: "flux",
     files: {
       ...FLUX_FILES,
+      ...await transformerFiles(dir),
       ...(await fileExists(join(dir, INDICATOR)) ? { indicator: INDICATOR } : {}),
       ...(await fileExists(join(dir, CONDITIONING)) ? { conditioning: CONDITIONING } : {}),
     },

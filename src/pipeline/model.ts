@@ -30,6 +30,7 @@ import { probeAdapter } from "../onnx/ort.ts";
 import { findModelDir, readModelManifest } from "./model_dir.ts";
 import { joinSd3 } from "./sd3.ts";
 import { SD3_CLIP_TOKENS } from "./sd3_manifest.ts";
+import { choosePrecision, type PrecisionChoice, type PrecisionMode } from "./precision.ts";
 
 export interface Conditioning {
   /** `[L, D_txt]` */
@@ -109,6 +110,8 @@ export class LoadedModel {
     readonly components: LoadedComponent[] = [],
     /** TeaCache's indicator graph, where the model has one. */
     readonly indicator?: Session,
+    /** The transformer graph's precision, and why it was chosen. */
+    readonly precision?: PrecisionChoice,
   ) {}
 
   get id(): string {
@@ -228,8 +231,9 @@ export class LoadedModel {
     const run = this.dit.run(conds, g, gpu instanceof GpuOps ? gpu : undefined, grid);
     const decode = (latent: Float32Array, h: number, w: number) => this.decode(latent, h, w);
     if (!(gpu instanceof GpuOps)) return cpuBackend(run.velocity, decode);
-    // fp16 graphs take host arrays (converted by the session) until a GPU cast is in place
-    if (this.ep !== "webgpu" || this.dit.fp16) {
+    // graphs with fp16 inputs (older exports) take host arrays, converted by the session;
+    // model_fp16.onnx takes fp32 buffers like model.onnx
+    if (this.ep !== "webgpu" || this.dit.halfInputs) {
       return gpuBackend(gpu, { arrays: { velocity: run.velocity, decode } });
     }
     return gpuBackend(gpu, {
@@ -330,6 +334,7 @@ export async function loadModel(
   ep: Ep,
   kernels: KernelMode = "auto",
   modelsDir?: string,
+  precisionMode: PrecisionMode = "auto",
 ): Promise<LoadedModel> {
   const dir = await findModelDir(id, modelsDir);
   if (!dir) {
@@ -423,33 +428,47 @@ export async function loadModel(
       ),
     });
   }
-  const dit = await graph("transformer", f.transformer);
+  const precision = await step(
+    f.transformer,
+    "no transformer graph",
+    () =>
+      Promise.resolve(choosePrecision(
+        {
+          fp32: f.transformer === f.transformer_fp16 ? undefined : f.transformer,
+          fp16: f.transformer_fp16,
+        },
+        ep,
+        adapter?.features.has("shader-f16"),
+        precisionMode,
+      )),
+  );
+  const dit = await graph("transformer", precision.file);
   const ins = dit.info.inputNames;
   // a FLUX step graph takes the run's conditioning (from conditioning.onnx) and RoPE tables
   const split = ins.includes("rope_cos");
   const names: DitNames = {
-    hidden: pick(ins, ["hidden_states"], "latent input", f.transformer),
+    hidden: pick(ins, ["hidden_states"], "latent input", precision.file),
     context: pick(
       ins,
       split ? ["context"] : ["encoder_hidden_states"],
       "text input",
-      f.transformer,
+      precision.file,
     ),
-    pooled: pick(ins, split ? ["vec"] : ["pooled_projections"], "pooled input", f.transformer),
-    timestep: pick(ins, ["timestep"], "timestep input", f.transformer),
+    pooled: pick(ins, split ? ["vec"] : ["pooled_projections"], "pooled input", precision.file),
+    timestep: pick(ins, ["timestep"], "timestep input", precision.file),
     ...(split
-      ? { ropeCos: "rope_cos", ropeSin: pick(ins, ["rope_sin"], "RoPE sin input", f.transformer) }
+      ? { ropeCos: "rope_cos", ropeSin: pick(ins, ["rope_sin"], "RoPE sin input", precision.file) }
       : manifest.positions
-      ? { positions: pick(ins, ["positions"], "positions input", f.transformer) }
+      ? { positions: pick(ins, ["positions"], "positions input", precision.file) }
       : {
-        imgIds: pick(ins, ["img_ids"], "image ids input", f.transformer),
-        txtIds: pick(ins, ["txt_ids"], "text ids input", f.transformer),
+        imgIds: pick(ins, ["img_ids"], "image ids input", precision.file),
+        txtIds: pick(ins, ["txt_ids"], "text ids input", precision.file),
       }),
     out: pick(
       dit.info.outputNames,
       ["out_hidden_states", "latent", "sample"],
       "velocity output",
-      f.transformer,
+      precision.file,
     ),
   };
   if (manifest.guidance_embed && !split) {
@@ -457,7 +476,7 @@ export async function loadModel(
       ins,
       ["guidance"],
       "guidance input (the config has guidance embeds)",
-      f.transformer,
+      precision.file,
     );
   }
   const vae = await graph("vae_decoder", f.vae_decoder);
@@ -478,7 +497,7 @@ export async function loadModel(
   if (split) {
     if (!f.conditioning) {
       throw new ModelLoadError(
-        `model "${id}": ${f.transformer} takes rope_cos (a step graph) but the folder has no transformer/conditioning.onnx beside it`,
+        `model "${id}": ${precision.file} takes rope_cos (a step graph) but the folder has no transformer/conditioning.onnx beside it`,
       );
     }
     conditioning = (await graph("conditioning", f.conditioning)).session;
@@ -509,6 +528,7 @@ export async function loadModel(
     await selectKernels(kernels, ep),
     components,
     indicator,
+    { ...precision, precision: dit.info.fp16 ? "fp16" : "fp32" },
   );
 }
 

@@ -13,6 +13,7 @@ import { HttpError } from "../http/errors.ts";
 import type { Ep } from "../onnx/ort.ts";
 import { type LoadedModel, loadModel } from "./model.ts";
 import type { KernelMode } from "../kernels/select.ts";
+import type { PrecisionMode } from "./precision.ts";
 import { findModelDir, listModelIds, MODEL_ID, readModelManifest } from "./model_dir.ts";
 
 export class ModelRegistry {
@@ -24,6 +25,7 @@ export class ModelRegistry {
     readonly kernels: KernelMode = "auto",
     /** A folder of model folders searched before the built-in `models/`. */
     readonly modelsDir?: string,
+    readonly precision: PrecisionMode = "auto",
   ) {}
 
   /** Manifests of every installed model (ours and diffusers-layout FLUX folders). */
@@ -68,7 +70,7 @@ export class ModelRegistry {
       if (!(await findModelDir(id, this.modelsDir))) {
         throw await this.missing(id);
       }
-      const p = loadModel(id, this.ep, this.kernels, this.modelsDir);
+      const p = loadModel(id, this.ep, this.kernels, this.modelsDir, this.precision);
       p.catch(() => this.#loaded.delete(id));
       this.#loaded.set(id, p);
     }

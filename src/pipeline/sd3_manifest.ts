@@ -14,7 +14,7 @@
  */
 import { join } from "node:path";
 import { type Manifest, type ManifestInput, parseManifest } from "../config/manifest.ts";
-import { defaultPreview, fileExists, num, readJson } from "./flux_manifest.ts";
+import { defaultPreview, fileExists, num, readJson, transformerFiles } from "./flux_manifest.ts";
 
 /** The components and where their graphs are, relative to the model folder. */
 export const SD3_FILES = {
@@ -63,7 +63,11 @@ export async function sd3Manifest(dir: string, id: string): Promise<Manifest> {
         hasT5 ? "with" : "without"
       } T5) in the diffusers ONNX layout`,
     family: "sd3",
-    files: { ...SD3_FILES, ...(hasT5 ? { text_encoder_3: T5 } : {}) },
+    files: {
+      ...SD3_FILES,
+      ...await transformerFiles(dir),
+      ...(hasT5 ? { text_encoder_3: T5 } : {}),
+    },
     latent_channels: latent,
     vae_scale_factor: factor,
     vae_scaling: (vcfg.scaling_factor as number | undefined) ?? 1.5305,

@@ -27,6 +27,9 @@ for (const ep of ["wasm", "webgpu"] as const) {
       const health = await (await app.request("/health")).json();
       const tiny = health.models.find((m: { id: string }) => m.id === "flux-tiny");
       assert.equal(tiny.family, "flux");
+      // the folder has model_fp16.onnx too; neither wasm nor llvmpipe has shader-f16
+      assert.equal(tiny.precision.precision, "fp32");
+      assert.match(tiny.precision.file, /transformer\/model\.onnx$/);
       assert.deepEqual(
         tiny.components.map((c: { component: string }) => c.component).sort(),
         [

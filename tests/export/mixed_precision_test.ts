@@ -1,0 +1,111 @@
+// tools/export/mixed_precision.py: the miniature's fp16 graph keeps its islands in fp32 (the
+// sinusoid's Sin / Cos and their arguments, Softmax) with fp32 inputs and outputs; the islands
+// matter (the same graph all in fp16 is further from fp32 on the same inputs); an unfused norm
+// is refused. (That fp16 exports match the NumPy reference within 2% is flux_export_test.ts.)
+import assert from "node:assert/strict";
+import { loadGraph, planGraph } from "../../src/onnx/load_graph.ts";
+import { ortTest } from "../_helpers.ts";
+
+const PYTHON = "/usr/bin/python3";
+const probe = await new Deno.Command(PYTHON, { args: ["-c", "import onnx, numpy"] })
+  .output().catch(() => undefined);
+const HAVE_ONNX = probe?.success === true;
+const DIR = "models/flux-tiny/transformer";
+
+async function convert(out: string, ...extra: string[]) {
+  const r = await new Deno.Command(PYTHON, {
+    args: ["tools/export/mixed_precision.py", `${DIR}/model.onnx`, out, ...extra],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).slice(-2000));
+  return JSON.parse(new TextDecoder().decode(r.stdout));
+}
+
+/** The miniature step graph's output at a late timestep (the sinusoid's widest arguments). */
+async function output(file: string): Promise<Float32Array> {
+  const n = 16, L = 8, S = n + L;
+  const r = (k: number, s: number) =>
+    Float32Array.from({ length: k }, (_, i) => Math.sin(i * 12.9898 + s) * 0.8);
+  const { session } = await loadGraph(file, "wasm");
+  try {
+    const o = await session.run({
+      hidden_states: { data: r(n * 64, 1), dims: [1, n, 64] },
+      context: { data: r(L * 32, 2), dims: [1, L, 32] },
+      vec: { data: r(32, 3), dims: [1, 32] },
+      timestep: { data: Float32Array.of(1), dims: [1] },
+      rope_cos: { data: r(S * 16, 4).map(Math.cos), dims: [S, 16] },
+      rope_sin: { data: r(S * 16, 4).map(Math.sin), dims: [S, 16] },
+    });
+    return o.out_hidden_states!.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+function relDiff(a: Float32Array, b: Float32Array): number {
+  let worst = 0, scale = 0;
+  a.forEach((v, i) => {
+    worst = Math.max(worst, Math.abs(v - b[i]!));
+    scale = Math.max(scale, Math.abs(v));
+  });
+  return worst / scale;
+}
+
+Deno.test({
+  name: "the fp16 miniature: fp16 weights, fp32 inputs and outputs, sinusoid and Softmax in fp32",
+  ignore: !HAVE_ONNX,
+  ...ortTest,
+}, async () => {
+  const plan = await planGraph(`${DIR}/model_fp16.onnx`, "wasm");
+  assert.ok(plan.fp16); // fp16 weights
+  assert.equal(plan.halfInputs.size, 0); // fp32 inputs
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(`${DIR}/model.onnx_data`, `${dir}/model.onnx_data`);
+    const mixed = await convert(`${dir}/mixed.onnx`);
+    assert.equal(mixed.fp32_ops.Softmax, 2); // one attention per block
+    assert.equal(mixed.fp32_ops.Sin, 1);
+    assert.equal(mixed.fp32_ops.Cos, 1);
+    assert.equal(mixed.clamped_weights, 0);
+    const all = await convert(`${dir}/all.onnx`, "--all-fp16");
+    assert.deepEqual(all.fp32_ops, {});
+    // the islands matter: against the fp32 graph, all-fp16 is further off than the mixed form
+    const ref = await output(`${DIR}/model.onnx`);
+    const eMixed = relDiff(ref, await output(`${dir}/mixed.onnx`));
+    const eAll = relDiff(ref, await output(`${dir}/all.onnx`));
+    console.log(
+      `vs fp32 at t = 1: mixed ${eMixed.toExponential(2)}, all fp16 ${eAll.toExponential(2)}`,
+    );
+    assert.ok(eMixed < 2e-3, `mixed ${eMixed}`);
+    assert.ok(eAll > 2 * eMixed, `all fp16 ${eAll} vs mixed ${eMixed}`);
+    // what the exporter committed is this conversion of the fp32 graph
+    assert.deepEqual(await output(`${DIR}/model_fp16.onnx`), await output(`${dir}/mixed.onnx`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "an unfused norm (ReduceMean) is refused: it would accumulate in fp16",
+  ignore: !HAVE_ONNX,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const make = `
+import onnx
+from onnx import helper, TensorProto as T
+g = helper.make_graph([helper.make_node("ReduceMean", ["x"], ["y"], axes=[-1])], "g",
+    [helper.make_tensor_value_info("x", T.FLOAT, [2, 4])], [helper.make_tensor_value_info("y", T.FLOAT, [2, 1])])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 16)]), "${dir}/plain.onnx")`;
+    assert.ok((await new Deno.Command(PYTHON, { args: ["-c", make] }).output()).success);
+    const r = await new Deno.Command(PYTHON, {
+      args: ["tools/export/mixed_precision.py", `${dir}/plain.onnx`, `${dir}/out.onnx`],
+      stderr: "piped",
+    }).output();
+    assert.equal(r.success, false);
+    assert.match(new TextDecoder().decode(r.stderr), /fp16 needs the fused norms/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
