@@ -2,20 +2,28 @@
 """Export a FLUX.1 diffusers checkpoint to the ONNX layout the server loads.
 
     export_flux.py SRC OUT [--components transformer,text_encoder,text_encoder_2,vae_decoder]
-                   [--dtype fp32|fp16] [--max-file-mb 2000] [--fuse layernorm,rmsnorm,gelu]
+                   [--dtype fp32|fp16|both] [--max-file-mb 2000] [--fuse layernorm,rmsnorm,gelu]
+                   [--whole-step]
     export_flux.py --tiny OUT [--tokenizers DIR] [--guidance | --no-guidance]
 
 SRC is a diffusers folder (`<component>/config.json` + `*.safetensors`, sharded
 `*.safetensors.index.json` allowed; F32/F16/BF16). OUT gets `<component>/model.onnx` with its
 weights in `model.onnx_data[_k]` files under --max-file-mb each, the component configs, and
-SRC's `model_index.json`, `scheduler/`, `tokenizer/`, `tokenizer_2/` when present. Tensor
-names follow Optimum: the transformer takes hidden_states, encoder_hidden_states,
-pooled_projections, timestep, img_ids [n,3], txt_ids [L,3] (and guidance when the config has
-guidance embeds) and returns out_hidden_states. Norms and tanh GELUs are fused into one
-operator each (tools/export/fuse_graph.py; `--fuse ''` keeps the plain export), and the
-transformer gets TeaCache's indicator graph beside it (`indicator.onnx`). `--tiny` writes a
-random-weight miniature of the whole pipeline (with the real CLIP-L and T5 tokenizers) and
-exports it.
+SRC's `model_index.json`, `scheduler/`, `tokenizer/`, `tokenizer_2/` when present.
+
+The transformer is written as a step graph and its conditioning graph. `conditioning.onnx`
+(fp32, run once per request) takes encoder_hidden_states, pooled_projections (and guidance when
+the config has guidance embeds) and returns context (the embedded text) and vec (pooled text +
+guidance embedding). The step graph `model.onnx` takes hidden_states [B,n,C], context, vec,
+timestep [B] and the RoPE tables rope_cos / rope_sin [L+n, head_dim] (the server computes them
+per stage) and returns out_hidden_states. `--whole-step` writes one graph in Optimum's form
+instead (hidden_states, encoder_hidden_states, pooled_projections, timestep, img_ids [n,3],
+txt_ids [L,3], guidance). `--dtype fp16` writes the transformer as `model_fp16.onnx`, fp16 with
+fp32 islands (tools/export/mixed_precision.py), `both` writes both; the other components stay
+fp32. Norms and tanh GELUs are fused into one operator each (tools/export/fuse_graph.py;
+`--fuse ''` keeps the plain export), and the transformer gets TeaCache's indicator graph beside
+it (`indicator.onnx`). `--tiny` writes a random-weight miniature of the whole pipeline (with the
+real CLIP-L and T5 tokenizers) and exports it.
 """
 import argparse
 import json
