@@ -633,6 +633,40 @@ async function oursBlock(Si: number, St: number, half: boolean): Promise<Row> {
   return r;
 }
 
+/**
+ * ORT-web's own MatMuls (+ bias) and unfused attention at one double block's shapes, each timed
+ * alone: the image and text streams' qkv, output, feed-forward up and down products, the two
+ * modulation products (one row each), and attention over the joint sequence. Their sum against
+ * ORT's block graph says what its norms, RoPE, copies and dispatch gaps add.
+ */
+async function ortBlockKernels(Si: number, St: number, half: boolean) {
+  const shapes: [string, number, number, number][] = [];
+  for (const [tag, S] of [["image", Si], ["text", St]] as const) {
+    shapes.push(
+      [`${tag} qkv`, S, BDIM, 3 * BDIM],
+      [`${tag} attention out`, S, BDIM, BDIM],
+      [`${tag} ff up`, S, BDIM, 4 * BDIM],
+      [`${tag} ff down`, S, 4 * BDIM, BDIM],
+      [`${tag} modulation`, 1, BDIM, 6 * BDIM],
+    );
+  }
+  const kernels: { name: string; ms: number }[] = [];
+  const errors: string[] = [];
+  const keep = (name: string, row: Row) => {
+    if (row.ms !== undefined) kernels.push({ name, ms: row.ms });
+    else errors.push(`${name}: ${row.error}`);
+  };
+  for (const [name, S, K, N] of shapes) {
+    const inp = gemmInputs(S, K, N, half);
+    keep(`${name} [${S}x${K}]·[${K}x${N}]`, await ortGemm(inp, half));
+    gpu.release(inp.buf.x, inp.buf.w, inp.buf.b);
+  }
+  const att = attInputs(Si + St, half);
+  keep(`attention ${Si + St} tokens`, await ortAttention(att, half, false));
+  gpu.release(att.buf.q, att.buf.k, att.buf.v);
+  return { kernels, errors };
+}
+
 /** ORT-web's graph of the same block (tools/export/op_graphs.py --block), every dim fixed. */
 async function ortBlock(Si: number, St: number, half: boolean): Promise<Row> {
   const dtype = half ? "fp16" : "fp32";
@@ -679,6 +713,20 @@ async function ortBlock(Si: number, St: number, half: boolean): Promise<Row> {
   }
   await s?.release();
   gpu.release(...Object.values(bufs).map((b) => b[0]), ...Object.values(outs).map((b) => b[0]));
+  if (r.ms !== undefined) {
+    const { kernels, errors } = await ortBlockKernels(Si, St, half);
+    r.kernels = kernels;
+    for (const k of kernels) console.log(`  ${k.ms.toFixed(3).padStart(10)} ms  ORT ${k.name}`);
+    if (errors.length) r.error = `kernels not timed: ${errors.join("; ").slice(0, 300)}`;
+    else {
+      r.kernelSumMs = kernels.reduce((a, k) => a + k.ms, 0);
+      console.log(
+        `  ORT block ${r.ms.toFixed(3)} ms / sum of its MatMuls and attention ${
+          r.kernelSumMs.toFixed(3)
+        } ms`,
+      );
+    }
+  }
   return r;
 }
 
