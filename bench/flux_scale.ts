@@ -146,6 +146,19 @@ for (const name of ["d1s1", "d2s1", "d1s2"]) {
 }
 
 const [a, b, c] = timings as [Timing, Timing, Timing];
+/**
+ * Multiply-adds x 2 of one block at n image + L text tokens (hidden d): a double block's two
+ * streams each run q|k|v, output, and 4d feed-forward products (24 S d²), a single block's
+ * joint q|k|v + 4d MLP in and 5d → d out (24 S d²); both attend over all S = n + L tokens
+ * (4 S² d); the one-row modulation products are left out.
+ */
+const dim = (() => {
+  const cfg = JSON.parse(
+    Deno.readTextFileSync(join(flags.graphs!, "d1s1", "transformer", "config.json")),
+  );
+  return cfg.num_attention_heads * cfg.attention_head_dim as number;
+})();
+const blockFlop = (n: number) => 24 * (n + L) * dim * dim + 4 * (n + L) ** 2 * dim;
 const perBlock = counts.map((n) => {
   const d = b.ms[n]! - a.ms[n]!, s = c.ms[n]! - a.ms[n]!;
   const rest = a.ms[n]! - d - s;
@@ -154,6 +167,9 @@ const perBlock = counts.map((n) => {
     double_ms: d,
     single_ms: s,
     rest_ms: rest,
+    double_tflops: blockFlop(n) / d / 1e9,
+    single_tflops: blockFlop(n) / s / 1e9,
+    ms_per_1k_tokens: (1000 * d) / (n + L),
     flux_step_ms: rest + 19 * d + 38 * s,
   };
 });
@@ -189,11 +205,15 @@ const report = {
     note: "DiT evaluations only (no text encoders, VAE, or RALU's edge decode)",
   },
 };
-console.log("\n| tokens | double block ms | single block ms | rest ms | FLUX.1 step ms |");
-console.log("|---|---|---|---|---|");
+console.log(
+  "\n| tokens | double block ms (TFLOP/s) | single block ms (TFLOP/s) | double ms per 1k tokens | rest ms | FLUX.1 step ms |",
+);
+console.log("|---|---|---|---|---|---|");
 for (const p of perBlock) {
   console.log(
-    `| ${p.tokens} + ${L} | ${p.double_ms.toFixed(1)} | ${p.single_ms.toFixed(1)} | ${
+    `| ${p.tokens} + ${L} | ${p.double_ms.toFixed(1)} (${p.double_tflops.toFixed(2)}) | ${
+      p.single_ms.toFixed(1)
+    } (${p.single_tflops.toFixed(2)}) | ${p.ms_per_1k_tokens.toFixed(1)} | ${
       p.rest_ms.toFixed(1)
     } | ${p.flux_step_ms.toFixed(0)} |`,
   );

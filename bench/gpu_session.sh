@@ -4,11 +4,12 @@
 #   bash .gpu/3/stage.sh && export DENO_DIR=/opt/gpu-deps/denodir && bash bench/gpu_session.sh
 # Each part is bounded (seconds, overridable) and writes its JSON and log under $OUT as it goes,
 # so a part that runs out of time still leaves the others' results.
-#   1. bench/flux_scale.ts on the fused FLUX-width whole-step graphs (tools/export/fuse_graph.py),
-#      then on the fused step graphs (--split: conditioning and RoPE tables outside the step, as
-#      export_flux.py writes them), PyTorch fp32/bf16 blocks beside them when torch has CUDA
-#   2. the step graphs again with Deno's decimal vendor id (RALU_RAW_VENDOR=1): what ORT-web's
-#      vendor-specific choices change when it sees "nvidia" (src/gpu/vendor.ts)
+#   1. bench/flux_scale.ts on the FLUX-width step graphs as export_flux.py writes them (fused
+#      norms and GELUs; conditioning and RoPE tables outside the step), fp32 (flux_scale_split)
+#      and fp16 with fp32 islands (flux_scale_split16), PyTorch fp32/bf16 blocks beside them
+#      when torch has CUDA
+#   2. the fp16 step graphs again with Deno's decimal vendor id (RALU_RAW_VENDOR=1): what
+#      ORT-web's vendor-specific choices change when it sees "nvidia" (src/gpu/vendor.ts)
 #   3. bench/webgpu_ceiling.ts --tune: our WGSL GEMM, attention and double block vs ORT-web vs
 #      PyTorch
 set -u
@@ -25,11 +26,11 @@ part() { # name seconds command...
   timeout "$secs" "$@" > "$OUT/$name.log" 2>&1
   echo "   exit $? — $(tail -n 3 "$OUT/$name.log" | tr '\n' ' ' | cut -c1-300)"
 }
-part flux_scale_fused "$T_SCALE" deno run -A bench/flux_scale.ts --size "$SIZE" --repeat 3 \
-  --graphs bench/flux_scale_fused --out "$OUT/flux_scale_fused.json"
 part flux_scale_split "$T_SCALE" deno run -A bench/flux_scale.ts --size "$SIZE" --repeat 3 \
   --graphs bench/flux_scale_split --out "$OUT/flux_scale_split.json"
-RALU_RAW_VENDOR=1 part flux_scale_split_raw_vendor "$T_VENDOR" deno run -A bench/flux_scale.ts \
-  --size "$SIZE" --repeat 2 --graphs bench/flux_scale_split --out "$OUT/flux_scale_split_raw_vendor.json"
+part flux_scale_split16 "$T_SCALE" deno run -A bench/flux_scale.ts --size "$SIZE" --repeat 3 \
+  --graphs bench/flux_scale_split16 --out "$OUT/flux_scale_split16.json"
+RALU_RAW_VENDOR=1 part flux_scale_split16_raw_vendor "$T_VENDOR" deno run -A bench/flux_scale.ts \
+  --size "$SIZE" --repeat 2 --graphs bench/flux_scale_split16 --out "$OUT/flux_scale_split16_raw_vendor.json"
 part webgpu_ceiling "$T_CEILING" deno run -A bench/webgpu_ceiling.ts --tune \
   --out "$OUT/webgpu_ceiling.json"
