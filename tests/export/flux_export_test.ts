@@ -18,6 +18,8 @@ interface Case {
   expected: Record<string, Tensor>;
   /** A FLUX step graph's conditioning graph, run first: its outputs join the inputs. */
   conditioning?: { model: string; inputs: Record<string, Tensor> };
+  /** Operator counts the case's export form implies (e.g. one MultiHeadAttention per block). */
+  ops?: { expected: Record<string, number>; counted: Record<string, number> };
   /** The ids and RoPE axes the case's rope_cos / rope_sin inputs were made from. */
   rope?: { ids: Tensor; axes: number[]; text: number };
 }
@@ -79,6 +81,7 @@ for (const c of cases) {
         assert.ok(worst <= tol, `${name}: max |diff| ${worst} (max |ref| ${scale})`);
       }
       assert.equal(info.fp16, c.fp16);
+      if (c.ops) assert.deepEqual(c.ops.counted, c.ops.expected, "operator counts");
       if (c.fp16) {
         await assert.rejects(planGraph(c.model, "webgpu", { shaderF16: false }), /no shader-f16/);
         assert.equal((await planGraph(c.model, "webgpu", { shaderF16: true })).fp16, true);

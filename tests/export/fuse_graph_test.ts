@@ -113,3 +113,40 @@ Deno.test({
   const d = relDiff(got, ref);
   assert.ok(d <= 1e-4, `max |diff| / max |ref| = ${d}`);
 });
+
+Deno.test({
+  name:
+    "--attention mha: the miniature with one MultiHeadAttention per block runs on the WebGPU EP as on wasm, and as the MatMul form does",
+  ignore: noGpu || !HAVE_ONNX,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mha-" });
+  try {
+    const r = await new Deno.Command(PYTHON, {
+      args: [
+        "tools/export/export_flux.py",
+        "--tiny",
+        dir,
+        "--tokenizers",
+        "models/flux-tiny",
+        "--components",
+        "transformer",
+        "--attention",
+        "mha",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).slice(-2000));
+    const file = `${dir}/transformer/model.onnx`;
+    const wasm = await outputOf(file, "wasm", TINY_DIMS);
+    const webgpu = await outputOf(file, "webgpu", TINY_DIMS);
+    assert.ok(relDiff(webgpu, wasm) <= 1e-4, `webgpu vs wasm ${relDiff(webgpu, wasm)}`);
+    // the same weights (the miniature's seed) in the default MatMul-Softmax-MatMul form
+    const matmul = await outputOf(TINY, "wasm", TINY_DIMS);
+    assert.ok(relDiff(wasm, matmul) <= 1e-4, `mha vs matmul ${relDiff(wasm, matmul)}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -10,11 +10,13 @@ flux_reference.py (NumPy, float64). OUT/cases.json lists them; the Deno test run
 model.onnx with onnxruntime-web and compares.
 """
 import json
+from collections import Counter
 import os
 import subprocess
 import sys
 
 import numpy as np
+import onnx
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -33,6 +35,9 @@ CASES = [
     {"name": "dev_unfused", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000,
      "fuse": ""},
     # the same again as one graph per step (conditioning and RoPE inside it, Optimum's form)
+    # attention as one com.microsoft MultiHeadAttention per block (--attention mha)
+    {"name": "dev_mha", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000,
+     "attention": "mha", "expect_ops": {"MultiHeadAttention": 2, "Softmax": 0}},
     {"name": "dev_whole", "config": {"guidance": True}, "dtype": "F32", "shards": 1, "max_mb": 2000,
      "whole": True},
     {"name": "schnell", "config": {"guidance": False}, "dtype": "F32", "shards": 1, "max_mb": 2000},
@@ -218,7 +223,8 @@ def main(out):
                         "--components", "transformer", "--max-file-mb", str(spec["max_mb"]),
                         "--dtype", spec.get("export_dtype", "fp32")]
                        + (["--fuse", spec["fuse"]] if "fuse" in spec else [])
-                       + (["--whole-step"] if spec.get("whole") else []),
+                       + (["--whole-step"] if spec.get("whole") else [])
+                       + (["--attention", spec["attention"]] if "attention" in spec else []),
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ref = Flux(os.path.join(src, "transformer"))
         B, n, L = 2, 12, 5
@@ -256,6 +262,9 @@ def main(out):
             c["rope"] = {"ids": tensor(np.concatenate([inputs["txt_ids"], inputs["img_ids"]], 0)),
                          "axes": cfg["axes_dims_rope"], "text": L}
         c["fp16"] = half
+        if "expect_ops" in spec:
+            ops = Counter(n.op_type for n in onnx.load(model, load_external_data=False).graph.node)
+            c["ops"] = {"expected": spec["expect_ops"], "counted": {k: ops[k] for k in spec["expect_ops"]}}
         cases.append(c)
     cases += encoder_cases(out, rng)
     cases += sd3_cases(out, rng)

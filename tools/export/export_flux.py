@@ -170,8 +170,11 @@ def graph_name(dtype, name="model.onnx"):
     return name if dtype == "fp32" else name.replace(".onnx", "_fp16.onnx")
 
 
-def export_component(src, out, comp, dtype, max_bytes, fuse_forms=None, whole_step=False):
+def export_component(src, out, comp, dtype, max_bytes, fuse_forms=None, whole_step=False, attention="matmul"):
     module, cfg = load_module(src, comp)
+    for m in module.modules():
+        if hasattr(m, "mha"):
+            m.mha = attention == "mha"
     if comp != "transformer":
         # text encoders and the VAE run once per image and stay fp32 (T5 overflows in fp16)
         export_module(module, cfg, comp, out, "fp32", max_bytes, fuse_forms=fuse_forms)
@@ -240,7 +243,7 @@ def export_module(module, cfg, comp, out, dtype, max_bytes, skip_weights=False, 
         path = os.path.join(tmp, "model.onnx")
         with torch.no_grad():
             torch.onnx.export(module, tuple(inputs.values()), path, input_names=names,
-                              output_names=outputs, opset_version=OPSET,
+                              output_names=outputs, opset_version=OPSET, custom_opsets={"com.microsoft": 1},
                               dynamic_axes={k: v for k, v in axes.items() if k in names + outputs},
                               do_constant_folding=True)
         model = onnx.load(path, load_external_data=True)
@@ -316,6 +319,9 @@ def dispatch(ap, args, components, run, write_tiny, ralu_json):
 def main():
     ap = parser(__doc__, ALL, "--tiny: folder with clip-l/ and t5-v1_1-xxl/")
     ap.add_argument("--no-guidance", action="store_true", help="--tiny: schnell-like, no guidance embeds")
+    ap.add_argument("--attention", choices=["matmul", "mha"], default="matmul",
+                    help="attention as MatMul-Softmax-MatMul (default: the faster in fp16 on the H200 "
+                         "at 1536 and 4608 tokens, issue #23) or one com.microsoft MultiHeadAttention")
     ap.add_argument("--whole-step", action="store_true",
                     help="one transformer graph per step (Optimum's form): the text embedding, the pooled "
                          "and guidance embedding and RoPE computed inside every step")
@@ -330,7 +336,7 @@ def run(src, args, comps):
     for comp in comps:
         forms = [f for f in args.fuse.split(",") if f]
         export_component(src, args.out, comp, args.dtype, int(args.max_file_mb * 2**20), forms,
-                         getattr(args, "whole_step", False))
+                         getattr(args, "whole_step", False), getattr(args, "attention", "matmul"))
     copy_extras(src, args.out)
 
 

@@ -27,6 +27,23 @@ def attention(q, k, v, bias=None, causal=False, scale=None):
     return torch.matmul(torch.softmax(s, dim=-1), v)
 
 
+class MultiHeadAttention(torch.autograd.Function):
+    """softmax(q k^T / sqrt(D)) v over q, k, v [B, S, H*D] → [B, S, H*D]: computed as
+    `attention` for tracing, exported as ORT's com.microsoft MultiHeadAttention (one operator)."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, heads):
+        b, s, hd = q.shape
+        split = lambda x: x.reshape(b, x.shape[1], heads, hd // heads).transpose(1, 2)
+        return attention(split(q), split(k), split(v)).transpose(1, 2).reshape(b, s, hd)
+
+    @staticmethod
+    def symbolic(g, q, k, v, heads):
+        out = g.op("com.microsoft::MultiHeadAttention", q, k, v, num_heads_i=heads)
+        out.setType(q.type())
+        return out
+
+
 class RMSNorm(nn.Module):
     """x / rms(x) * weight (torch 1.13 has no nn.RMSNorm)."""
 
@@ -106,6 +123,7 @@ class FluxAttention(nn.Module):
         if not pre_only:
             self.to_out = nn.ModuleList([nn.Linear(inner, dim)])
         self.context = context
+        self.mha = False  # the exporter's --attention mha: one MultiHeadAttention operator
         if context:
             self.add_q_proj, self.add_k_proj, self.add_v_proj = (nn.Linear(dim, inner) for _ in range(3))
             self.norm_added_q, self.norm_added_k = RMSNorm(head_dim), RMSNorm(head_dim)
@@ -124,9 +142,12 @@ class FluxAttention(nn.Module):
             cv = self._heads(self.add_v_proj(ctx))
             q, k, v = torch.cat([cq, q], 2), torch.cat([ck, k], 2), torch.cat([cv, v], 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        o = attention(q, k, v)
-        b, h, s, d = o.shape
-        o = o.transpose(1, 2).reshape(b, s, h * d)
+        b, h, s, d = q.shape
+        tokens = lambda t: t.transpose(1, 2).reshape(b, s, h * d)
+        if self.mha:
+            o = MultiHeadAttention.apply(tokens(q), tokens(k), tokens(v), self.heads)
+        else:
+            o = tokens(attention(q, k, v))
         if ctx is None:
             return o
         L = ctx.shape[1]

@@ -2,7 +2,7 @@
 """FLUX-width transformer graphs for the GPU timing check (bench/flux_scale.ts).
 
     flux_scale_graphs.py OUT [--heads 24] [--head-dim 128] [--axes 16,56,56] [--dtype fp32|fp16]
-                         [--fuse layernorm,rmsnorm,gelu] [--split]
+                         [--fuse layernorm,rmsnorm,gelu] [--split] [--attention matmul|mha]
 
 Writes OUT/d1s1, OUT/d2s1, OUT/d1s2 (double/single block counts): FluxTransformer2DModel
 graphs at FLUX.1's width (hidden 3072, 24 heads, RoPE axes 16/56/56, T5 width 4096, CLIP 768,
@@ -37,6 +37,8 @@ def main():
     ap.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32")
     ap.add_argument("--fuse", default="", help="fused forms (tools/export/fuse_graph.py); '' = plain")
     ap.add_argument("--split", action="store_true", help="step graphs (see above)")
+    ap.add_argument("--attention", choices=["matmul", "mha"], default="matmul",
+                    help="MatMul-Softmax-MatMul or one com.microsoft MultiHeadAttention per block")
     args = ap.parse_args()
     axes = tuple(int(a) for a in args.axes.split(","))
     for name, (double, single) in VARIANTS.items():
@@ -45,6 +47,9 @@ def main():
             single=single, context_dim=args.context_dim, pooled_dim=args.pooled_dim)
         with torch.no_grad():
             module = FluxTransformer(cfg).eval()
+        for m in module.modules():
+            if hasattr(m, "mha"):
+                m.mha = args.attention == "mha"
         example = None
         if args.split:
             module.forward = module.step
