@@ -83,7 +83,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "fuse-" });
     try {
       const f = await fuse(src, dir);
-      assert.deepEqual(f.fused, { layernorm: 0, rmsnorm: 0, gelu: 0 }, src);
+      assert.deepEqual(f.fused, { layernorm: 0, rmsnorm: 0, gelu: 0, reshape: 0 }, src);
       assert.deepEqual(f.after, f.before, src);
       for (const op of ["Tanh", "Pow", "Sqrt"]) assert.equal(n(f.before, op), 0, `${src}: ${op}`);
       assert.ok(n(f.before, "FastGelu") > 0, src);
@@ -146,6 +146,60 @@ Deno.test({
     // the same weights (the miniature's seed) in the default MatMul-Softmax-MatMul form
     const matmul = await outputOf(TINY, "wasm", TINY_DIMS);
     assert.ok(relDiff(wasm, matmul) <= 1e-4, `mha vs matmul ${relDiff(wasm, matmul)}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "the reshape form: Reshapes whose shape came from Shape-Gather-Unsqueeze-Concat take a constant shape, fewer nodes, same output",
+  ignore: !HAVE_ONNX,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "reshape-" });
+  try {
+    // the miniature exported without the form, then the form applied alone
+    const r = await new Deno.Command(PYTHON, {
+      args: [
+        "tools/export/export_flux.py",
+        "--tiny",
+        dir,
+        "--tokenizers",
+        "models/flux-tiny",
+        "--components",
+        "transformer",
+        "--fuse",
+        "layernorm,rmsnorm,gelu",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).slice(-2000));
+    const plain = `${dir}/transformer/model.onnx`;
+    const out = await Deno.makeTempDir({ prefix: "reshape-out-" });
+    await Deno.copyFile(`${dir}/transformer/model.onnx_data`, `${out}/model.onnx_data`);
+    const f = await new Deno.Command(PYTHON, {
+      args: ["tools/export/fuse_graph.py", plain, `${out}/model.onnx`, "--forms", "reshape"],
+      stdout: "piped",
+    }).output();
+    const done = JSON.parse(new TextDecoder().decode(f.stdout)) as Fused;
+    const total = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+    // the q, k, v head splits of both streams and the joint stream (9 in one double + one single)
+    assert.equal(done.fused.reshape, 9);
+    assert.equal(done.after.Reshape, done.before.Reshape);
+    assert.ok(done.after.Shape! < done.before.Shape!, JSON.stringify(done.after));
+    assert.ok(
+      total(done.after) <= total(done.before) - 100,
+      `${total(done.before)} → ${total(done.after)}`,
+    );
+    const a = await outputOf(plain, "wasm", TINY_DIMS);
+    const b = await outputOf(`${out}/model.onnx`, "wasm", TINY_DIMS);
+    assert.equal(relDiff(b, a), 0);
+    // the shipped miniature is this form
+    assert.equal(relDiff(await outputOf(TINY, "wasm", TINY_DIMS), a), 0);
+    await Deno.remove(out, { recursive: true });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -2,7 +2,7 @@
 """Export a FLUX.1 diffusers checkpoint to the ONNX layout the server loads.
 
     export_flux.py SRC OUT [--components transformer,text_encoder,text_encoder_2,vae_decoder]
-                   [--dtype fp32|fp16|both] [--max-file-mb 2000] [--fuse layernorm,rmsnorm,gelu]
+                   [--dtype fp32|fp16|both] [--max-file-mb 2000] [--fuse layernorm,rmsnorm,gelu,reshape]
                    [--whole-step]
     export_flux.py --tiny OUT [--tokenizers DIR] [--guidance | --no-guidance]
 
@@ -288,7 +288,7 @@ def parser(doc, components, tokenizers_help):
     ap.add_argument("--max-file-mb", type=float, default=2000.0, help="largest data file (MiB)")
     ap.add_argument("--tiny", action="store_true", help="export a random-weight miniature")
     ap.add_argument("--tokenizers", default=None, help=tokenizers_help)
-    ap.add_argument("--fuse", default="layernorm,rmsnorm,gelu",
+    ap.add_argument("--fuse", default="layernorm,rmsnorm,gelu,reshape",
                     help="fused forms (tools/export/fuse_graph.py), '' for the plain export")
     return ap
 

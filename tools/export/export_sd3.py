@@ -2,7 +2,7 @@
 """Export a Stable Diffusion 3 / 3.5 diffusers checkpoint to the ONNX layout the server loads.
 
     export_sd3.py SRC OUT [--components transformer,text_encoder,text_encoder_2,text_encoder_3,vae_decoder]
-                  [--dtype fp32|fp16|both] [--max-file-mb 2000] [--fuse layernorm,rmsnorm,gelu]
+                  [--dtype fp32|fp16|both] [--max-file-mb 2000] [--fuse layernorm,rmsnorm,gelu,reshape]
     export_sd3.py --tiny OUT [--tokenizers DIR]
 
 SRC is a diffusers folder (model_index.json naming StableDiffusion3Pipeline; `<component>/config.json`

@@ -2,7 +2,7 @@
 """FLUX-width transformer graphs for the GPU timing check (bench/flux_scale.ts).
 
     flux_scale_graphs.py OUT [--heads 24] [--head-dim 128] [--axes 16,56,56] [--dtype fp32|fp16]
-                         [--fuse layernorm,rmsnorm,gelu] [--split] [--attention matmul|mha]
+                         [--fuse layernorm,rmsnorm,gelu,reshape] [--split] [--attention matmul|mha]
 
 Writes OUT/d1s1, OUT/d2s1, OUT/d1s2 (double/single block counts): FluxTransformer2DModel
 graphs at FLUX.1's width (hidden 3072, 24 heads, RoPE axes 16/56/56, T5 width 4096, CLIP 768,

@@ -2,13 +2,17 @@
 """Rewrites an exported transformer graph into fused operator forms that ORT's WebGPU EP runs
 as one kernel each (its graph optimiser applies no transformer fusions to that EP):
 
-    fuse_graph.py IN.onnx OUT.onnx [--forms layernorm,rmsnorm,gelu]
+    fuse_graph.py IN.onnx OUT.onnx [--forms layernorm,rmsnorm,gelu,reshape]
 
   layernorm  ReduceMean-Sub-Pow-ReduceMean-Add-Sqrt-Div [-Mul(weight) [-Add(bias)]]
              -> LayerNormalization (opset 17; scale of ones where the norm has no affine)
   rmsnorm    Pow-ReduceMean-Add-Sqrt-Div(1, .)-Mul(x, .)-Mul(weight)
              -> SimplifiedLayerNormalization (ORT, ONNX domain)
   gelu       the tanh GELU's nine Mul/Add/Tanh nodes -> com.microsoft FastGelu
+  reshape    a Reshape whose target shape is computed at run time from its own input's Shape
+             (Shape-Gather-Unsqueeze per kept dim, Concat with constants: how torch exports
+             reshape(b, s, heads, d) with dynamic b, s) -> the constant shape with 0 ("keep
+             this dim") in those places; the bookkeeping nodes left unused are removed
 
 Each fused node keeps the name of the chain's last output, so tensors named downstream (the
 TeaCache indicator's) stay. A chain is fused only when its intermediates feed nothing else and
@@ -27,7 +31,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, shape_inference
 
-FORMS = ("layernorm", "rmsnorm", "gelu")
+FORMS = ("layernorm", "rmsnorm", "gelu", "reshape")
 
 
 class Graph:
@@ -262,6 +266,58 @@ def match_gelu(G, half):
     return None
 
 
+def kept_dim(G, name, data, j):
+    """Whether `name` is Unsqueeze(Gather(Shape(data), j)): dim j of `data` as a 1-element tensor."""
+    u = G.node(name, "Unsqueeze")
+    if u is None or list(G.const(u.input[1]) if len(u.input) > 1 else []) != [0]:
+        return False
+    g = G.node(u.input[0], "Gather")
+    if g is None or any(a.name == "axis" and a.i != 0 for a in g.attribute):
+        return False
+    idx = G.const(g.input[1])
+    sh = G.node(g.input[0], "Shape")
+    return (idx is not None and idx.size == 1 and int(idx.reshape(-1)[0]) == j and sh is not None
+            and sh.input[0] == data and not sh.attribute)
+
+
+def fold_reshapes(G):
+    """The `reshape` form: returns how many Reshapes now take a constant shape."""
+    count = 0
+    for n in list(G.g.node):
+        if n.op_type != "Reshape" or any(a.name == "allowzero" and a.i for a in n.attribute):
+            continue
+        cat = G.node(n.input[1], "Concat")
+        if cat is None:
+            continue
+        dims = []
+        for j, part in enumerate(cat.input):
+            c = G.const(part)
+            if c is not None and c.size == 1 and c.dtype == np.int64 and int(c.reshape(-1)[0]) != 0:
+                dims.append(int(c.reshape(-1)[0]))
+            elif kept_dim(G, part, n.input[0], j):
+                dims.append(0)
+            else:
+                dims = None
+                break
+        if dims is None or dims.count(-1) > 1:
+            continue
+        n.input[1] = G.add_init(f"{n.name or n.output[0]}_shape", np.array(dims, np.int64))
+        count += 1
+    # the shape bookkeeping nothing reads any more
+    graph_out = {o.name for o in G.g.output}
+    while True:
+        used = Counter(i for m in G.g.node for i in m.input)
+        dead = [m for m in G.g.node if m.op_type in ("Shape", "Gather", "Unsqueeze", "Concat", "Constant")
+                and not any(used[o] or o in graph_out for o in m.output)]
+        if not dead:
+            break
+        ids = {id(m) for m in dead}
+        keep = [m for m in G.g.node if id(m) not in ids]
+        del G.g.node[:]
+        G.g.node.extend(keep)
+    return count
+
+
 def fuse(model, forms=FORMS, norm_dim=None):
     """Fuses in place; returns {form: chains fused}."""
     done = {}
@@ -269,18 +325,20 @@ def fuse(model, forms=FORMS, norm_dim=None):
         ("layernorm", lambda G: fuse_each(G, match_layernorm, layernorm_width(G, norm_dim))),
         ("rmsnorm", lambda G: fuse_each(G, match_rmsnorm)),
         ("gelu", lambda G: fuse_each(G, match_gelu)),
+        ("reshape", fold_reshapes),
     )
     for form, fn in passes:
         if form in forms:
             G = Graph(model)
             done[form] = fn(G)
             G.finish()
-    ops = {n.op_type for n in model.graph.node}
-    opsets = {o.domain: o for o in model.opset_import}
-    if "LayerNormalization" in ops and opsets[""].version < 17:
-        opsets[""].version = 17
-    if "FastGelu" in ops and "com.microsoft" not in opsets:
-        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+            # the opsets the new operators need, before the next pass infers shapes
+            ops = {n.op_type for n in model.graph.node}
+            opsets = {o.domain: o for o in model.opset_import}
+            if "LayerNormalization" in ops and opsets[""].version < 17:
+                opsets[""].version = 17
+            if "FastGelu" in ops and "com.microsoft" not in opsets:
+                model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     return done
 
 
