@@ -199,6 +199,16 @@ Deno.test({
     assert.equal(relDiff(b, a), 0);
     // the shipped miniature is this form
     assert.equal(relDiff(await outputOf(TINY, "wasm", TINY_DIMS), a), 0);
+    // and its GELUs take the bias of the Linear before them (FastGelu's second input)
+    const gelus = await new Deno.Command(PYTHON, {
+      args: [
+        "-c",
+        `import onnx; m = onnx.load("${TINY}", load_external_data=False); ` +
+        `print([len(n.input) for n in m.graph.node if n.op_type == "FastGelu"])`,
+      ],
+      stdout: "piped",
+    }).output();
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(gelus.stdout)), [2, 2, 2]);
     await Deno.remove(out, { recursive: true });
   } finally {
     await Deno.remove(dir, { recursive: true });

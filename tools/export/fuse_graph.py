@@ -8,7 +8,8 @@ as one kernel each (its graph optimiser applies no transformer fusions to that E
              -> LayerNormalization (opset 17; scale of ones where the norm has no affine)
   rmsnorm    Pow-ReduceMean-Add-Sqrt-Div(1, .)-Mul(x, .)-Mul(weight)
              -> SimplifiedLayerNormalization (ORT, ONNX domain)
-  gelu       the tanh GELU's nine Mul/Add/Tanh nodes -> com.microsoft FastGelu
+  gelu       the tanh GELU's nine Mul/Add/Tanh nodes -> com.microsoft FastGelu, taking the bias
+             of the Linear before it as FastGelu's bias input where that Add feeds only the GELU
   reshape    a Reshape whose target shape is computed at run time from its own input's Shape
              (Shape-Gather-Unsqueeze per kept dim, Concat with constants: how torch exports
              reshape(b, s, heads, d) with dynamic b, s) -> the constant shape with 0 ("keep
@@ -261,7 +262,16 @@ def match_gelu(G, half):
             chain = [m0, m1, m2, add, m3, th, add1, m4, half]
             if not all(G.only_feeds(n.output[0]) for n in chain[:-1]):
                 continue
-            return chain, helper.make_node("FastGelu", [x], [half.output[0]],
+            inputs = [x]
+            # a Linear's bias joins the GELU (FastGelu's bias input: one pass less) when x is
+            # MatMul + 1-D bias and feeds only this GELU (x, x in m0; m1; add; m4)
+            lin = G.node(x, "Add")
+            if lin and G.only_feeds(x, 5):
+                for b, mm in orders(lin):
+                    if G.node(mm, "MatMul") and G.dims(b) is not None and len(G.dims(b)) == 1:
+                        chain, inputs = [lin] + chain, [mm, b]
+                        break
+            return chain, helper.make_node("FastGelu", inputs, [half.output[0]],
                                            name=f"{half.name}_FastGelu", domain="com.microsoft")
     return None
 
