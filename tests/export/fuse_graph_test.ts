@@ -186,8 +186,9 @@ Deno.test({
     }).output();
     const done = JSON.parse(new TextDecoder().decode(f.stdout)) as Fused;
     const total = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
-    // the q, k, v head splits of both streams and the joint stream (9 in one double + one single)
-    assert.equal(done.fused.reshape, 9);
+    // the q, k, v head splits (9 in one double + one single block), the RoPE pair splits and the
+    // attention outputs (2 + 2)
+    assert.equal(done.fused.reshape, 13);
     assert.equal(done.after.Reshape, done.before.Reshape);
     assert.ok(done.after.Shape! < done.before.Shape!, JSON.stringify(done.after));
     assert.ok(

@@ -10,10 +10,11 @@ as one kernel each (its graph optimiser applies no transformer fusions to that E
              -> SimplifiedLayerNormalization (ORT, ONNX domain)
   gelu       the tanh GELU's nine Mul/Add/Tanh nodes -> com.microsoft FastGelu, taking the bias
              of the Linear before it as FastGelu's bias input where that Add feeds only the GELU
-  reshape    a Reshape whose target shape is computed at run time from its own input's Shape
-             (Shape-Gather-Unsqueeze per kept dim, Concat with constants: how torch exports
-             reshape(b, s, heads, d) with dynamic b, s) -> the constant shape with 0 ("keep
-             this dim") in those places; the bookkeeping nodes left unused are removed
+  reshape    a Reshape whose target shape is computed at run time (Shape-Gather-Unsqueeze per
+             dim, Concat with constants: how torch exports reshape(b, s, heads, d) with dynamic
+             b, s) -> a constant shape: 0 ("keep this dim") where a part is the same dim of its
+             input (or of the tensor a Transpose permuted into it), -1 for at most one part
+             computed otherwise; the bookkeeping nodes left unused are removed
 
 Each fused node keeps the name of the chain's last output, so tensors named downstream (the
 TeaCache indicator's) stay. A chain is fused only when its intermediates feed nothing else and
@@ -277,7 +278,8 @@ def match_gelu(G, half):
 
 
 def kept_dim(G, name, data, j):
-    """Whether `name` is Unsqueeze(Gather(Shape(data), j)): dim j of `data` as a 1-element tensor."""
+    """Whether `name` is dim j of `data` as a 1-element tensor: Unsqueeze(Gather(Shape(data), j)),
+    or Unsqueeze(Gather(Shape(y), perm[j])) where data = Transpose(y, perm)."""
     u = G.node(name, "Unsqueeze")
     if u is None or list(G.const(u.input[1]) if len(u.input) > 1 else []) != [0]:
         return False
@@ -286,8 +288,14 @@ def kept_dim(G, name, data, j):
         return False
     idx = G.const(g.input[1])
     sh = G.node(g.input[0], "Shape")
-    return (idx is not None and idx.size == 1 and int(idx.reshape(-1)[0]) == j and sh is not None
-            and sh.input[0] == data and not sh.attribute)
+    if idx is None or idx.size != 1 or sh is None or sh.attribute:
+        return False
+    i = int(idx.reshape(-1)[0])
+    if sh.input[0] == data:
+        return i == j
+    t = G.node(data, "Transpose")
+    perm = [list(a.ints) for a in t.attribute if a.name == "perm"] if t else []
+    return bool(perm) and t.input[0] == sh.input[0] and j < len(perm[0]) and perm[0][j] == i
 
 
 def fold_reshapes(G):
@@ -299,6 +307,8 @@ def fold_reshapes(G):
         cat = G.node(n.input[1], "Concat")
         if cat is None:
             continue
+        # each part a constant, a kept dim (0), or — at most one — computed: -1 (the element
+        # count fixes it, as the original graph's valid reshape did)
         dims = []
         for j, part in enumerate(cat.input):
             c = G.const(part)
@@ -307,9 +317,8 @@ def fold_reshapes(G):
             elif kept_dim(G, part, n.input[0], j):
                 dims.append(0)
             else:
-                dims = None
-                break
-        if dims is None or dims.count(-1) > 1:
+                dims.append(-1)
+        if dims.count(-1) > 1:
             continue
         n.input[1] = G.add_init(f"{n.name or n.output[0]}_shape", np.array(dims, np.int64))
         count += 1
