@@ -70,6 +70,25 @@ function relDiff(a: Float32Array, b: Float32Array): number {
 }
 
 const TINY = "models/flux-tiny/transformer/model.onnx";
+
+/** The FLUX miniature's transformer exported again into `dir`, with exporter flags `extra`. */
+async function exportTiny(dir: string, ...extra: string[]) {
+  const r = await new Deno.Command(PYTHON, {
+    args: [
+      "tools/export/export_flux.py",
+      "--tiny",
+      dir,
+      "--tokenizers",
+      "models/flux-tiny",
+      "--components",
+      "transformer",
+      ...extra,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).slice(-2000));
+}
 const TINY_DIMS: [number, number, number] = [64, 8, 8];
 
 Deno.test({
@@ -123,22 +142,7 @@ Deno.test({
 }, async () => {
   const dir = await Deno.makeTempDir({ prefix: "mha-" });
   try {
-    const r = await new Deno.Command(PYTHON, {
-      args: [
-        "tools/export/export_flux.py",
-        "--tiny",
-        dir,
-        "--tokenizers",
-        "models/flux-tiny",
-        "--components",
-        "transformer",
-        "--attention",
-        "mha",
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).slice(-2000));
+    await exportTiny(dir, "--attention", "mha");
     const file = `${dir}/transformer/model.onnx`;
     const wasm = await outputOf(file, "wasm", TINY_DIMS);
     const webgpu = await outputOf(file, "webgpu", TINY_DIMS);
@@ -161,22 +165,7 @@ Deno.test({
   const dir = await Deno.makeTempDir({ prefix: "reshape-" });
   try {
     // the miniature exported without the form, then the form applied alone
-    const r = await new Deno.Command(PYTHON, {
-      args: [
-        "tools/export/export_flux.py",
-        "--tiny",
-        dir,
-        "--tokenizers",
-        "models/flux-tiny",
-        "--components",
-        "transformer",
-        "--fuse",
-        "layernorm,rmsnorm,gelu",
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).slice(-2000));
+    await exportTiny(dir, "--fuse", "layernorm,rmsnorm,gelu");
     const plain = `${dir}/transformer/model.onnx`;
     const out = await Deno.makeTempDir({ prefix: "reshape-out-" });
     await Deno.copyFile(`${dir}/transformer/model.onnx_data`, `${out}/model.onnx_data`);
