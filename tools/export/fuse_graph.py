@@ -235,8 +235,27 @@ def match_rmsnorm(G, mw):
 C1, C2 = math.sqrt(2 / math.pi), 0.044715
 
 
+def linear_bias(G, x, uses):
+    """(MatMul output, 1-D bias) when x = MatMul + bias feeds only its `uses` reads, else None."""
+    lin = G.node(x, "Add")
+    if lin is None or not G.only_feeds(x, uses):
+        return None
+    for b, mm in orders(lin):
+        if G.node(mm, "MatMul") and G.dims(b) is not None and len(G.dims(b)) == 1:
+            return lin, mm, b
+    return None
+
+
 def match_gelu(G, half):
-    """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) as torch 1.13 writes it."""
+    """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) as torch 1.13 writes it; or a FastGelu
+    without bias whose input is a Linear's MatMul + bias (a graph fused before the bias joined)."""
+    if half.op_type == "FastGelu" and half.domain == "com.microsoft" and len(half.input) == 1:
+        found = linear_bias(G, half.input[0], 1)
+        if found:
+            lin, mm, b = found
+            return [lin, half], helper.make_node("FastGelu", [mm, b], [half.output[0]], name=half.name,
+                                                 domain="com.microsoft")
+        return None
     if half.op_type != "Mul":
         return None
     for c, a in orders(half):
@@ -266,12 +285,9 @@ def match_gelu(G, half):
             inputs = [x]
             # a Linear's bias joins the GELU (FastGelu's bias input: one pass less) when x is
             # MatMul + 1-D bias and feeds only this GELU (x, x in m0; m1; add; m4)
-            lin = G.node(x, "Add")
-            if lin and G.only_feeds(x, 5):
-                for b, mm in orders(lin):
-                    if G.node(mm, "MatMul") and G.dims(b) is not None and len(G.dims(b)) == 1:
-                        chain, inputs = [lin] + chain, [mm, b]
-                        break
+            found = linear_bias(G, x, 5)
+            if found:
+                chain, inputs = [found[0]] + chain, [found[1], found[2]]
             return chain, helper.make_node("FastGelu", inputs, [half.output[0]],
                                            name=f"{half.name}_FastGelu", domain="com.microsoft")
     return None
