@@ -88,6 +88,8 @@ interface Timing {
   graph: string;
   double: number;
   single: number;
+  /** Hidden width (heads x head dim). */
+  width: number;
   load_s: number;
   ms: Record<number, number>;
   peak_gpu_mib?: number | undefined;
@@ -140,6 +142,7 @@ for (const name of ["d1s1", "d2s1", "d1s2"]) {
     graph: name,
     double: cfg.num_layers,
     single: cfg.num_single_layers,
+    width: cfg.num_attention_heads * cfg.attention_head_dim,
     ...t,
     peak_gpu_mib: peak,
   });
@@ -152,12 +155,7 @@ const [a, b, c] = timings as [Timing, Timing, Timing];
  * joint q|k|v + 4d MLP in and 5d → d out (24 S d²); both attend over all S = n + L tokens
  * (4 S² d); the one-row modulation products are left out.
  */
-const dim = (() => {
-  const cfg = JSON.parse(
-    Deno.readTextFileSync(join(flags.graphs!, "d1s1", "transformer", "config.json")),
-  );
-  return cfg.num_attention_heads * cfg.attention_head_dim as number;
-})();
+const dim = a.width;
 const blockFlop = (n: number) => 24 * (n + L) * dim * dim + 4 * (n + L) ** 2 * dim;
 const perBlock = counts.map((n) => {
   const d = b.ms[n]! - a.ms[n]!, s = c.ms[n]! - a.ms[n]!;

@@ -434,6 +434,7 @@ export async function loadModel(
     () =>
       Promise.resolve(choosePrecision(
         {
+          // a folder whose only transformer graph is fp16 names it in both fields
           fp32: f.transformer === f.transformer_fp16 ? undefined : f.transformer,
           fp16: f.transformer_fp16,
         },

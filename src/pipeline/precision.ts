@@ -19,7 +19,7 @@ export type PrecisionMode = "auto" | "fp32" | "fp16";
 /** The transformer graph to load, and why (for `/health` and the startup log). */
 export interface PrecisionChoice {
   file: string;
-  /** The graph the choice aimed at; the loaded graph's weights say what it really holds. */
+  /** What the choice aims at; loadModel reports what the loaded graph's weights hold. */
   precision: "fp32" | "fp16";
   reason: string;
 }

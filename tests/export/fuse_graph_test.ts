@@ -2,21 +2,17 @@
 // tests check fused against plain exports and the NumPy reference), fusing twice is a no-op, and
 // the fused ops run on the WebGPU EP (llvmpipe where there is no GPU) as on wasm.
 import assert from "node:assert/strict";
-import { loadGraph } from "../../src/onnx/load_graph.ts";
-import type { Ep } from "../../src/onnx/ort.ts";
 import { noGpu } from "../kernels/_gpu.ts";
-import { randomFloats } from "../kernels/_gpu.ts";
-
-const PYTHON = "/usr/bin/python3";
-const probe = await new Deno.Command(PYTHON, { args: ["-c", "import onnx, numpy"] })
-  .output().catch(() => undefined);
-const HAVE_ONNX = probe?.success === true;
-
-interface Fused {
-  fused: Record<string, number>;
-  before: Record<string, number>;
-  after: Record<string, number>;
-}
+import {
+  exportTiny,
+  type Fused,
+  HAVE_ONNX,
+  outputOf,
+  PYTHON,
+  relDiff,
+  TINY,
+  TINY_DIMS,
+} from "./_tiny.ts";
 
 async function fuse(src: string, dir: string): Promise<Fused> {
   const r = await new Deno.Command(PYTHON, {
@@ -27,69 +23,6 @@ async function fuse(src: string, dir: string): Promise<Fused> {
   if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).slice(-2000));
   return JSON.parse(new TextDecoder().decode(r.stdout));
 }
-
-/** DiT inputs for n image tokens, L text tokens, deterministic. */
-function ditFeeds(names: readonly string[], token: number, text: number, pooled: number) {
-  const n = 16, L = 8;
-  const ids = (count: number, off: number) =>
-    Float32Array.from({ length: count * 3 }, (_, i) => (i % 3 === 0 ? 0 : Math.floor(i / 3) + off));
-  const all: Record<string, { data: Float32Array; dims: number[] }> = {
-    hidden_states: { data: randomFloats(n * token, 1), dims: [1, n, token] },
-    encoder_hidden_states: { data: randomFloats(L * text, 2), dims: [1, L, text] },
-    pooled_projections: { data: randomFloats(pooled, 3), dims: [1, pooled] },
-    timestep: { data: Float32Array.of(0.6), dims: [1] },
-    guidance: { data: Float32Array.of(3.5), dims: [1] },
-    img_ids: { data: ids(n, 0.5), dims: [n, 3] },
-    txt_ids: { data: new Float32Array(L * 3), dims: [L, 3] },
-    // a FLUX step graph's (the miniature's: width 32, heads of 16)
-    context: { data: randomFloats(L * 32, 4), dims: [1, L, 32] },
-    vec: { data: randomFloats(32, 5), dims: [1, 32] },
-    rope_cos: { data: randomFloats((L + n) * 16, 6).map(Math.cos), dims: [L + n, 16] },
-    rope_sin: { data: randomFloats((L + n) * 16, 6).map(Math.sin), dims: [L + n, 16] },
-  };
-  return Object.fromEntries(names.map((k) => [k, all[k]!]));
-}
-
-async function outputOf(file: string, ep: Ep, dims: [number, number, number]) {
-  const { session } = await loadGraph(file, ep);
-  try {
-    const out = await session.run(ditFeeds(session.inputNames, ...dims));
-    return Object.values(out)[0]!.data;
-  } finally {
-    await session.release();
-  }
-}
-
-function relDiff(a: Float32Array, b: Float32Array): number {
-  let worst = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return worst / Math.max(scale, 1e-6);
-}
-
-const TINY = "models/flux-tiny/transformer/model.onnx";
-
-/** The FLUX miniature's transformer exported again into `dir`, with exporter flags `extra`. */
-async function exportTiny(dir: string, ...extra: string[]) {
-  const r = await new Deno.Command(PYTHON, {
-    args: [
-      "tools/export/export_flux.py",
-      "--tiny",
-      dir,
-      "--tokenizers",
-      "models/flux-tiny",
-      "--components",
-      "transformer",
-      ...extra,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).slice(-2000));
-}
-const TINY_DIMS: [number, number, number] = [64, 8, 8];
 
 Deno.test({
   name: "the shipped graphs are in the fused form, and fusing again changes nothing",

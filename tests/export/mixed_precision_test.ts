@@ -3,13 +3,10 @@
 // matter (the same graph all in fp16 is further from fp32 on the same inputs); an unfused norm
 // is refused. (That fp16 exports match the NumPy reference within 2% is flux_export_test.ts.)
 import assert from "node:assert/strict";
-import { loadGraph, planGraph } from "../../src/onnx/load_graph.ts";
+import { planGraph } from "../../src/onnx/load_graph.ts";
 import { ortTest } from "../_helpers.ts";
+import { HAVE_ONNX, outputOf, PYTHON, relDiff, TINY_DIMS } from "./_tiny.ts";
 
-const PYTHON = "/usr/bin/python3";
-const probe = await new Deno.Command(PYTHON, { args: ["-c", "import onnx, numpy"] })
-  .output().catch(() => undefined);
-const HAVE_ONNX = probe?.success === true;
 const DIR = "models/flux-tiny/transformer";
 
 async function convert(out: string, ...extra: string[]) {
@@ -20,36 +17,6 @@ async function convert(out: string, ...extra: string[]) {
   }).output();
   if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).slice(-2000));
   return JSON.parse(new TextDecoder().decode(r.stdout));
-}
-
-/** The miniature step graph's output at a late timestep (the sinusoid's widest arguments). */
-async function output(file: string): Promise<Float32Array> {
-  const n = 16, L = 8, S = n + L;
-  const r = (k: number, s: number) =>
-    Float32Array.from({ length: k }, (_, i) => Math.sin(i * 12.9898 + s) * 0.8);
-  const { session } = await loadGraph(file, "wasm");
-  try {
-    const o = await session.run({
-      hidden_states: { data: r(n * 64, 1), dims: [1, n, 64] },
-      context: { data: r(L * 32, 2), dims: [1, L, 32] },
-      vec: { data: r(32, 3), dims: [1, 32] },
-      timestep: { data: Float32Array.of(1), dims: [1] },
-      rope_cos: { data: r(S * 16, 4).map(Math.cos), dims: [S, 16] },
-      rope_sin: { data: r(S * 16, 4).map(Math.sin), dims: [S, 16] },
-    });
-    return o.out_hidden_states!.data as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
-
-function relDiff(a: Float32Array, b: Float32Array): number {
-  let worst = 0, scale = 0;
-  a.forEach((v, i) => {
-    worst = Math.max(worst, Math.abs(v - b[i]!));
-    scale = Math.max(scale, Math.abs(v));
-  });
-  return worst / scale;
 }
 
 Deno.test({
@@ -75,9 +42,11 @@ Deno.test({
     const all = await convert(`${dir}/all.onnx`, "--islands", "");
     assert.deepEqual(all.fp32_ops, {});
     // the islands matter: against the fp32 graph, all-fp16 is further off than the mixed form
+    // at a late timestep (the sinusoid's widest arguments)
+    const output = (file: string) => outputOf(file, "wasm", TINY_DIMS, 1);
     const ref = await output(`${DIR}/model.onnx`);
-    const eMixed = relDiff(ref, await output(`${dir}/mixed.onnx`));
-    const eAll = relDiff(ref, await output(`${dir}/all.onnx`));
+    const eMixed = relDiff(await output(`${dir}/mixed.onnx`), ref);
+    const eAll = relDiff(await output(`${dir}/all.onnx`), ref);
     console.log(
       `vs fp32 at t = 1: mixed ${eMixed.toExponential(2)}, all fp16 ${eAll.toExponential(2)}`,
     );

@@ -38,7 +38,7 @@ from onnx import numpy_helper, TensorProto
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from flux_modules import COMPONENTS  # noqa: E402
+from flux_modules import COMPONENTS, set_export_form  # noqa: E402
 import safetensors_io  # noqa: E402
 from fuse_graph import fuse  # noqa: E402
 from mixed_precision import to_mixed_fp16  # noqa: E402
@@ -172,9 +172,6 @@ def graph_name(dtype, name="model.onnx"):
 
 def export_component(src, out, comp, dtype, max_bytes, fuse_forms=None, whole_step=False, attention="matmul"):
     module, cfg = load_module(src, comp)
-    for m in module.modules():
-        if hasattr(m, "mha"):
-            m.mha = attention == "mha"
     if comp != "transformer":
         # text encoders and the VAE run once per image and stay fp32 (T5 overflows in fp16)
         export_module(module, cfg, comp, out, "fp32", max_bytes, fuse_forms=fuse_forms)
@@ -183,9 +180,7 @@ def export_component(src, out, comp, dtype, max_bytes, fuse_forms=None, whole_st
         # conditioning.onnx (fp32, once per run) computes the former, the server the latter
         step, cond = split_examples(cfg, module.guidance)
         for dt in precisions(dtype):
-            for m in module.modules():
-                if hasattr(m, "fp16_clip"):
-                    m.fp16_clip = dt == "fp16"
+            set_export_form(module, mha=attention == "mha", fp16=dt == "fp16")
             if not whole_step:
                 module.forward = module.step
             export_module(module, cfg, comp, out, dt, max_bytes, fuse_forms=fuse_forms,

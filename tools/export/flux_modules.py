@@ -44,6 +44,16 @@ class MultiHeadAttention(torch.autograd.Function):
         return out
 
 
+def set_export_form(module, mha=False, fp16=False):
+    """The exporter's choices on a FluxTransformer's blocks: attention as one MultiHeadAttention
+    operator (`mha`), and the clamps of an fp16 export (`fp16`)."""
+    for m in module.modules():
+        if hasattr(m, "mha"):
+            m.mha = mha
+        if hasattr(m, "fp16_clip"):
+            m.fp16_clip = fp16
+
+
 class RMSNorm(nn.Module):
     """x / rms(x) * weight (torch 1.13 has no nn.RMSNorm)."""
 

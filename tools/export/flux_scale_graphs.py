@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export_flux import export_module, split_examples  # noqa: E402
-from flux_modules import FluxTransformer  # noqa: E402
+from flux_modules import FluxTransformer, set_export_form  # noqa: E402
 import tiny_checkpoint  # noqa: E402
 
 VARIANTS = {"d1s1": (1, 1), "d2s1": (2, 1), "d1s2": (1, 2)}
@@ -47,9 +47,7 @@ def main():
             single=single, context_dim=args.context_dim, pooled_dim=args.pooled_dim)
         with torch.no_grad():
             module = FluxTransformer(cfg).eval()
-        for m in module.modules():
-            if hasattr(m, "mha"):
-                m.mha = args.attention == "mha"
+        set_export_form(module, mha=args.attention == "mha", fp16=args.dtype == "fp16")
         example = None
         if args.split:
             module.forward = module.step

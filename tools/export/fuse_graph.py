@@ -36,6 +36,18 @@ from onnx import helper, numpy_helper, shape_inference
 FORMS = ("layernorm", "rmsnorm", "gelu", "reshape")
 
 
+def infer_light(model):
+    """ONNX shape inference on a copy of `model` without weight bytes (a FLUX.1 graph is past
+    protobuf's 2 GB; shapes and types need no values)."""
+    light = onnx.ModelProto()
+    light.CopyFrom(model)
+    for t in light.graph.initializer:
+        t.ClearField("raw_data")
+        del t.external_data[:]
+        t.data_location = onnx.TensorProto.DEFAULT
+    return shape_inference.infer_shapes(light)
+
+
 class Graph:
     def __init__(self, model):
         self.model, self.g = model, model.graph
@@ -46,14 +58,7 @@ class Graph:
             self.uses[o.name] += 1
         self.dead, self.new = set(), []
         self.half = any(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16 for i in self.g.input)
-        # shapes only: a copy without weight bytes (a FLUX.1 graph is past protobuf's 2 GB)
-        light = onnx.ModelProto()
-        light.CopyFrom(model)
-        for t in light.graph.initializer:
-            t.ClearField("raw_data")
-            del t.external_data[:]
-            t.data_location = onnx.TensorProto.DEFAULT
-        inferred = shape_inference.infer_shapes(light)
+        inferred = infer_light(model)
         self.types = {v.name: v.type.tensor_type for v in list(inferred.graph.value_info) + list(inferred.graph.input)}
 
     def const(self, name):

@@ -28,7 +28,9 @@ from collections import Counter
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper, shape_inference
+from onnx import TensorProto, helper, numpy_helper
+
+from fuse_graph import infer_light
 
 F, H = TensorProto.FLOAT, TensorProto.FLOAT16
 FP16_MAX = 65504.0
@@ -38,17 +40,10 @@ SHAPE_ONLY = ("Shape", "Size")
 
 
 def element_types(model):
-    """Element type of every tensor: shape inference on a copy without weight bytes (a FLUX.1
-    graph is past protobuf's 2 GB), then propagation through what it cannot see past (the fused
-    com.microsoft / ORT operators stop ONNX's inference)."""
-    light = onnx.ModelProto()
-    light.CopyFrom(model)
-    for t in light.graph.initializer:
-        t.ClearField("raw_data")
-        del t.external_data[:]
-        t.data_location = TensorProto.DEFAULT
-    inferred = shape_inference.infer_shapes(light)
-    g = inferred.graph
+    """Element type of every tensor: shape inference without the weight bytes (fuse_graph.py's
+    infer_light), then propagation through what it cannot see past (the fused com.microsoft /
+    ORT operators stop ONNX's inference)."""
+    g = infer_light(model).graph
     types = {v.name: v.type.tensor_type.elem_type for v in list(g.value_info) + list(g.input) + list(g.output)}
     types = {k: t for k, t in types.items() if t}
     types.update({t.name: t.data_type for t in model.graph.initializer})
