@@ -234,11 +234,13 @@ def export_module(module, cfg, comp, out, dtype, max_bytes, skip_weights=False, 
     graph's file in OUT/comp."""
     inputs, outputs, axes = example or dummy(comp, module, cfg)
     names = list(inputs)
+    # ORT's operators (com.microsoft) only where the module emits one (--attention mha)
+    ms = {"com.microsoft": 1} if any(getattr(m, "mha", False) for m in module.modules()) else {}
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.onnx")
         with torch.no_grad():
             torch.onnx.export(module, tuple(inputs.values()), path, input_names=names,
-                              output_names=outputs, opset_version=OPSET, custom_opsets={"com.microsoft": 1},
+                              output_names=outputs, opset_version=OPSET, custom_opsets=ms,
                               dynamic_axes={k: v for k, v in axes.items() if k in names + outputs},
                               do_constant_folding=True)
         model = onnx.load(path, load_external_data=True)
