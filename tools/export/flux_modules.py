@@ -152,8 +152,9 @@ class FluxAttention(nn.Module):
             cv = self._heads(self.add_v_proj(ctx))
             q, k, v = torch.cat([cq, q], 2), torch.cat([ck, k], 2), torch.cat([cv, v], 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        b, h, s, d = q.shape
-        tokens = lambda t: t.transpose(1, 2).reshape(b, s, h * d)
+        # [B, H, S, D] → [B, S, H*D], each by its own shape: what fuse_graph.py's reshape form
+        # can prove and make constant
+        tokens = lambda t: t.transpose(1, 2).reshape(t.shape[0], t.shape[2], -1)
         if self.mha:
             o = MultiHeadAttention.apply(tokens(q), tokens(k), tokens(v), self.heads)
         else:
