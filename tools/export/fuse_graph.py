@@ -343,12 +343,12 @@ def fold_reshapes(G):
             continue
         n.input[1] = G.add_init(f"{n.name or n.output[0]}_shape", np.array(dims, np.int64))
         count += 1
-    # the shape bookkeeping nothing reads any more
+    # the shape bookkeeping nothing reads any more (any operator whose outputs nothing reads:
+    # ONNX operators have no side effects)
     graph_out = {o.name for o in G.g.output}
     while True:
         used = Counter(i for m in G.g.node for i in m.input)
-        dead = [m for m in G.g.node if m.op_type in ("Shape", "Gather", "Unsqueeze", "Concat", "Constant")
-                and not any(used[o] or o in graph_out for o in m.output)]
+        dead = [m for m in G.g.node if not any(used[o] or o in graph_out for o in m.output)]
         if not dead:
             break
         ids = {id(m) for m in dead}
