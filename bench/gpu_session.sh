@@ -4,6 +4,9 @@
 #   bash .gpu/3/stage.sh && export DENO_DIR=/opt/gpu-deps/denodir && bash bench/gpu_session.sh
 # Each part is bounded (seconds, overridable) and writes its JSON and log under $OUT as it goes,
 # so a part that runs out of time still leaves the others' results.
+# A device call sends the working tree (tracked + untracked-not-ignored files) plus what it
+# carries, at most 64 MiB: the tree is ~56 MiB (2026-12-05; `git ls-files -z | du -cb
+# --files0-from=- | tail -1`), so pack.sh cuts its payload into ~6 MiB parts, one call each.
 #   1. bench/flux_scale.ts on the FLUX-width step graphs as export_flux.py writes them (fused
 #      norms and GELUs; conditioning and RoPE tables outside the step), fp32 (flux_scale_split)
 #      and fp16 with fp32 islands (flux_scale_split16), PyTorch fp32/bf16 blocks beside them

@@ -11,6 +11,8 @@
 import * as vega from "vega";
 import * as vl from "vega-lite";
 import { initWasm, Resvg } from "@resvg/resvg-wasm";
+import { Buffer } from "node:buffer";
+import { PNG } from "pngjs";
 import { encodeBase64 } from "../src/http/base64.ts";
 import { encodeImage } from "../src/pipeline/image_codec.ts";
 
@@ -37,11 +39,28 @@ function init(): Promise<Uint8Array[]> {
   return ready;
 }
 
+/**
+ * RGBA8 pixels → the smallest PNG a figure needs: RGB where every pixel is opaque, per-row
+ * adaptive filters, deflate level 9 (pngjs). Figures live in docs/, whose size counts against
+ * what a device call may send (64 MiB); resvg's and fast-png's unfiltered RGBA is about twice
+ * as large for the same pixels.
+ */
+export function compactPng(rgba: Uint8Array, width: number, height: number): Uint8Array {
+  let opaque = true;
+  for (let i = 3; i < rgba.length && opaque; i += 4) opaque = rgba[i] === 255;
+  const png = new PNG({ width, height });
+  png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
+  return new Uint8Array(
+    PNG.sync.write(png, { colorType: opaque ? 2 : 6, filterType: -1, deflateLevel: 9 }),
+  );
+}
+
 export async function svgToPng(svg: string): Promise<Uint8Array> {
   const fonts = await init();
-  return new Resvg(svg, {
+  const image = new Resvg(svg, {
     font: { fontBuffers: fonts, defaultFontFamily: "DejaVu Sans", loadSystemFonts: false },
-  }).render().asPng();
+  }).render();
+  return compactPng(image.pixels, image.width, image.height);
 }
 
 export async function vegaLitePng(spec: vl.TopLevelSpec): Promise<Uint8Array> {
