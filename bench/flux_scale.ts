@@ -95,6 +95,25 @@ interface Timing {
   peak_gpu_mib?: number | undefined;
 }
 const timings: Timing[] = [];
+const out = flags.out ??
+  (Deno.env.get("OUT") ? join(Deno.env.get("OUT")!, "flux_scale.json") : undefined);
+/**
+ * What is timed so far, written after every point: a bounded run (bench/gpu_session.sh) that is
+ * cut off keeps its measurements; the full report replaces it at the end.
+ */
+async function savePartial(graph: string, ms: Record<number, number>): Promise<void> {
+  if (!out) return;
+  const report = {
+    partial: true,
+    device,
+    ep,
+    size,
+    text_tokens: L,
+    timings,
+    timing: { graph, ms },
+  };
+  await Deno.writeTextFile(out, JSON.stringify(report, null, 2));
+}
 for (const name of ["d1s1", "d2s1", "d1s2"]) {
   const dir = join(flags.graphs!, name, "transformer");
   const file = join(dir, "model.onnx");
@@ -134,6 +153,7 @@ for (const name of ["d1s1", "d2s1", "d1s2"]) {
       }
       ms[n] = runs.sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
       console.log(`${name}: ${n} image + ${L} text tokens: ${ms[n]!.toFixed(1)} ms`);
+      await savePartial(name, ms);
     }
     await session.release();
     return { load_s, ms };
@@ -263,6 +283,4 @@ if (torch.rows) {
     );
   }
 } else console.log(`\nPyTorch: ${JSON.stringify(torch)}`);
-const out = flags.out ??
-  (Deno.env.get("OUT") ? join(Deno.env.get("OUT")!, "flux_scale.json") : undefined);
 if (out) await Deno.writeTextFile(out, JSON.stringify(report, null, 2));
