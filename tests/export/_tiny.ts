@@ -74,21 +74,23 @@ export function relDiff(a: Float32Array, ref: Float32Array): number {
   return worst / Math.max(scale, 1e-6);
 }
 
+/** Runs `PYTHON args`: what it printed, or an error with the end of its stderr. */
+export async function python(...args: string[]): Promise<string> {
+  const r = await new Deno.Command(PYTHON, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).slice(-2000));
+  return new TextDecoder().decode(r.stdout);
+}
+
 /** The FLUX miniature's transformer exported again into `dir`, with exporter flags `extra`. */
 export async function exportTiny(dir: string, ...extra: string[]): Promise<void> {
-  const r = await new Deno.Command(PYTHON, {
-    args: [
-      "tools/export/export_flux.py",
-      "--tiny",
-      dir,
-      "--tokenizers",
-      "models/flux-tiny",
-      "--components",
-      "transformer",
-      ...extra,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).slice(-2000));
+  await python(
+    "tools/export/export_flux.py",
+    "--tiny",
+    dir,
+    "--tokenizers",
+    "models/flux-tiny",
+    "--components",
+    "transformer",
+    ...extra,
+  );
 }

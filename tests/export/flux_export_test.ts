@@ -6,8 +6,7 @@
 // (tools/export/encoders_reference.py).
 import assert from "node:assert/strict";
 import { loadGraph, planGraph } from "../../src/onnx/load_graph.ts";
-
-const PYTHON = "/usr/bin/python3"; // Debian's, with python3-torch, python3-onnx, python3-numpy
+import { PYTHON, python } from "./_tiny.ts"; // the exporter needs python3-torch there too
 
 interface Case {
   name: string;
@@ -146,12 +145,7 @@ Deno.test({
 }, async () => {
   const src = "models/flux-tiny/transformer/model.onnx";
   const dst = `${out}/resplit/transformer/model.onnx`;
-  const run = await new Deno.Command(PYTHON, {
-    args: ["tools/export/resplit_data.py", src, dst, "--max-file-mb", "0.05"],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(run.success, new TextDecoder().decode(run.stderr));
+  await python("tools/export/resplit_data.py", src, dst, "--max-file-mb", "0.05");
   const before = await loadGraph(src, "wasm");
   const after = await loadGraph(dst, "wasm");
   assert.equal(before.info.dataFiles.length, 1);
@@ -200,16 +194,12 @@ for n in m.graph.node:
     n.output[:] = ["latent" if o == "out_hidden_states" else o for o in n.output]
 m.graph.output[0].name = "latent"
 onnx.save_model(m, sys.argv[2])`;
-  const run = await new Deno.Command(PYTHON, {
-    args: [
-      "-c",
-      rename,
-      "models/flux-tiny/transformer/model.onnx",
-      `${dir}/transformer/model.onnx`,
-    ],
-    stderr: "piped",
-  }).output();
-  assert.ok(run.success, new TextDecoder().decode(run.stderr));
+  await python(
+    "-c",
+    rename,
+    "models/flux-tiny/transformer/model.onnx",
+    `${dir}/transformer/model.onnx`,
+  );
   const { loadModel } = await import("../../src/pipeline/model.ts");
   const { generateImage } = await import("../../src/pipeline/generate.ts");
   const model = await loadModel("flux-bfl", "wasm", "cpu", root);
@@ -231,16 +221,14 @@ onnx.save_model(m, sys.argv[2])`;
 
 /** Operator counts of an ONNX graph (Python's onnx). */
 async function opCounts(model: string): Promise<Record<string, number>> {
-  const r = await new Deno.Command(PYTHON, {
-    args: [
+  return JSON.parse(
+    await python(
       "-c",
       "import onnx, json, sys, collections; m = onnx.load(sys.argv[1], load_external_data=False); " +
-      "print(json.dumps(collections.Counter(n.op_type for n in m.graph.node)))",
+        "print(json.dumps(collections.Counter(n.op_type for n in m.graph.node)))",
       model,
-    ],
-    stdout: "piped",
-  }).output();
-  return JSON.parse(new TextDecoder().decode(r.stdout));
+    ),
+  );
 }
 
 Deno.test({

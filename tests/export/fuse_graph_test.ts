@@ -8,20 +8,15 @@ import {
   type Fused,
   HAVE_ONNX,
   outputOf,
-  PYTHON,
+  python,
   relDiff,
   TINY,
   TINY_DIMS,
 } from "./_tiny.ts";
 
-async function fuse(src: string, dir: string): Promise<Fused> {
-  const r = await new Deno.Command(PYTHON, {
-    args: ["tools/export/fuse_graph.py", src, `${dir}/model.onnx`],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).slice(-2000));
-  return JSON.parse(new TextDecoder().decode(r.stdout));
+/** tools/export/fuse_graph.py `src` → `out`, with its flags `extra`: what it counted. */
+async function fuse(src: string, out: string, ...extra: string[]): Promise<Fused> {
+  return JSON.parse(await python("tools/export/fuse_graph.py", src, out, ...extra));
 }
 
 Deno.test({
@@ -34,7 +29,7 @@ Deno.test({
   for (const src of [TINY, "models/default/transformer.onnx", "models/fixture/transformer.onnx"]) {
     const dir = await Deno.makeTempDir({ prefix: "fuse-" });
     try {
-      const f = await fuse(src, dir);
+      const f = await fuse(src, `${dir}/model.onnx`);
       assert.deepEqual(f.fused, { layernorm: 0, rmsnorm: 0, gelu: 0, reshape: 0 }, src);
       assert.deepEqual(f.after, f.before, src);
       for (const op of ["Tanh", "Pow", "Sqrt"]) assert.equal(n(f.before, op), 0, `${src}: ${op}`);
@@ -102,11 +97,7 @@ Deno.test({
     const plain = `${dir}/transformer/model.onnx`;
     const out = await Deno.makeTempDir({ prefix: "reshape-out-" });
     await Deno.copyFile(`${dir}/transformer/model.onnx_data`, `${out}/model.onnx_data`);
-    const f = await new Deno.Command(PYTHON, {
-      args: ["tools/export/fuse_graph.py", plain, `${out}/model.onnx`, "--forms", "reshape"],
-      stdout: "piped",
-    }).output();
-    const done = JSON.parse(new TextDecoder().decode(f.stdout)) as Fused;
+    const done = await fuse(plain, `${out}/model.onnx`, "--forms", "reshape");
     const total = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
     // in one double and one single block: the head splits (6 + 3), RoPE's pair splits of q and
     // k (2 + 2) and the attention outputs (1 + 1); RoPE's pair merges (2 + 2) take their shape
@@ -124,15 +115,12 @@ Deno.test({
     // the shipped miniature is this form
     assert.equal(relDiff(await outputOf(TINY, "wasm", TINY_DIMS), a), 0);
     // and its GELUs take the bias of the Linear before them (FastGelu's second input)
-    const gelus = await new Deno.Command(PYTHON, {
-      args: [
-        "-c",
-        `import onnx; m = onnx.load("${TINY}", load_external_data=False); ` +
+    const gelus = await python(
+      "-c",
+      `import onnx; m = onnx.load("${TINY}", load_external_data=False); ` +
         `print([len(n.input) for n in m.graph.node if n.op_type == "FastGelu"])`,
-      ],
-      stdout: "piped",
-    }).output();
-    assert.deepEqual(JSON.parse(new TextDecoder().decode(gelus.stdout)), [2, 2, 2]);
+    );
+    assert.deepEqual(JSON.parse(gelus), [2, 2, 2]);
     await Deno.remove(out, { recursive: true });
   } finally {
     await Deno.remove(dir, { recursive: true });

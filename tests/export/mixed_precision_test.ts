@@ -5,18 +5,14 @@
 import assert from "node:assert/strict";
 import { planGraph } from "../../src/onnx/load_graph.ts";
 import { ortTest } from "../_helpers.ts";
-import { HAVE_ONNX, outputOf, PYTHON, relDiff, TINY_DIMS } from "./_tiny.ts";
+import { HAVE_ONNX, outputOf, python, relDiff, TINY_DIMS } from "./_tiny.ts";
 
 const DIR = "models/flux-tiny/transformer";
 
 async function convert(out: string, ...extra: string[]) {
-  const r = await new Deno.Command(PYTHON, {
-    args: ["tools/export/mixed_precision.py", `${DIR}/model.onnx`, out, ...extra],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).slice(-2000));
-  return JSON.parse(new TextDecoder().decode(r.stdout));
+  return JSON.parse(
+    await python("tools/export/mixed_precision.py", `${DIR}/model.onnx`, out, ...extra),
+  );
 }
 
 Deno.test({
@@ -71,13 +67,11 @@ from onnx import helper, TensorProto as T
 g = helper.make_graph([helper.make_node("ReduceMean", ["x"], ["y"], axes=[-1])], "g",
     [helper.make_tensor_value_info("x", T.FLOAT, [2, 4])], [helper.make_tensor_value_info("y", T.FLOAT, [2, 1])])
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 16)]), "${dir}/plain.onnx")`;
-    assert.ok((await new Deno.Command(PYTHON, { args: ["-c", make] }).output()).success);
-    const r = await new Deno.Command(PYTHON, {
-      args: ["tools/export/mixed_precision.py", `${dir}/plain.onnx`, `${dir}/out.onnx`],
-      stderr: "piped",
-    }).output();
-    assert.equal(r.success, false);
-    assert.match(new TextDecoder().decode(r.stderr), /fp16 needs the fused norms/);
+    await python("-c", make);
+    await assert.rejects(
+      python("tools/export/mixed_precision.py", `${dir}/plain.onnx`, `${dir}/out.onnx`),
+      /fp16 needs the fused norms/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
